@@ -1,0 +1,342 @@
+/**
+ * The only module that talks to azure-pipelines-task-lib. It turns task inputs
+ * into typed values, service connections into plain credential records,
+ * results into output variables, and errors into one-line task failures.
+ * Everything else in shared/ is plain TypeScript usable from any Node program.
+ */
+import tl = require('azure-pipelines-task-lib/task');
+import { InputError, isUserError, errorMessage } from './errors';
+import type { Logger } from './log';
+import type { ProgressUpdate } from './progress';
+
+type MutableTaskLib = { debug: (message: string) => void };
+
+/** Reads a value without task-lib echoing it into the debug log (it does so for every input). */
+function quietly<T>(read: () => T): T {
+  const lib = tl as unknown as MutableTaskLib;
+  const original = lib.debug;
+  lib.debug = () => {};
+  try {
+    return read();
+  } finally {
+    lib.debug = original;
+  }
+}
+
+// ---------------------------------------------------------------- inputs
+
+export function getString(name: string, options: { required?: boolean; defaultValue?: string; secret?: boolean } = {}): string | undefined {
+  const raw = options.secret ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false);
+  const value = raw?.trim();
+  if (value) {
+    if (options.secret) setSecret(value);
+    return value;
+  }
+  if (options.defaultValue !== undefined) return options.defaultValue;
+  if (options.required) throw new InputError(name, `Input '${name}' is required: set it in the task's settings or YAML.`);
+  return undefined;
+}
+
+export function getRequiredString(name: string, options: { secret?: boolean } = {}): string {
+  return getString(name, { required: true, ...options }) as string;
+}
+
+export function getBool(name: string, defaultValue = false): boolean {
+  const raw = tl.getInput(name, false)?.trim().toLowerCase();
+  if (!raw) return defaultValue;
+  if (raw === 'true' || raw === 'yes' || raw === '1') return true;
+  if (raw === 'false' || raw === 'no' || raw === '0') return false;
+  throw new InputError(name, `Input '${name}' must be true or false (got '${raw}').`);
+}
+
+export function getInt(name: string, options: { defaultValue: number; min?: number; max?: number }): number {
+  const raw = tl.getInput(name, false)?.trim();
+  if (!raw) return options.defaultValue;
+  const value = Number(raw);
+  const min = options.min ?? Number.MIN_SAFE_INTEGER;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+    const range = options.min !== undefined && options.max !== undefined ? ` between ${min} and ${max}` : options.min !== undefined ? ` of at least ${min}` : '';
+    throw new InputError(name, `Input '${name}' must be a whole number${range} (got '${raw}').`);
+  }
+  return value;
+}
+
+/** One of a fixed set of values (compared case-insensitively, returned in canonical spelling). */
+export function getChoice<T extends string>(name: string, choices: readonly T[], defaultValue: T): T {
+  const raw = tl.getInput(name, false)?.trim();
+  if (!raw) return defaultValue;
+  const match = choices.find((c) => c.toLowerCase() === raw.toLowerCase());
+  if (!match) throw new InputError(name, `Input '${name}' must be one of ${choices.join(', ')} (got '${raw}').`);
+  return match;
+}
+
+/** Non-empty, trimmed lines of a multi-line input (lines starting with # are comments). */
+export function getLines(name: string): string[] {
+  const raw = tl.getInput(name, false) ?? '';
+  return raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
+}
+
+export function getVariable(name: string): string | undefined {
+  const v = tl.getVariable(name);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function isDebug(): boolean {
+  return (getVariable('system.debug') ?? '').toLowerCase() === 'true';
+}
+
+// ---------------------------------------------------------------- outputs and logging
+
+export function setSecret(value: string | undefined): void {
+  if (value) tl.setSecret(value);
+}
+
+export function setOutput(name: string, value: string | number): void {
+  tl.setVariable(name, String(value), false, true);
+}
+
+export function reportProgress(update: ProgressUpdate): void {
+  console.log(update.line);
+  if (update.percent !== undefined) tl.command('task.setprogress', { value: String(Math.floor(update.percent)) }, update.label);
+}
+
+export const taskLogger: Logger = {
+  info: (m) => console.log(m),
+  warn: (m) => tl.warning(m),
+  debug: (m) => tl.debug(m),
+  progress: reportProgress,
+};
+
+// ---------------------------------------------------------------- service connections
+
+function endpointAuth(id: string, input: string): { scheme: string; parameters: Record<string, string> } {
+  const auth = quietly(() => tl.getEndpointAuthorization(id, true));
+  if (!auth) {
+    throw new InputError(input, `Service connection '${id}' given in '${input}' was not found or has no authorization: check the connection exists and this pipeline is allowed to use it.`);
+  }
+  const parameters: Record<string, string> = {};
+  for (const [k, v] of Object.entries(auth.parameters ?? {})) {
+    parameters[k.toLowerCase()] = v;
+  }
+  return { scheme: auth.scheme ?? '', parameters };
+}
+
+function endpointData(id: string, key: string): string | undefined {
+  const v = tl.getEndpointDataParameter(id, key, true);
+  return v ? v : undefined;
+}
+
+export type AzureRmScheme = 'ServicePrincipal' | 'WorkloadIdentityFederation' | 'ManagedServiceIdentity';
+
+export interface AzureRmEndpoint {
+  id: string;
+  scheme: AzureRmScheme;
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  certificatePem?: string;
+  subscriptionId?: string;
+  /** Cloud name, e.g. AzureCloud, AzureUSGovernment, AzureChinaCloud. */
+  environment?: string;
+  authorityHost?: string;
+  /** Job access token, used to request OIDC tokens for workload identity federation. */
+  systemAccessToken?: string;
+}
+
+export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
+  const id = getRequiredString(input);
+  const auth = endpointAuth(id, input);
+  const schemeRaw = auth.scheme.toLowerCase();
+  const scheme: AzureRmScheme | undefined =
+    schemeRaw === 'serviceprincipal' ? 'ServicePrincipal' : schemeRaw === 'workloadidentityfederation' ? 'WorkloadIdentityFederation' : schemeRaw === 'managedserviceidentity' ? 'ManagedServiceIdentity' : undefined;
+  if (!scheme) {
+    throw new InputError(input, `Azure service connection '${id}' uses authentication scheme '${auth.scheme}', which is not supported: use service principal, workload identity federation or managed identity.`);
+  }
+  const p = auth.parameters;
+  const endpoint: AzureRmEndpoint = {
+    id,
+    scheme,
+    tenantId: p['tenantid'],
+    clientId: p['serviceprincipalid'],
+    subscriptionId: endpointData(id, 'subscriptionid'),
+    environment: endpointData(id, 'environment'),
+    authorityHost: endpointData(id, 'activeDirectoryAuthority'),
+  };
+  if (scheme === 'ServicePrincipal') {
+    if ((p['authenticationtype'] ?? '').toLowerCase() === 'spncertificate') {
+      endpoint.certificatePem = p['serviceprincipalcertificate'];
+      setSecret(endpoint.certificatePem);
+    } else {
+      endpoint.clientSecret = p['serviceprincipalkey'];
+      setSecret(endpoint.clientSecret);
+    }
+    if (!endpoint.tenantId || !endpoint.clientId || !(endpoint.clientSecret || endpoint.certificatePem)) {
+      throw new InputError(input, `Azure service connection '${id}' lacks a tenant id, client id or secret/certificate: edit the service connection and verify it.`);
+    }
+  }
+  if (scheme === 'WorkloadIdentityFederation') {
+    const system = quietly(() => tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true));
+    endpoint.systemAccessToken = system?.parameters?.['AccessToken'];
+    setSecret(endpoint.systemAccessToken);
+    if (!endpoint.tenantId || !endpoint.clientId) {
+      throw new InputError(input, `Azure service connection '${id}' (workload identity federation) lacks a tenant id or client id: edit the service connection and verify it.`);
+    }
+  }
+  return endpoint;
+}
+
+export interface S3Endpoint {
+  id: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  region?: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  roleArn?: string;
+  roleSessionName?: string;
+  externalId?: string;
+}
+
+/** The extension's own S3 service connection type (`s3modelstore`). */
+export function readS3Endpoint(input: string): S3Endpoint | undefined {
+  const id = getString(input);
+  if (!id) return undefined;
+  const auth = endpointAuth(id, input);
+  const p = auth.parameters;
+  const url = tl.getEndpointUrl(id, true)?.trim();
+  const e: S3Endpoint = {
+    id,
+    accessKeyId: p['username'] || undefined,
+    secretAccessKey: p['password'] || undefined,
+    sessionToken: p['sessiontoken'] || undefined,
+    roleArn: p['assumerolearn'] || undefined,
+    roleSessionName: p['rolesessionname'] || undefined,
+    externalId: p['externalid'] || undefined,
+    region: endpointData(id, 'region'),
+    endpoint: url && !/^https:\/\/s3\.amazonaws\.com\/?$/i.test(url) ? url : undefined,
+    forcePathStyle: (endpointData(id, 'forcePathStyle') ?? '').toLowerCase() === 'true',
+  };
+  setSecret(e.secretAccessKey);
+  setSecret(e.sessionToken);
+  if (!e.accessKeyId || !e.secretAccessKey) {
+    throw new InputError(input, `S3 service connection '${id}' lacks an access key id or secret access key: edit the service connection.`);
+  }
+  return e;
+}
+
+export interface DockerRegistryEndpoint {
+  id: string;
+  registryType: 'ACR' | 'Others';
+  /** Host (and port) of the registry, e.g. contoso.azurecr.io. */
+  registry: string;
+  username?: string;
+  password?: string;
+  /** For ACR connections that sign in with Entra ID (workload identity federation, managed identity). */
+  azure?: AzureRmEndpoint;
+}
+
+export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoint {
+  const id = getRequiredString(input);
+  const auth = endpointAuth(id, input);
+  const p = auth.parameters;
+  const registryType = (endpointData(id, 'registrytype') ?? 'Others').toUpperCase() === 'ACR' ? 'ACR' : 'Others';
+  const stripScheme = (s: string) => s.replace(/^https?:\/\//i, '').replace(/\/+$/, '').replace(/^index\.docker\.io\/v1$/i, 'docker.io');
+  if (registryType === 'Others') {
+    const registry = stripScheme(p['registry'] ?? tl.getEndpointUrl(id, true) ?? '');
+    setSecret(p['password']);
+    if (!registry) throw new InputError(input, `Docker registry service connection '${id}' has no registry URL: edit the service connection.`);
+    return { id, registryType, registry, username: p['username'], password: p['password'] };
+  }
+  const registry = stripScheme(p['loginserver'] ?? p['registry'] ?? '');
+  if (!registry) throw new InputError(input, `ACR service connection '${id}' has no login server: edit the service connection.`);
+  const scheme = auth.scheme.toLowerCase();
+  if (scheme === 'serviceprincipal' || scheme === 'usernamepassword') {
+    setSecret(p['serviceprincipalkey'] ?? p['password']);
+    return { id, registryType, registry, username: p['serviceprincipalid'] ?? p['username'], password: p['serviceprincipalkey'] ?? p['password'] };
+  }
+  const azureScheme: AzureRmScheme = scheme === 'managedserviceidentity' ? 'ManagedServiceIdentity' : 'WorkloadIdentityFederation';
+  const system = quietly(() => tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true));
+  const token = system?.parameters?.['AccessToken'];
+  setSecret(token);
+  return {
+    id,
+    registryType,
+    registry,
+    azure: { id, scheme: azureScheme, tenantId: p['tenantid'], clientId: p['serviceprincipalid'], systemAccessToken: token, environment: endpointData(id, 'environment') },
+  };
+}
+
+export interface KubernetesEndpoint {
+  id: string;
+  authorizationType: 'Kubeconfig' | 'ServiceAccount' | 'AzureSubscription';
+  kubeconfig?: string;
+  clusterContext?: string;
+  serverUrl?: string;
+  /** PEM of the API server CA (ServiceAccount). */
+  certificate?: string;
+  token?: string;
+  acceptUntrustedCerts?: boolean;
+}
+
+export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
+  const id = getRequiredString(input);
+  const auth = endpointAuth(id, input);
+  const p = auth.parameters;
+  const typeRaw = (endpointData(id, 'authorizationType') ?? auth.scheme ?? 'Kubeconfig').toLowerCase();
+  const accept = (endpointData(id, 'acceptUntrustedCerts') ?? '').toLowerCase() === 'true';
+  if (typeRaw === 'serviceaccount' || typeRaw === 'token') {
+    const rawToken = p['apitoken'] ?? '';
+    const token = rawToken ? Buffer.from(rawToken, 'base64').toString('utf8') : undefined;
+    const certRaw = p['serviceaccountcertificate'];
+    const certificate = certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw;
+    setSecret(rawToken);
+    setSecret(token);
+    return { id, authorizationType: 'ServiceAccount', serverUrl: tl.getEndpointUrl(id, true), certificate, token, acceptUntrustedCerts: accept };
+  }
+  if (typeRaw === 'azuresubscription') {
+    const token = p['serviceaccounttoken'] ? Buffer.from(p['serviceaccounttoken'], 'base64').toString('utf8') : undefined;
+    const certRaw = p['servicecertificate'] ?? p['serviceaccountcertificate'];
+    setSecret(p['serviceaccounttoken']);
+    setSecret(token);
+    return { id, authorizationType: 'AzureSubscription', serverUrl: tl.getEndpointUrl(id, true), token, certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw };
+  }
+  const kubeconfig = p['kubeconfig'];
+  setSecret(kubeconfig);
+  if (!kubeconfig) throw new InputError(input, `Kubernetes service connection '${id}' holds no kubeconfig: edit the service connection.`);
+  return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept };
+}
+
+// ---------------------------------------------------------------- running a task
+
+/**
+ * Runs a task's main function: a {@link UserError} becomes a one-line failure,
+ * anything else a failure whose stack is printed when `system.debug` is true.
+ * The exit code follows the result.
+ */
+export async function runTask(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (isUserError(err)) {
+      if (isDebug() && err.stack) console.log(err.stack);
+      tl.setResult(tl.TaskResult.Failed, err.message);
+    } else {
+      if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
+      tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err)} (set the variable system.debug to true and re-run to see details).`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+export function succeed(message: string): void {
+  tl.setResult(tl.TaskResult.Succeeded, message);
+}
+
+export function succeedWithIssues(message: string): void {
+  tl.setResult(tl.TaskResult.SucceededWithIssues, message);
+}
