@@ -8,6 +8,9 @@ import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
+import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
+
+export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
 
 type MutableTaskLib = { debug: (message: string) => void };
 
@@ -130,23 +133,6 @@ function endpointData(id: string, key: string): string | undefined {
   return v ? v : undefined;
 }
 
-export type AzureRmScheme = 'ServicePrincipal' | 'WorkloadIdentityFederation' | 'ManagedServiceIdentity';
-
-export interface AzureRmEndpoint {
-  id: string;
-  scheme: AzureRmScheme;
-  tenantId?: string;
-  clientId?: string;
-  clientSecret?: string;
-  certificatePem?: string;
-  subscriptionId?: string;
-  /** Cloud name, e.g. AzureCloud, AzureUSGovernment, AzureChinaCloud. */
-  environment?: string;
-  authorityHost?: string;
-  /** Job access token, used to request OIDC tokens for workload identity federation. */
-  systemAccessToken?: string;
-}
-
 export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
   const id = getRequiredString(input);
   const auth = endpointAuth(id, input);
@@ -189,19 +175,6 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
   return endpoint;
 }
 
-export interface S3Endpoint {
-  id: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  sessionToken?: string;
-  region?: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  roleArn?: string;
-  roleSessionName?: string;
-  externalId?: string;
-}
-
 /** The extension's own S3 service connection type (`s3modelstore`). */
 export function readS3Endpoint(input: string): S3Endpoint | undefined {
   const id = getString(input);
@@ -227,17 +200,6 @@ export function readS3Endpoint(input: string): S3Endpoint | undefined {
     throw new InputError(input, `S3 service connection '${id}' lacks an access key id or secret access key: edit the service connection.`);
   }
   return e;
-}
-
-export interface DockerRegistryEndpoint {
-  id: string;
-  registryType: 'ACR' | 'Others';
-  /** Host (and port) of the registry, e.g. contoso.azurecr.io. */
-  registry: string;
-  username?: string;
-  password?: string;
-  /** For ACR connections that sign in with Entra ID (workload identity federation, managed identity). */
-  azure?: AzureRmEndpoint;
 }
 
 export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoint {
@@ -269,18 +231,6 @@ export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoin
     registry,
     azure: { id, scheme: azureScheme, tenantId: p['tenantid'], clientId: p['serviceprincipalid'], systemAccessToken: token, environment: endpointData(id, 'environment') },
   };
-}
-
-export interface KubernetesEndpoint {
-  id: string;
-  authorizationType: 'Kubeconfig' | 'ServiceAccount' | 'AzureSubscription';
-  kubeconfig?: string;
-  clusterContext?: string;
-  serverUrl?: string;
-  /** PEM of the API server CA (ServiceAccount). */
-  certificate?: string;
-  token?: string;
-  acceptUntrustedCerts?: boolean;
 }
 
 export function readKubernetesEndpoint(input: string): KubernetesEndpoint {

@@ -1,0 +1,70 @@
+/**
+ * Azure credentials (Entra ID) from a service connection record: service
+ * principal with secret or certificate, workload identity federation
+ * (AzurePipelinesCredential, which asks the pipeline for a fresh OIDC token
+ * each time it needs a new access token, so long steps outlive the ~10-minute
+ * federated token) and managed identity. Also the per-cloud endpoints.
+ */
+import {
+  AzurePipelinesCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
+import type { AzureRmEndpoint } from '../connections';
+import { AuthError } from '../errors';
+
+interface Cloud {
+  authorityHost: string;
+  storageSuffix: string;
+  resourceManager: string;
+}
+
+const CLOUDS: Record<string, Cloud> = {
+  azurecloud: { authorityHost: 'https://login.microsoftonline.com', storageSuffix: 'core.windows.net', resourceManager: 'https://management.azure.com' },
+  azureusgovernment: { authorityHost: 'https://login.microsoftonline.us', storageSuffix: 'core.usgovcloudapi.net', resourceManager: 'https://management.usgovcloudapi.net' },
+  azurechinacloud: { authorityHost: 'https://login.chinacloudapi.cn', storageSuffix: 'core.chinacloudapi.cn', resourceManager: 'https://management.chinacloudapi.cn' },
+  azuregermancloud: { authorityHost: 'https://login.microsoftonline.de', storageSuffix: 'core.cloudapi.de', resourceManager: 'https://management.microsoftazure.de' },
+};
+
+export function cloudOf(environment?: string): Cloud {
+  return CLOUDS[(environment ?? 'AzureCloud').toLowerCase()] ?? (CLOUDS.azurecloud as Cloud);
+}
+
+/** Blob endpoint of an account in the connection's cloud. */
+export function blobEndpointFor(account: string, environment?: string): string {
+  return `https://${account}.blob.${cloudOf(environment).storageSuffix}`;
+}
+
+export function authorityHostOf(endpoint: Pick<AzureRmEndpoint, 'environment' | 'authorityHost'>): string {
+  return (endpoint.authorityHost ?? cloudOf(endpoint.environment).authorityHost).replace(/\/+$/, '');
+}
+
+/** A TokenCredential for the connection's scheme. Throws AuthError when the record is incomplete. */
+export function azureCredentialFor(endpoint: AzureRmEndpoint): TokenCredential {
+  const authorityHost = authorityHostOf(endpoint);
+  switch (endpoint.scheme) {
+    case 'ServicePrincipal':
+      if (!endpoint.tenantId || !endpoint.clientId) break;
+      if (endpoint.certificatePem) {
+        return new ClientCertificateCredential(endpoint.tenantId, endpoint.clientId, { certificate: endpoint.certificatePem }, { authorityHost });
+      }
+      if (endpoint.clientSecret) return new ClientSecretCredential(endpoint.tenantId, endpoint.clientId, endpoint.clientSecret, { authorityHost });
+      break;
+    case 'WorkloadIdentityFederation':
+      if (!endpoint.tenantId || !endpoint.clientId) break;
+      if (!endpoint.systemAccessToken) {
+        throw new AuthError(
+          `Service connection '${endpoint.id}' uses workload identity federation but the job has no access token: allow scripts to access the OAuth token (classic) or run in a pipeline job that provides System.AccessToken.`,
+        );
+      }
+      if (!process.env.SYSTEM_OIDCREQUESTURI) {
+        throw new AuthError(`Service connection '${endpoint.id}' uses workload identity federation but SYSTEM_OIDCREQUESTURI is not set: run the task on an Azure Pipelines agent (3.227 or newer).`);
+      }
+      return new AzurePipelinesCredential(endpoint.tenantId, endpoint.clientId, endpoint.id, endpoint.systemAccessToken, { authorityHost });
+    case 'ManagedServiceIdentity':
+      return endpoint.clientId ? new ManagedIdentityCredential({ clientId: endpoint.clientId }) : new ManagedIdentityCredential();
+  }
+  throw new AuthError(`Service connection '${endpoint.id}' is missing its tenant id, client id or secret: edit the service connection and verify it.`);
+}
