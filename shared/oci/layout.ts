@@ -1,0 +1,302 @@
+/**
+ * OCI image layout on disk (image-spec `image-layout.md`): an `oci-layout`
+ * marker, `index.json` and content-addressed `blobs/sha256/<hex>`.
+ * Blobs are written through a temporary file while hashing, then renamed, so a
+ * blob path only ever holds bytes that hash to its name. Reads can verify.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ChecksumMismatchError, UserError } from '../errors';
+import { Annotation, isIndexMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types';
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+export function assertDigest(digest: string): void {
+  if (!DIGEST_RE.test(digest)) throw new UserError(`'${digest}' is not a sha256 digest (expected sha256: followed by 64 lowercase hex characters).`, { code: 'InvalidDigest' });
+}
+
+export function sha256Digest(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Pass-through stream that hashes and counts what flows through it. */
+export class HashingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  private result?: string;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+
+  /** `sha256:<hex>` of everything seen; call once the stream has finished. */
+  digest(): string {
+    if (!this.result) this.result = `sha256:${this.hash.digest('hex')}`;
+    return this.result;
+  }
+}
+
+/** Verifying pass-through: errors at the end when the bytes do not hash to `expected`. */
+class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  constructor(
+    private readonly expected: string,
+    private readonly what: string,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    const actual = `sha256:${this.hash.digest('hex')}`;
+    if (actual !== this.expected) {
+      cb(new ChecksumMismatchError(`Blob ${this.what} in the OCI layout is corrupt: its content hashes to ${actual}; rebuild the image layout.`));
+    } else cb();
+  }
+}
+
+export interface FoundManifest {
+  descriptor: Descriptor;
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
+  if (!candidate) return false;
+  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
+  if (wanted.variant && candidate.variant && wanted.variant !== candidate.variant) return false;
+  if (wanted.variant && !candidate.variant) return wanted.architecture === 'arm64' && wanted.variant === 'v8';
+  return true;
+}
+
+export function formatPlatform(p: Platform | undefined): string {
+  if (!p) return 'unknown';
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  await fsp.writeFile(tmp, data);
+  await fsp.rename(tmp, path);
+}
+
+export class OciLayout {
+  private indexLock: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly dir: string) {}
+
+  /** Creates (or reuses) a layout at `dir`. An existing non-layout, non-empty folder is refused. */
+  static async create(dir: string): Promise<OciLayout> {
+    try {
+      await fsp.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    } catch (err) {
+      throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${(err as Error).message}; choose a writable output folder.`, { code: 'NotWritable', cause: err });
+    }
+    await fsp.writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    try {
+      await fsp.access(join(dir, 'index.json'));
+    } catch {
+      const empty: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+      await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(empty));
+    }
+    return new OciLayout(dir);
+  }
+
+  /** Opens an existing layout; a clear UserError when `dir` is not one. */
+  static async open(dir: string): Promise<OciLayout> {
+    let marker: { imageLayoutVersion?: string };
+    try {
+      marker = JSON.parse(await fsp.readFile(join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion?: string };
+    } catch (err) {
+      throw new UserError(`'${dir}' is not an OCI image layout (no readable oci-layout file): point to a folder written by BundleModelImage, skopeo or umoci.`, { code: 'NotALayout', cause: err });
+    }
+    if (typeof marker.imageLayoutVersion !== 'string' || !marker.imageLayoutVersion.startsWith('1.')) {
+      throw new UserError(`'${dir}' has an unsupported OCI image layout version '${String(marker.imageLayoutVersion)}' (expected 1.x).`, { code: 'NotALayout' });
+    }
+    const layout = new OciLayout(dir);
+    await layout.readIndex();
+    return layout;
+  }
+
+  blobPath(digest: string): string {
+    assertDigest(digest);
+    return join(this.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    try {
+      await fsp.access(this.blobPath(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async writeBlob(data: Buffer | string): Promise<{ digest: string; size: number }> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const digest = sha256Digest(buf);
+    if (!(await this.hasBlob(digest))) await writeFileAtomic(this.blobPath(digest), buf);
+    return { digest, size: buf.length };
+  }
+
+  /** A temporary file inside the layout (same file system as the blobs, so rename is atomic). */
+  tempPath(): string {
+    return join(this.dir, 'blobs', 'sha256', `.tmp-${randomBytes(8).toString('hex')}`);
+  }
+
+  /** Moves a file whose digest the caller computed into place (used by the layer writer). */
+  async commitTemp(tmp: string, digest: string): Promise<void> {
+    await fsp.rename(tmp, this.blobPath(digest));
+  }
+
+  async writeBlobStream(source: Readable, expected?: { digest: string; size?: number }): Promise<{ digest: string; size: number }> {
+    if (expected) assertDigest(expected.digest);
+    const tmp = this.tempPath();
+    const hasher = new HashingStream();
+    try {
+      await pipeline(source, hasher, createWriteStream(tmp));
+      const digest = hasher.digest();
+      if (expected && digest !== expected.digest) {
+        throw new ChecksumMismatchError(`Blob content hashes to ${digest}, not the expected ${expected.digest}: the source sent corrupt or different data; retry, and check the source.`);
+      }
+      if (expected?.size !== undefined && hasher.bytes !== expected.size) {
+        throw new ChecksumMismatchError(`Blob ${expected.digest} has ${hasher.bytes} bytes, not the expected ${expected.size}: retry, and check the source.`);
+      }
+      await fsp.rename(tmp, this.blobPath(digest));
+      return { digest, size: hasher.bytes };
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Streams a blob; with `verify` (default true) the stream errors at the end when the bytes do not match. */
+  openBlob(digest: string, options: { verify?: boolean } = {}): Readable {
+    const file = createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20 });
+    if (options.verify === false) return file;
+    const verifier = new VerifyingStream(digest, digest);
+    file.on('error', (err) => verifier.destroy(err));
+    return file.pipe(verifier);
+  }
+
+  async readBlob(digest: string): Promise<Buffer> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.blobPath(digest));
+    } catch (err) {
+      throw new UserError(`Blob ${digest} is missing from the OCI image layout '${this.dir}': the layout is incomplete; rebuild it.`, { code: 'NotFound', cause: err });
+    }
+    const actual = sha256Digest(buf);
+    if (actual !== digest) throw new ChecksumMismatchError(`Blob ${digest} in the OCI layout '${this.dir}' is corrupt: its content hashes to ${actual}; rebuild the image layout.`);
+    return buf;
+  }
+
+  async readJson<T>(digest: string): Promise<T> {
+    const buf = await this.readBlob(digest);
+    try {
+      return JSON.parse(buf.toString('utf8')) as T;
+    } catch (err) {
+      throw new UserError(`Blob ${digest} in the OCI layout '${this.dir}' is not valid JSON: rebuild the image layout.`, { code: 'InvalidLayout', cause: err });
+    }
+  }
+
+  async readIndex(): Promise<ImageIndex> {
+    let index: ImageIndex;
+    try {
+      index = JSON.parse(await fsp.readFile(join(this.dir, 'index.json'), 'utf8')) as ImageIndex;
+    } catch (err) {
+      throw new UserError(`'${this.dir}' is not a valid OCI image layout: index.json is missing or not JSON; rebuild it.`, { code: 'NotALayout', cause: err });
+    }
+    if (index.schemaVersion !== 2 || !Array.isArray(index.manifests)) {
+      throw new UserError(`'${this.dir}' is not a valid OCI image layout: index.json lacks schemaVersion 2 or a manifests list.`, { code: 'NotALayout' });
+    }
+    return index;
+  }
+
+  /**
+   * Adds a manifest (or index) descriptor to index.json: one entry per ref name
+   * (annotation org.opencontainers.image.ref.name), replacing entries with the
+   * same ref name. Without ref names, one unnamed entry (deduplicated by digest).
+   */
+  async addManifest(descriptor: Descriptor, refNames: string[] = []): Promise<void> {
+    const run = this.indexLock.then(async () => {
+      const index = await this.readIndex();
+      const names = [...new Set(refNames)];
+      let manifests = index.manifests;
+      const base: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
+      if (descriptor.platform) base.platform = descriptor.platform;
+      if (descriptor.artifactType) base.artifactType = descriptor.artifactType;
+      if (names.length === 0) {
+        manifests = manifests.filter((m) => !(m.digest === descriptor.digest && !m.annotations?.[Annotation.RefName]));
+        manifests.push({ ...base, ...(descriptor.annotations ? { annotations: { ...descriptor.annotations } } : {}) });
+      } else {
+        manifests = manifests.filter((m) => !names.includes(m.annotations?.[Annotation.RefName] ?? '\u0000'));
+        for (const name of names) manifests.push({ ...base, annotations: { ...(descriptor.annotations ?? {}), [Annotation.RefName]: name } });
+      }
+      index.manifests = manifests;
+      if (!index.mediaType) index.mediaType = MediaType.OciIndex;
+      await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify(index));
+    });
+    this.indexLock = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Ref names in index.json, in order. */
+  async refNames(): Promise<string[]> {
+    const index = await this.readIndex();
+    return index.manifests.map((m) => m.annotations?.[Annotation.RefName]).filter((n): n is string => !!n);
+  }
+
+  /**
+   * The image named `refName` (or the only one when undefined). A nested index
+   * resolves to `platform` (default linux/amd64).
+   */
+  async findManifest(refName?: string, platform: Platform = DEFAULT_PLATFORM): Promise<FoundManifest> {
+    const index = await this.readIndex();
+    let entry: Descriptor | undefined;
+    if (refName === undefined) {
+      const digests = new Set(index.manifests.map((m) => m.digest));
+      if (digests.size === 0) throw new UserError(`The OCI image layout '${this.dir}' holds no image.`, { code: 'NotFound' });
+      if (digests.size > 1) {
+        const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName] ?? m.digest);
+        throw new UserError(`The OCI image layout '${this.dir}' holds several images (${names.join(', ')}): name the one to use (layout:tag).`, { code: 'Ambiguous' });
+      }
+      entry = index.manifests[0];
+    } else {
+      entry = index.manifests.find((m) => m.annotations?.[Annotation.RefName] === refName) ?? index.manifests.find((m) => m.digest === refName);
+      if (!entry) {
+        const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName]).filter((n) => !!n);
+        throw new UserError(`The OCI image layout '${this.dir}' has no image named '${refName}' (it has: ${names.length ? names.join(', ') : 'no named images'}).`, { code: 'NotFound' });
+      }
+    }
+    return this.resolve(entry, platform, 0);
+  }
+
+  private async resolve(descriptor: Descriptor, platform: Platform, depth: number): Promise<FoundManifest> {
+    if (depth > 4) throw new UserError(`The OCI image layout '${this.dir}' nests image indexes too deeply.`, { code: 'InvalidLayout' });
+    if (isIndexMediaType(descriptor.mediaType)) {
+      const nested = await this.readJson<ImageIndex>(descriptor.digest);
+      const match = nested.manifests.find((m) => platformMatches(m.platform, platform));
+      if (!match) {
+        const available = nested.manifests.map((m) => formatPlatform(m.platform)).join(', ');
+        throw new UserError(`The image index ${descriptor.digest} has no ${formatPlatform(platform)} image (it has: ${available}): set the platform input to one of these.`, { code: 'NoMatchingPlatform' });
+      }
+      return this.resolve(match, platform, depth + 1);
+    }
+    const manifest = await this.readJson<ImageManifest>(descriptor.digest);
+    if (!manifest.config || !Array.isArray(manifest.layers)) {
+      throw new UserError(`Blob ${descriptor.digest} in the OCI layout '${this.dir}' is not an image manifest.`, { code: 'InvalidLayout' });
+    }
+    const config = await this.readJson<ImageConfig>(manifest.config.digest);
+    return { descriptor, manifest, config };
+  }
+}
