@@ -57,14 +57,15 @@ export class FakeStore implements ModelStore {
     const fault = this.faults(n, start, end);
     if (fault?.kind === 'status') throw Object.assign(new Error(`HTTP ${fault.status}`), { statusCode: fault.status, retryAfterMs: fault.retryAfterMs });
     const body = fault?.kind === 'overlong' ? data.subarray(start, Math.min(data.length, end + 10)) : data.subarray(start, end);
+    const cut = fault && fault.kind !== 'overlong' ? fault : undefined;
     const chunk = this.chunkSize;
     const signal = options?.signal;
     let pos = 0;
     const stream = new Readable({
       read() {
-        if (fault && fault.kind !== 'status' && fault.kind !== 'overlong' && pos >= fault.afterBytes) {
-          if (fault.kind === 'reset') this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
-          else if (fault.kind === 'truncate') this.push(null);
+        if (cut && pos >= cut.afterBytes) {
+          if (cut.kind === 'reset') this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+          else if (cut.kind === 'truncate') this.push(null);
           // 'stall': push nothing, ever
           return;
         }
@@ -73,7 +74,7 @@ export class FakeStore implements ModelStore {
           return;
         }
         let next = Math.min(body.length, pos + chunk);
-        if (fault && fault.kind !== 'status' && fault.kind !== 'overlong') next = Math.min(next, Math.max(pos, fault.afterBytes));
+        if (cut) next = Math.min(next, Math.max(pos, cut.afterBytes));
         const piece = body.subarray(pos, next);
         pos = next;
         setImmediate(() => this.push(piece));
