@@ -1,0 +1,151 @@
+/**
+ * Atomic placement of a downloaded file or folder.
+ *
+ * A download is written to a temporary sibling of its final path (same folder,
+ * hence same filesystem, so rename(2) is atomic) whose name starts with `.`
+ * and contains `.partial-`: nothing there looks like a model. Only after the
+ * content is complete and verified is it renamed to the final path. An
+ * existing file or folder at the final path is first renamed away
+ * (`.<name>.old-<random>`), the new one renamed in, then the old one
+ * deleted; if the second rename fails, the old one is put back. On failure
+ * the temporary is deleted.
+ *
+ *   const p = await beginPlacement('/agent/_temp/model/model.onnx', 'file');
+ *   try { await download(p.tempPath); await verify(); await p.commit(); }
+ *   catch (e) { await p.abort(); throw e; }
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { UserError, errorMessage } from '../errors';
+
+export type PlacementKind = 'file' | 'folder';
+
+export interface Placement {
+  readonly finalPath: string;
+  /** Where to write: a file path (kind 'file', not yet created) or an existing empty folder (kind 'folder'). */
+  readonly tempPath: string;
+  readonly kind: PlacementKind;
+  /** Move the temporary into place, replacing what was there. */
+  commit(): Promise<void>;
+  /** Remove the temporary (idempotent; safe after commit). */
+  abort(): Promise<void>;
+}
+
+const PARTIAL = '.partial-';
+const OLD = '.old-';
+
+function suffix(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function notWritable(dir: string, err: unknown): UserError {
+  return new UserError(
+    `The destination folder ${dir} cannot be created or written (${errorMessage(err)}); set the 'destination' input to a folder the agent's user can write to.`,
+    { code: 'DestinationNotWritable', input: 'destination', cause: err },
+  );
+}
+
+/** Create `dir` (and parents) and check that it is a writable folder; UserError naming 'destination' otherwise. */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const s = await stat(dir);
+    if (!s.isDirectory()) throw Object.assign(new Error('it exists and is not a folder'), { code: 'ENOTDIR' });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw notWritable(dir, err);
+  }
+}
+
+/** Start placing a file or folder at `finalPath`; creates the parent folder when needed. */
+export async function beginPlacement(finalPath: string, kind: PlacementKind): Promise<Placement> {
+  const parent = dirname(finalPath);
+  const name = basename(finalPath);
+  await ensureWritableDir(parent);
+  let tempPath: string;
+  try {
+    if (kind === 'folder') tempPath = await mkdtemp(join(parent, `.${name}${PARTIAL}`));
+    else tempPath = join(parent, `.${name}${PARTIAL}${suffix()}`);
+  } catch (err) {
+    throw notWritable(parent, err);
+  }
+  let committed = false;
+  return {
+    finalPath,
+    tempPath,
+    kind,
+    async commit() {
+      if (committed) return;
+      await replaceAtomically(tempPath, finalPath);
+      committed = true;
+    },
+    async abort() {
+      if (committed) return;
+      await rm(tempPath, { recursive: true, force: true });
+    },
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** rename(src, dest), replacing an existing file or folder at dest safely. */
+export async function replaceAtomically(src: string, dest: string): Promise<void> {
+  const parent = dirname(dest);
+  try {
+    if (!(await exists(dest))) {
+      await rename(src, dest);
+      return;
+    }
+    const old = join(parent, `.${basename(dest)}${OLD}${suffix()}`);
+    await rename(dest, old);
+    try {
+      await rename(src, dest);
+    } catch (err) {
+      await rename(old, dest).catch(() => undefined);
+      throw err;
+    }
+    await rm(old, { recursive: true, force: true });
+  } catch (err) {
+    throw new UserError(`Cannot move the downloaded model into place at ${dest} (${errorMessage(err)}); check that the 'destination' folder is writable and not in use.`, {
+      code: 'DestinationNotWritable',
+      input: 'destination',
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Remove temporaries left in `dir` by earlier runs that were killed
+ * (`.*.partial-*`, `.*.old-*`). Best effort; returns what was removed.
+ */
+export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    if (n.startsWith('.') && (n.includes(PARTIAL) || n.includes(OLD))) {
+      await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
+      removed.push(n);
+    }
+  }
+  return removed;
+}
+
+/** Remove a file or folder if present (cleanup after failures). */
+export async function removePath(p: string): Promise<void> {
+  await rm(p, { recursive: true, force: true });
+}
