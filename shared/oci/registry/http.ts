@@ -1,0 +1,134 @@
+/**
+ * Minimal HTTP client for the distribution API on node:http/https: keep-alive
+ * agents, streamed request and response bodies, redirects followed for GET and
+ * HEAD without carrying Authorization to another origin, idle timeouts.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+
+/** A request body: bytes, or a factory that opens a fresh stream (so the request can be replayed). */
+export type RequestBody = Buffer | string | (() => Readable);
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** Follow redirects (GET/HEAD only; default true). */
+  followRedirects?: boolean;
+  signal?: AbortSignal;
+  /** Socket idle timeout (default 120 s). */
+  idleTimeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: http.IncomingMessage;
+  /** The URL that answered (after redirects). */
+  url: URL;
+}
+
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
+
+function once(req: HttpRequest): Promise<HttpResponse> {
+  const isHttps = req.url.protocol === 'https:';
+  const mod = isHttps ? https : http;
+  const headers: Record<string, string> = { 'User-Agent': 'model-to-aks-tasks', ...(req.headers ?? {}) };
+  const body = req.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) headers['Content-Length'] = String(Buffer.byteLength(body));
+  else if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD' && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    const request = mod.request(req.url, { method: req.method, headers, agent: isHttps ? httpsAgent : httpAgent, signal: req.signal });
+    request.setTimeout(req.idleTimeoutMs ?? 120_000, () => {
+      request.destroy(Object.assign(new Error(`No answer from ${req.url.host} for ${Math.round((req.idleTimeoutMs ?? 120_000) / 1000)} s`), { code: 'ETIMEDOUT' }));
+    });
+    request.on('response', (res) => {
+      settled = true;
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
+    });
+    request.on('error', (err) => {
+      if (!settled) {
+        settled = true;
+        reject(err);
+      }
+    });
+    if (typeof body === 'function') {
+      const source = body();
+      source.on('error', (err) => request.destroy(err));
+      request.on('close', () => {
+        if (!source.readableEnded) source.destroy();
+      });
+      source.pipe(request);
+    } else {
+      request.end(body);
+    }
+  });
+}
+
+function sameOrigin(a: URL, b: URL): boolean {
+  return a.protocol === b.protocol && a.host === b.host;
+}
+
+/** Sends a request; follows up to 5 redirects for GET/HEAD (Authorization only kept on the same origin). */
+export async function send(req: HttpRequest): Promise<HttpResponse> {
+  let current = req;
+  for (let hop = 0; ; hop++) {
+    const res = await once(current);
+    const follow = (req.followRedirects ?? true) && (req.method === 'GET' || req.method === 'HEAD');
+    if (!follow || ![301, 302, 303, 307, 308].includes(res.status) || !res.headers.location) return res;
+    res.body.resume();
+    if (hop >= 5) throw Object.assign(new Error(`Too many redirects from ${req.url.host}`), { code: 'ETOOMANYREDIRECTS' });
+    const next = new URL(res.headers.location, current.url);
+    if (current.url.protocol === 'https:' && next.protocol === 'http:' && !isLoopbackHost(next.hostname)) {
+      throw new Error(`Refusing a redirect from https to plain http (${next.host})`);
+    }
+    const headers = { ...(current.headers ?? {}) };
+    if (!sameOrigin(next, current.url)) {
+      for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
+    }
+    current = { ...current, url: next, headers };
+  }
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Reads a response body as text, up to `limit` bytes (manifests and error bodies are small). */
+export async function readText(res: HttpResponse, limit = 8 << 20): Promise<string> {
+  return (await readBytes(res, limit)).toString('utf8');
+}
+
+export async function readBytes(res: HttpResponse, limit = 8 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > limit) {
+      res.body.destroy();
+      throw new Error(`Response from ${res.url.host} is larger than ${limit} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Discards a response body (lets the keep-alive socket be reused). */
+export async function drain(res: HttpResponse): Promise<void> {
+  try {
+    for await (const chunk of res.body) void chunk;
+  } catch {
+    /* ignore */
+  }
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,399 @@
+/**
+ * Push an image from an OCI layout to a registry: every blob first (HEAD ->
+ * skip, cross-repository mount, or upload), in parallel with bounded
+ * concurrency; then the manifest, once per tag. Tags are written only after
+ * every blob is in place, so a failed push never leaves a tag on a half image.
+ *
+ * Uploads: blobs up to one chunk go up as POST + a single PUT with the digest;
+ * larger ones as PATCH chunks (`Content-Range: start-end`) read from the file
+ * (memory bounded), each retried on transient failures and resumed from the
+ * offset the registry reports for the upload, always at the Location it gave.
+ */
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { ChecksumMismatchError, UserError } from '../../errors';
+import { formatBytes, formatRate } from '../../format';
+import type { Logger } from '../../log';
+import { silentLogger } from '../../log';
+import { ProgressMeter } from '../../progress';
+import { backoffDelay, isTransientError } from '../../retry';
+import type { OciLayout } from '../layout';
+import { formatReference, isValidTag } from '../reference';
+import type { Descriptor, ImageManifest } from '../types';
+import { repositoryScope, type RegistryCredentials } from './auth';
+import { RegistryClient } from './client';
+import { RegistryError } from './errors';
+import { drain, header, type HttpResponse } from './http';
+import { mapLimit } from './pool';
+
+export const DEFAULT_CHUNK_SIZE = 64 << 20;
+export const DEFAULT_CONCURRENCY = 3;
+
+export interface PushOptions {
+  layout: OciLayout;
+  /** The image to push: ref name in the layout (undefined = the only one). */
+  source?: string;
+  registry: string;
+  repository: string;
+  /** Tags to write (validated); none = push by digest only. */
+  tags: string[];
+  credentials?: RegistryCredentials;
+  insecure?: boolean;
+  logger?: Logger;
+  signal?: AbortSignal;
+  chunkSize?: number;
+  concurrency?: number;
+  /** Other repositories on the same registry that may hold the blobs (cross-repository mount). */
+  mountFrom?: string[];
+  /** Retries of one request/chunk on transient failures (default 5) and base delay (default 500 ms). */
+  retries?: number;
+  retryBaseMs?: number;
+  /** Times one blob upload may start over when the registry lost the session (default 3). */
+  maxRestarts?: number;
+  client?: RegistryClient;
+  /** Task input named in credential errors. */
+  credentialsInput?: string;
+}
+
+export type BlobAction = 'skipped' | 'mounted' | 'uploaded';
+
+export interface BlobReport {
+  digest: string;
+  size: number;
+  mediaType: string;
+  action: BlobAction;
+  mountedFrom?: string;
+  seconds: number;
+  /** Bytes actually sent (more than size when chunks were re-sent). */
+  bytesSent: number;
+  restarts: number;
+}
+
+export interface PushResult {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** registry/repository@digest */
+  reference: string;
+  tags: string[];
+  /** Bytes of blobs and manifest the registry lacked and received. */
+  bytesUploaded: number;
+  /** Bytes of blobs already there or mounted. */
+  bytesSkipped: number;
+  blobs: BlobReport[];
+}
+
+/** Chunk boundaries `[start, end]` (inclusive) covering `from..size-1`. */
+export function planChunks(size: number, chunkSize: number, from = 0): Array<[number, number]> {
+  if (chunkSize <= 0) throw new Error('chunk size must be positive');
+  const out: Array<[number, number]> = [];
+  for (let start = from; start < size; start += chunkSize) out.push([start, Math.min(start + chunkSize, size) - 1]);
+  return out;
+}
+
+/** The Content-Range value for a chunk: `start-end`, never with a `bytes ` prefix (ACR rejects it). */
+export function contentRange(start: number, end: number): string {
+  return `${start}-${end}`;
+}
+
+/**
+ * Next offset from a registry's `Range: 0-<last>` header. Distribution answers
+ * `0-0` for an empty upload too, so `0-0` counts as nothing received.
+ */
+export function offsetFromRange(range: string | undefined): number | undefined {
+  if (!range) return undefined;
+  const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim());
+  if (!m) return undefined;
+  const last = Number(m[2]);
+  return last === 0 ? 0 : last + 1;
+}
+
+/** Upload location with the digest query parameter added (keeps the registry's own parameters). */
+export function withDigest(location: URL, digest: string): URL {
+  const u = new URL(location.toString());
+  u.searchParams.set('digest', digest);
+  return u;
+}
+
+class Meter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super({ highWaterMark: 1 << 20 });
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    cb(null, chunk);
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    });
+  });
+
+export class BlobPusher {
+  private readonly logger: Logger;
+  private readonly scopes: string[];
+  private readonly chunkSize: number;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly repository: string,
+    private readonly options: Pick<PushOptions, 'logger' | 'chunkSize' | 'retries' | 'retryBaseMs' | 'maxRestarts' | 'mountFrom' | 'signal'> = {},
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.scopes = [repositoryScope(repository, 'pull,push')];
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.retries = options.retries ?? 5;
+    this.retryBaseMs = options.retryBaseMs ?? 500;
+  }
+
+  private ctx(operation: string) {
+    return { operation, registry: this.client.registry, repository: this.repository, input: 'repository' };
+  }
+
+  private location(res: HttpResponse, base: URL): URL {
+    const loc = header(res, 'location');
+    if (!loc) throw new RegistryError(`Registry ${this.client.registry} started an upload without a Location header: it does not follow the distribution API.`, { status: res.status, transient: false, code: 'NotARegistry' });
+    return new URL(loc, base);
+  }
+
+  /** Push one blob from `path`; returns what was done. */
+  async push(d: Descriptor, path: string): Promise<BlobReport> {
+    const started = Date.now();
+    const report = (action: BlobAction, extra: Partial<BlobReport> = {}): BlobReport => ({
+      digest: d.digest,
+      size: d.size,
+      mediaType: d.mediaType,
+      action,
+      seconds: (Date.now() - started) / 1000,
+      bytesSent: 0,
+      restarts: 0,
+      ...extra,
+    });
+    if ((await this.client.blobSize(this.repository, d.digest, this.scopes)) !== undefined) return report('skipped');
+
+    let session: URL | undefined;
+    for (const from of this.options.mountFrom ?? []) {
+      if (from === this.repository) continue;
+      const has = await this.client.blobSize(from, d.digest, [repositoryScope(from, 'pull')]).catch(() => undefined);
+      if (has === undefined) continue;
+      const url = new URL(`/v2/${this.repository}/blobs/uploads/`, this.client.baseUrl);
+      url.searchParams.set('mount', d.digest);
+      url.searchParams.set('from', from);
+      const res = await this.client.request({ method: 'POST', path: url, scopes: [...this.scopes, repositoryScope(from, 'pull')], expect: [201, 202], context: this.ctx(`mount of blob ${short(d.digest)}`) });
+      await drain(res);
+      if (res.status === 201) return report('mounted', { mountedFrom: from });
+      session = this.location(res, url);
+      break;
+    }
+    const sent = await this.upload(d, path, session);
+    return report('uploaded', { bytesSent: sent.bytes, restarts: sent.restarts });
+  }
+
+  private async startUpload(): Promise<URL> {
+    const url = new URL(`/v2/${this.repository}/blobs/uploads/`, this.client.baseUrl);
+    const res = await this.client.request({ method: 'POST', path: url, scopes: this.scopes, expect: [202], context: this.ctx('start of a blob upload') });
+    await drain(res);
+    return this.location(res, url);
+  }
+
+  /** Where the registry says an upload stands; undefined when it lost the session. */
+  async uploadStatus(location: URL): Promise<{ offset: number; location: URL } | undefined> {
+    const res = await this.client.request({ method: 'GET', path: location, scopes: this.scopes, expect: [204, 200], allow: [404, 400, 416], context: this.ctx('upload status check') });
+    await drain(res);
+    if (res.status !== 204 && res.status !== 200) return undefined;
+    return { offset: offsetFromRange(header(res, 'range')) ?? 0, location: header(res, 'location') ? new URL(header(res, 'location') as string, location) : location };
+  }
+
+  private async upload(d: Descriptor, path: string, session?: URL): Promise<{ bytes: number; restarts: number }> {
+    const signal = this.options.signal;
+    const maxRestarts = this.options.maxRestarts ?? 3;
+    const meter = d.size > this.chunkSize || d.size >= 32 << 20 ? new ProgressMeter({ label: `Uploading ${short(d.digest)}`, total: d.size, sink: this.logger.progress }) : undefined;
+    let bytes = 0;
+    let restarts = 0;
+    let location = session ?? (await this.startUpload());
+    let offset = 0;
+    let failures = 0;
+    const open = (start: number, end: number) => () => {
+      const file = createReadStream(path, { start, end, highWaterMark: 1 << 20 });
+      const m = new Meter((n) => {
+        bytes += n;
+      });
+      file.on('error', (e) => m.destroy(e));
+      return file.pipe(m);
+    };
+
+    const fail = async (err: unknown): Promise<void> => {
+      const lost = err instanceof RegistryError && err.code === 'UploadInvalid';
+      if (!lost && !isTransientError(err)) throw err;
+      failures++;
+      if (failures > this.retries) throw err;
+      const delay = backoffDelay(failures, this.retryBaseMs, 15_000);
+      this.logger.info(`Upload of ${short(d.digest)} interrupted at ${formatBytes(offset)} (${(err as Error).message}); resuming in ${(delay / 1000).toFixed(1)} s.`);
+      await sleep(delay, signal);
+      let status: { offset: number; location: URL } | undefined;
+      try {
+        status = lost ? undefined : await this.uploadStatus(location);
+      } catch (statusErr) {
+        if (!isTransientError(statusErr)) throw statusErr;
+        return; // try the same chunk again later
+      }
+      if (status && status.offset <= d.size) {
+        offset = status.offset;
+        location = status.location;
+        return;
+      }
+      restarts++;
+      if (restarts > maxRestarts) throw err;
+      this.logger.info(`Registry dropped the upload session of ${short(d.digest)}; starting it again.`);
+      offset = 0;
+      location = await this.startUpload();
+    };
+
+    const small = d.size <= this.chunkSize;
+    for (;;) {
+      try {
+        if (small && offset === 0) {
+          // single PUT with the whole blob and its digest
+          const res = await this.client.request({
+            method: 'PUT',
+            path: withDigest(location, d.digest),
+            scopes: this.scopes,
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(d.size) },
+            body: open(0, Math.max(0, d.size - 1)),
+            expect: [201, 204],
+            retry: false,
+            context: this.ctx(`upload of blob ${short(d.digest)}`),
+          });
+          await drain(res);
+          meter?.add(d.size);
+          break;
+        }
+        while (offset < d.size) {
+          const end = Math.min(offset + this.chunkSize, d.size) - 1;
+          const res = await this.client.request({
+            method: 'PATCH',
+            path: location,
+            scopes: this.scopes,
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange(offset, end), 'Content-Length': String(end - offset + 1) },
+            body: open(offset, end),
+            expect: [202, 204],
+            retry: false,
+            context: this.ctx(`upload of blob ${short(d.digest)}`),
+          });
+          await drain(res);
+          const next = offsetFromRange(header(res, 'range'));
+          location = header(res, 'location') ? new URL(header(res, 'location') as string, location) : location;
+          const newOffset = next !== undefined && next > 0 ? next : end + 1;
+          meter?.add(newOffset - offset);
+          offset = newOffset;
+          failures = 0;
+        }
+        const res = await this.client.request({
+          method: 'PUT',
+          path: withDigest(location, d.digest),
+          scopes: this.scopes,
+          headers: { 'Content-Type': 'application/octet-stream' },
+          expect: [201, 204],
+          retry: false,
+          context: this.ctx(`completion of blob ${short(d.digest)}`),
+        });
+        await drain(res);
+        break;
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'ChecksumMismatch') {
+          throw new ChecksumMismatchError(`The registry computed another digest for blob ${d.digest} than its name: the OCI image layout is corrupt; rebuild it.`, { cause: err });
+        }
+        // A completing PUT may have landed before the connection broke.
+        if (isTransientError(err) && (await this.client.blobSize(this.repository, d.digest, this.scopes).catch(() => undefined)) === d.size) break;
+        await fail(err);
+      }
+    }
+    meter?.finish();
+    return { bytes, restarts };
+  }
+}
+
+function short(digest: string): string {
+  return digest.slice(0, 19);
+}
+
+/** Push the image `source` of `layout` to `registry/repository` under `tags`. */
+export async function pushImage(options: PushOptions): Promise<PushResult> {
+  const logger = options.logger ?? silentLogger;
+  for (const t of options.tags) {
+    if (!isValidTag(t)) throw new UserError(`'${t}' is not a valid tag (letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-'): fix the tags input.`, { code: 'InvalidInput', input: 'tags' });
+  }
+  const found = await options.layout.findManifest(options.source);
+  const manifestBytes = await options.layout.readBlob(found.descriptor.digest);
+  const manifest: ImageManifest = found.manifest;
+  const mediaType = manifest.mediaType ?? found.descriptor.mediaType;
+
+  const blobs: Descriptor[] = [manifest.config, ...manifest.layers];
+  for (const b of blobs) {
+    if (!(await options.layout.hasBlob(b.digest))) {
+      throw new UserError(`The OCI image layout '${options.layout.dir}' lacks blob ${b.digest} of the image: it is incomplete; rebuild it or publish the whole folder.`, { code: 'InvalidLayout', input: 'imageLayout' });
+    }
+  }
+
+  const controller = new AbortController();
+  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason));
+  const client =
+    options.client ??
+    new RegistryClient({
+      registry: options.registry,
+      credentials: options.credentials,
+      insecure: options.insecure,
+      logger,
+      signal: controller.signal,
+      retries: options.retries,
+      retryBaseMs: options.retryBaseMs,
+      credentialsInput: options.credentialsInput,
+    });
+  await client.ping();
+  const pusher = new BlobPusher(client, options.repository, { ...options, logger, signal: controller.signal });
+
+  const started = Date.now();
+  let reports: BlobReport[];
+  try {
+    reports = await mapLimit(blobs, Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY), async (b) => {
+      const r = await pusher.push(b, options.layout.blobPath(b.digest));
+      const kind = b === manifest.config ? 'Config' : 'Layer';
+      if (r.action === 'uploaded') {
+        logger.info(`${kind} ${short(b.digest)} (${formatBytes(b.size)}): uploaded in ${r.seconds.toFixed(1)} s, ${formatRate(b.size / Math.max(r.seconds, 1e-3))}${r.restarts ? `, restarted ${r.restarts}x` : ''}`);
+      } else if (r.action === 'mounted') {
+        logger.info(`${kind} ${short(b.digest)} (${formatBytes(b.size)}): mounted from ${r.mountedFrom}`);
+      } else {
+        logger.info(`${kind} ${short(b.digest)} (${formatBytes(b.size)}): skipped, already in the repository`);
+      }
+      return r;
+    });
+  } catch (err) {
+    controller.abort(err);
+    throw err;
+  }
+
+  // Every blob is in place: now (and only now) the tags.
+  const references = options.tags.length ? options.tags : [found.descriptor.digest];
+  for (const ref of references) {
+    const returned = await client.putManifest(options.repository, ref, manifestBytes, mediaType);
+    if (returned && returned !== found.descriptor.digest) {
+      throw new ChecksumMismatchError(`Registry ${options.registry} stored the manifest for tag '${ref}' as ${returned}, not ${found.descriptor.digest}: it rewrote the manifest; this registry cannot keep the image digest.`);
+    }
+  }
+
+  const uploaded = reports.filter((r) => r.action === 'uploaded').reduce((n, r) => n + r.size, 0) + manifestBytes.length;
+  const skipped = reports.filter((r) => r.action !== 'uploaded').reduce((n, r) => n + r.size, 0);
+  const seconds = (Date.now() - started) / 1000;
+  const reference = formatReference({ registry: options.registry, repository: options.repository, digest: found.descriptor.digest });
+  logger.info(
+    `Pushed ${reference} with tags ${references.join(', ')}: ${formatBytes(uploaded)} uploaded, ${formatBytes(skipped)} skipped or mounted, ${seconds.toFixed(1)} s (${formatRate(uploaded / Math.max(seconds, 1e-3))}).`,
+  );
+  return { digest: found.descriptor.digest, mediaType, size: manifestBytes.length, reference, tags: options.tags, bytesUploaded: uploaded, bytesSkipped: skipped, blobs: reports };
+}
