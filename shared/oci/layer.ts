@@ -1,0 +1,243 @@
+/**
+ * Layer writer: tar -> sha256 (diff_id) -> compressor -> sha256 (digest) ->
+ * blob file in the layout, in one streaming pass with bounded memory.
+ *
+ * Compression policy: `gzip` always compresses (zlib default level); `none`
+ * writes a plain tar; `auto` samples the content first: when it does not
+ * compress (model weights, archives), the layer is a gzip stream of stored
+ * deflate blocks (level 0: valid gzip every runtime accepts, written at
+ * hashing speed); otherwise normal gzip.
+ */
+import { open } from 'node:fs/promises';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { constants as zc, crc32, createGzip, deflateRawSync } from 'node:zlib';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Logger } from '../log';
+import { ProgressMeter } from '../progress';
+import { HashingStream, type OciLayout } from './layout';
+import { tarSize, tarStream, type TarEntry } from './tar';
+import { MediaType } from './types';
+
+export type CompressionPolicy = 'auto' | 'gzip' | 'none';
+export type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
+
+export const SAMPLE_SIZE = 64 * 1024;
+/** Compressed/original ratio above which content counts as incompressible. */
+export const INCOMPRESSIBLE_RATIO = 0.9;
+/** Layers at least this big report progress. */
+export const PROGRESS_THRESHOLD = 64 * 1024 * 1024;
+
+export interface SampleResult {
+  /** Estimated compressed/original ratio of the whole content (size-weighted). */
+  ratio: number;
+  sampledBytes: number;
+}
+
+/** Up to `samples` spread-out 64 KiB windows of a file, compressed with deflate level 1. */
+async function sampleFile(path: string, size: number, samples: number): Promise<{ raw: number; packed: number }> {
+  const fh = await open(path, 'r');
+  try {
+    const n = size <= SAMPLE_SIZE ? 1 : Math.min(samples, Math.ceil(size / SAMPLE_SIZE));
+    let raw = 0;
+    let packed = 0;
+    const buf = Buffer.alloc(Math.min(SAMPLE_SIZE, size));
+    for (let i = 0; i < n; i++) {
+      const pos = n === 1 ? 0 : Math.floor(((size - buf.length) * i) / (n - 1));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      raw += bytesRead;
+      packed += deflateRawSync(buf.subarray(0, bytesRead), { level: 1 }).length;
+    }
+    return { raw, packed };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Estimates how well the entries' content compresses: every file is sampled
+ * (small files whole, big files at up to `samplesPerFile` spread-out windows),
+ * each file's ratio weighted by its size. Metadata (headers) counts as compressible.
+ */
+export async function sampleCompressibility(entries: TarEntry[], samplesPerFile = 8): Promise<SampleResult> {
+  let weighted = 0;
+  let total = 0;
+  let sampledBytes = 0;
+  const files = entries.filter((e) => e.type === 'file' && e.size > 0);
+  // Many small files: sample at most 256 of them (the biggest), the rest count at the average.
+  const bySize = [...files].sort((a, b) => b.size - a.size);
+  const sampled = bySize.slice(0, 256);
+  let rest = 0;
+  for (const f of bySize.slice(256)) rest += f.size;
+  for (const f of sampled) {
+    const { raw, packed } = await sampleFile(f.source as string, f.size, samplesPerFile);
+    if (raw === 0) continue;
+    sampledBytes += raw;
+    weighted += Math.min(1.05, packed / raw) * f.size;
+    total += f.size;
+  }
+  const headerBytes = entries.length * 512;
+  const avg = total > 0 ? weighted / total : 0.3;
+  weighted += avg * rest + 0.3 * headerBytes;
+  total += rest + headerBytes;
+  return { ratio: total > 0 ? weighted / total : 0, sampledBytes };
+}
+
+export async function chooseEncoding(policy: CompressionPolicy, entries: TarEntry[]): Promise<{ encoding: LayerEncoding; ratio?: number }> {
+  if (policy === 'none') return { encoding: 'none' };
+  if (policy === 'gzip') return { encoding: 'gzip' };
+  const { ratio } = await sampleCompressibility(entries);
+  return { encoding: ratio > INCOMPRESSIBLE_RATIO ? 'gzip-stored' : 'gzip', ratio };
+}
+
+export function layerMediaType(encoding: LayerEncoding, format: 'oci' | 'docker'): string {
+  if (format === 'docker') return encoding === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip;
+  return encoding === 'none' ? MediaType.OciLayer : MediaType.OciLayerGzip;
+}
+
+export interface LayerResult {
+  mediaType: string;
+  digest: string;
+  size: number;
+  diffId: string;
+  /** Bytes of the uncompressed tar. */
+  uncompressedSize: number;
+  encoding: LayerEncoding;
+  /** Sampled compressibility (auto only). */
+  ratio?: number;
+  seconds: number;
+}
+
+export interface WriteLayerOptions {
+  compression: CompressionPolicy;
+  format?: 'oci' | 'docker';
+  mtime?: number;
+  logger?: Logger;
+  /** Label for progress lines, e.g. `model layer`. */
+  label?: string;
+  signal?: AbortSignal;
+}
+
+const STORED_BLOCK = 65535;
+/** gzip member header: no name, mtime 0, no extra flags, OS 255 (unknown): the same bytes on every platform. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+
+/**
+ * gzip of stored (uncompressed) deflate blocks of exactly 65535 bytes (RFC
+ * 1951 BTYPE=00) plus an empty final block, CRC-32 and size trailer. Valid
+ * gzip for every reader, written at memcpy speed, and independent of the zlib
+ * version (so the digest is the same on any machine).
+ */
+export class StoredGzip extends Transform {
+  private crc = 0;
+  private total = 0;
+  private pending: Buffer = Buffer.alloc(0);
+  private started = false;
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.crc = crc32(chunk, this.crc);
+    this.total += chunk.length;
+    const pend = this.pending;
+    const length = pend.length + chunk.length;
+    const blocks = Math.floor(length / STORED_BLOCK);
+    const head = this.started ? 0 : GZIP_HEADER.length;
+    this.started = true;
+    if (blocks === 0) {
+      this.pending = Buffer.concat([pend, chunk]);
+      if (head) this.push(GZIP_HEADER);
+      cb();
+      return;
+    }
+    // Copy straight from the carried-over bytes and the new chunk into the output (one copy).
+    const out = Buffer.allocUnsafe(head + blocks * (STORED_BLOCK + 5));
+    let o = head ? GZIP_HEADER.copy(out, 0) : 0;
+    let fromPend = 0;
+    let fromChunk = 0;
+    for (let b = 0; b < blocks; b++) {
+      out[o] = 0x00;
+      out.writeUInt16LE(STORED_BLOCK, o + 1);
+      out.writeUInt16LE(0xffff ^ STORED_BLOCK, o + 3);
+      o += 5;
+      let need = STORED_BLOCK;
+      if (fromPend < pend.length) {
+        const n = Math.min(need, pend.length - fromPend);
+        o += pend.copy(out, o, fromPend, fromPend + n);
+        fromPend += n;
+        need -= n;
+      }
+      if (need > 0) {
+        o += chunk.copy(out, o, fromChunk, fromChunk + need);
+        fromChunk += need;
+      }
+    }
+    this.pending = Buffer.from(chunk.subarray(fromChunk));
+    cb(null, out);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const rest = this.pending.length;
+    const parts: Buffer[] = [];
+    if (!this.started) parts.push(GZIP_HEADER);
+    if (rest > 0) {
+      const h = Buffer.alloc(5);
+      h[0] = 0x00;
+      h.writeUInt16LE(rest, 1);
+      h.writeUInt16LE(0xffff ^ rest, 3);
+      parts.push(h, this.pending);
+    }
+    const tail = Buffer.alloc(13);
+    tail[0] = 0x01; // final, stored, empty
+    tail.writeUInt16LE(0, 1);
+    tail.writeUInt16LE(0xffff, 3);
+    tail.writeUInt32LE(this.crc >>> 0, 5);
+    tail.writeUInt32LE(this.total % 2 ** 32, 9);
+    parts.push(tail);
+    cb(null, Buffer.concat(parts));
+  }
+}
+
+class Counter extends Transform {
+  constructor(private readonly meter: ProgressMeter) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.meter.add(chunk.length);
+    cb(null, chunk);
+  }
+}
+
+/** Writes the entries as one layer blob into the layout. */
+export async function writeLayer(layout: OciLayout, entries: TarEntry[], options: WriteLayerOptions): Promise<LayerResult> {
+  const started = Date.now();
+  const { encoding, ratio } = await chooseEncoding(options.compression, entries);
+  const total = tarSize(entries, options.mtime ?? 0);
+  const meter = total >= PROGRESS_THRESHOLD && options.logger?.progress ? new ProgressMeter({ label: `Writing ${options.label ?? 'layer'}`, total, sink: options.logger.progress }) : undefined;
+  const diff = new HashingStream();
+  const stored = new HashingStream();
+  const tmp = layout.tempPath();
+  const stages: NodeJS.ReadWriteStream[] = [diff];
+  if (meter) stages.push(new Counter(meter));
+  if (encoding === 'gzip-stored') stages.push(new StoredGzip());
+  else if (encoding === 'gzip') stages.push(createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 1 << 20, memLevel: 9 }));
+  if (encoding !== 'none') stages.push(stored);
+  try {
+    await pipeline([tarStream(entries, { mtime: options.mtime }), ...stages, createWriteStream(tmp, { highWaterMark: 1 << 20 })], { signal: options.signal });
+    const digest = encoding === 'none' ? diff.digest() : stored.digest();
+    await layout.commitTemp(tmp, digest);
+    meter?.finish();
+    return {
+      mediaType: layerMediaType(encoding, options.format ?? 'oci'),
+      digest,
+      size: encoding === 'none' ? diff.bytes : stored.bytes,
+      diffId: diff.digest(),
+      uncompressedSize: diff.bytes,
+      encoding,
+      ratio,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
