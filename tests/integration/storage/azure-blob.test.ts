@@ -1,0 +1,272 @@
+/**
+ * AzureBlobStore against a real Azurite blob service on 127.0.0.1.
+ *
+ * Azurite limits: no blob versioning (it ignores the versionid parameter and
+ * returns the current blob, so head() with a version id reports it absent),
+ * and a wrong account key is answered 403 AuthorizationFailure (Azure says
+ * AuthenticationFailed). Entra ID (bearer) access cannot be tried here: the
+ * SDK refuses bearer tokens over plain http and Azurite's OAuth needs HTTPS.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  BlobServiceClient,
+  ContainerSASPermissions,
+  generateAccountSASQueryParameters,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+} from '@azure/storage-blob';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { AuthError, InputError, NotFoundError, UserError } from '../../../shared/errors';
+import { httpStatusOf } from '../../../shared/retry';
+import {
+  azureBlobStoreFromConnectionString,
+  azureBlobStoreFromCredential,
+  azureBlobStoreFromSasUrl,
+  type AzureBlobStore,
+} from '../../../shared/storage/azure-blob';
+import type { StoredObject } from '../../../shared/storage/store';
+import { startAzurite, type TestAzurite } from '../../helpers/azurite';
+import { startForwardProxy, type ForwardProxy } from './forward-proxy';
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function collect(it: AsyncIterable<StoredObject>): Promise<StoredObject[]> {
+  const out: StoredObject[] = [];
+  for await (const o of it) out.push(o);
+  return out;
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+const MANY = 5_003;
+
+describe('storage/azure-blob against Azurite', function () {
+  this.timeout(120_000);
+  let az: TestAzurite;
+  let container: ContainerClient;
+  let store: AzureBlobStore;
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+
+  before(async () => {
+    az = await startAzurite();
+    const service = BlobServiceClient.fromConnectionString(az.connectionString);
+    container = service.getContainerClient('models');
+    await container.create();
+    const keys = Array.from({ length: MANY }, (_, i) => `many/${String(i).padStart(5, '0')}.bin`);
+    await pool(keys, 64, (k) => container.getBlockBlobClient(k).upload('x', 1));
+    await container.getBlockBlobClient('meta/prod.onnx').upload('production model', 16, { metadata: { Stage: 'production', Owner: 'ml' }, tags: { stage: 'production' } });
+    await container.getBlockBlobClient('meta/dev.onnx').upload('dev model', 9, { metadata: { stage: 'dev' } });
+    await container.getBlockBlobClient('big/model.bin').uploadData(big);
+    store = azureBlobStoreFromConnectionString(az.connectionString, 'models');
+  });
+
+  after(async () => {
+    await az?.stop();
+  });
+
+  it('lists every blob under a prefix, paging past 5000', async () => {
+    const listed = await collect(store.list('many/'));
+    assert.equal(listed.length, MANY);
+    assert.equal(new Set(listed.map((o) => o.key)).size, MANY);
+    const first = listed.find((o) => o.key === 'many/00000.bin');
+    assert.ok(first);
+    assert.equal(first.size, 1);
+    assert.ok(first.etag && !first.etag.startsWith('"'));
+    assert.ok(first.lastModified instanceof Date);
+    assert.equal(first.metadata, undefined);
+    assert.equal(first.tags, undefined);
+  });
+
+  it('lists metadata (keys lower-cased) and index tags only when asked', async () => {
+    const plain = await collect(store.list('meta/'));
+    assert.deepEqual(plain.map((o) => o.metadata), [undefined, undefined]);
+    const rich = await collect(store.list('meta/', { includeMetadata: true, includeTags: true }));
+    const prod = rich.find((o) => o.key === 'meta/prod.onnx');
+    assert.deepEqual(prod?.metadata, { stage: 'production', owner: 'ml' });
+    assert.deepEqual(prod?.tags, { stage: 'production' });
+    const dev = rich.find((o) => o.key === 'meta/dev.onnx');
+    assert.deepEqual(dev?.metadata, { stage: 'dev' });
+    assert.deepEqual(dev?.tags, {});
+  });
+
+  it('head() returns size, ETag, Content-MD5, metadata and (when asked) tags; undefined when absent', async () => {
+    const h = await store.head('meta/prod.onnx', { includeTags: true });
+    assert.ok(h);
+    assert.equal(h.size, 16);
+    assert.equal(h.contentMd5, createHash('md5').update('production model').digest('base64'));
+    assert.deepEqual(h.metadata, { stage: 'production', owner: 'ml' });
+    assert.deepEqual(h.tags, { stage: 'production' });
+    const listed = (await collect(store.list('meta/prod.onnx')))[0];
+    assert.equal(h.etag, listed?.etag);
+    assert.equal(await store.head('meta/absent.onnx'), undefined);
+  });
+
+  it('head() with a version id Azurite cannot confirm reports it absent (no blob versioning in Azurite)', async () => {
+    assert.equal(await store.head('meta/prod.onnx', { versionId: '2024-01-01T00:00:00.0000000Z' }), undefined);
+  });
+
+  it('readRange() returns exactly bytes [start, end) at every boundary', async () => {
+    const n = big.length;
+    const ranges: Array<[number, number]> = [
+      [0, 1],
+      [0, 4 * 1024 * 1024 > n ? n : 4 * 1024 * 1024],
+      [n - 1, n],
+      [1024 * 1024 - 1, 1024 * 1024 + 1],
+      [12345, 2 * 1024 * 1024 + 7],
+      [n - 17, n],
+    ];
+    for (const [s, e] of ranges) {
+      const got = await readAll(await store.readRange('big/model.bin', s, e));
+      assert.equal(got.length, e - s, `length of [${s}, ${e})`);
+      assert.ok(got.equals(big.subarray(s, e)), `bytes of [${s}, ${e})`);
+    }
+    assert.equal((await readAll(await store.readRange('big/model.bin', 10, 10))).length, 0);
+  });
+
+  it('readRange() honours If-Match and keeps HTTP statuses for the retry logic', async () => {
+    const h = await store.head('big/model.bin');
+    const ok = await readAll(await store.readRange('big/model.bin', 0, 10, { ifMatch: h?.etag }));
+    assert.ok(ok.equals(big.subarray(0, 10)));
+    await assert.rejects(store.readRange('big/model.bin', 0, 10, { ifMatch: '0x8DEADBEEF' }), (e: unknown) => httpStatusOf(e) === 412);
+    await assert.rejects(store.readRange('big/absent.bin', 0, 10), (e: unknown) => httpStatusOf(e) === 404);
+  });
+
+  it('readRange() can be aborted', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(store.readRange('big/model.bin', 0, 10, { signal: ac.signal }));
+  });
+
+  it('a missing container is a NotFoundError naming the container input', async () => {
+    const missing = azureBlobStoreFromConnectionString(az.connectionString, 'nope');
+    await assert.rejects(collect(missing.list('x/')), (e: unknown) => {
+      assert.ok(e instanceof NotFoundError);
+      assert.equal(e.input, 'container');
+      assert.match(e.message, /Container 'nope' does not exist in storage account 'devstoreaccount1': check the container input\./);
+      return true;
+    });
+  });
+
+  it('a wrong account key is an AuthError that does not leak the key', async () => {
+    const wrongKey = Buffer.alloc(64, 7).toString('base64');
+    const bad = azureBlobStoreFromConnectionString(az.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${wrongKey}`), 'models');
+    await assert.rejects(collect(bad.list('meta/')), (e: unknown) => {
+      assert.ok(e instanceof AuthError, String(e));
+      assert.match(e.message, /connection string was refused .*container 'models'.*AccountKey/);
+      assert.ok(!e.message.includes(wrongKey) && !e.message.includes(az.accountKey));
+      return true;
+    });
+    await assert.rejects(bad.readRange('big/model.bin', 0, 10), (e: unknown) => e instanceof AuthError && httpStatusOf(e) === 403);
+  });
+
+  it('an invalid connection string is an InputError that does not echo it', () => {
+    assert.throws(
+      () => azureBlobStoreFromConnectionString('AccountName=x;AccountKey=c2VjcmV0;Nonsense', 'models'),
+      (e: unknown) => e instanceof InputError && e.input === 'connectionString' && !e.message.includes('c2VjcmV0'),
+    );
+    assert.throws(() => azureBlobStoreFromConnectionString('  ', 'models'), (e: unknown) => e instanceof InputError && e.input === 'connectionString');
+    assert.throws(() => azureBlobStoreFromConnectionString(az.connectionString, 'Bad_Name'), (e: unknown) => e instanceof InputError && e.input === 'container');
+  });
+
+  it('works with an account SAS URL plus the container, and a container SAS URL', async () => {
+    const cred = new StorageSharedKeyCredential(az.accountName, az.accountKey);
+    const sas = generateAccountSASQueryParameters(
+      {
+        expiresOn: new Date(Date.now() + 3600_000),
+        permissions: AccountSASPermissions.parse('rl'),
+        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+        services: AccountSASServices.parse('b').toString(),
+      },
+      cred,
+    ).toString();
+    const viaAccount = azureBlobStoreFromSasUrl(`${az.blobEndpoint}?${sas}`, 'models');
+    assert.equal((await collect(viaAccount.list('meta/'))).length, 2);
+    assert.equal(viaAccount.uriOf('meta/prod.onnx'), `${az.blobEndpoint}/models/meta/prod.onnx`);
+    assert.ok(!viaAccount.uriOf('x').includes('sig='));
+    const got = await readAll(await viaAccount.readRange('meta/prod.onnx', 0, 10));
+    assert.equal(got.toString(), 'production');
+
+    const containerSas = await container.generateSasUrl({ expiresOn: new Date(Date.now() + 3600_000), permissions: ContainerSASPermissions.parse('rl') });
+    const viaContainer = azureBlobStoreFromConnectionString(containerSas, 'models');
+    assert.equal((await collect(viaContainer.list('meta/'))).length, 2);
+    assert.equal(azureBlobStoreFromSasUrl(containerSas, undefined).containerName, 'models');
+    assert.throws(() => azureBlobStoreFromSasUrl(containerSas, 'other'), (e: unknown) => e instanceof InputError && e.input === 'container');
+    assert.throws(() => azureBlobStoreFromSasUrl(`${az.blobEndpoint}/models`, 'models'), (e: unknown) => e instanceof InputError && /no signature/.test(e.message));
+  });
+
+  it('a SAS without list permission is an AuthError saying which permissions are needed', async () => {
+    const readOnly = await container.generateSasUrl({ expiresOn: new Date(Date.now() + 3600_000), permissions: ContainerSASPermissions.parse('r') });
+    const s = azureBlobStoreFromSasUrl(readOnly, 'models');
+    await assert.rejects(collect(s.list('meta/')), (e: unknown) => {
+      assert.ok(e instanceof AuthError);
+      assert.match(e.message, /SAS URL was refused .* read and list permissions \(sp=rl\)/);
+      assert.ok(!e.message.includes('sig='));
+      return true;
+    });
+  });
+
+  it('an unreachable endpoint is a UserError naming the input that set it', async () => {
+    const unreachable = azureBlobStoreFromConnectionString(az.connectionString.replace(`:${az.port}/`, ':1/'), 'models', { maxTries: 1 });
+    await assert.rejects(collect(unreachable.list('x/')), (e: unknown) => {
+      assert.ok(e instanceof UserError && !(e instanceof AuthError), String(e));
+      assert.equal(e.input, 'connectionString');
+      assert.match(e.message, /cannot be reached \(ECONNREFUSED\)/);
+      return true;
+    });
+    const fake: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const viaEndpoint = azureBlobStoreFromCredential(fake, { blobEndpoint: 'https://127.0.0.1:1/devstoreaccount1' }, 'models', { maxTries: 1 });
+    await assert.rejects(collect(viaEndpoint.list('x/')), (e: unknown) => e instanceof UserError && e.input === 'blobEndpoint');
+  });
+
+  it('the credential factory validates the account, endpoint and container inputs without I/O', () => {
+    const fake: TokenCredential = { getToken: async () => null };
+    assert.throws(() => azureBlobStoreFromCredential(fake, { accountName: 'https://x.blob.core.windows.net' }, 'models'), (e: unknown) => e instanceof InputError && e.input === 'storageAccount');
+    assert.throws(() => azureBlobStoreFromCredential(fake, {}, 'models'), (e: unknown) => e instanceof InputError && e.input === 'storageAccount');
+    assert.throws(() => azureBlobStoreFromCredential(fake, { blobEndpoint: 'ftp://x' }, 'models'), (e: unknown) => e instanceof InputError && e.input === 'blobEndpoint');
+    const gov = azureBlobStoreFromCredential(fake, { accountName: 'contoso', environment: 'AzureUSGovernment' }, 'models');
+    assert.equal(gov.uriOf('a b/c.onnx'), 'https://contoso.blob.core.usgovcloudapi.net/models/a%20b/c.onnx');
+    const pub = azureBlobStoreFromCredential(fake, { accountName: 'contoso' }, 'models');
+    assert.equal(pub.uriOf('m.onnx'), 'https://contoso.blob.core.windows.net/models/m.onnx');
+  });
+
+  describe('through an HTTP proxy', () => {
+    let proxy: ForwardProxy;
+    before(async () => {
+      proxy = await startForwardProxy();
+    });
+    after(async () => {
+      await proxy?.stop();
+    });
+
+    it('uses the explicit proxy URL, unless the no-proxy list names the host', async () => {
+      const before = proxy.requests.length;
+      const via = azureBlobStoreFromConnectionString(az.connectionString, 'models', { proxyUrl: proxy.url, noProxy: '' });
+      assert.equal((await collect(via.list('meta/'))).length, 2);
+      const got = await readAll(await via.readRange('meta/prod.onnx', 0, 10));
+      assert.equal(got.toString(), 'production');
+      assert.ok(proxy.requests.length >= before + 2, `proxy saw ${proxy.requests.length - before} requests`);
+      assert.ok(proxy.requests.some((r) => r.includes(`127.0.0.1:${az.port}/devstoreaccount1/models`)));
+
+      const count = proxy.requests.length;
+      const direct = azureBlobStoreFromConnectionString(az.connectionString, 'models', { proxyUrl: proxy.url, noProxy: '127.0.0.1' });
+      assert.equal((await collect(direct.list('meta/'))).length, 2);
+      assert.equal(proxy.requests.length, count);
+    });
+  });
+});
