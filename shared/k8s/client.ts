@@ -1,0 +1,194 @@
+/**
+ * A small Kubernetes REST client on top of @kubernetes/client-node's
+ * KubeConfig: the library supplies TLS (CA, client certificates), proxies and
+ * authentication (tokens, token files, exec plugins, and our Entra ID
+ * authenticator); requests and bodies are plain JSON sent verbatim, so
+ * server-side apply never loses fields to a typed-model round trip.
+ * Kinds are resolved through the API server's discovery documents.
+ */
+import https from 'node:https';
+import http from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { isRecord } from './types';
+
+export interface KubeRequest {
+  method?: string;
+  /** Path starting with '/', e.g. /apis/apps/v1/namespaces/x/deployments/y. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Sent as JSON unless already a string. */
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+  timeoutMs?: number;
+}
+
+/** A non-2xx answer of the API server (body is a metav1.Status when the server sent one). */
+export class KubeApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly method: string,
+    readonly path: string,
+    readonly reason: string | undefined,
+    readonly apiMessage: string,
+  ) {
+    super(`${method} ${path} returned HTTP ${statusCode}${reason ? ` ${reason}` : ''}: ${apiMessage}`);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** The API server could not be reached at all (DNS, refused, TLS, timeout). */
+export class KubeConnectionError extends Error {
+  constructor(
+    readonly server: string,
+    readonly code: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'KubeConnectionError';
+  }
+}
+
+export interface ApiResource {
+  /** Plural resource name used in URLs, e.g. deployments. */
+  name: string;
+  kind: string;
+  namespaced: boolean;
+  /** Group/version the resource lives in, e.g. apps/v1 or v1. */
+  groupVersion: string;
+}
+
+export class UnknownKindError extends Error {
+  constructor(
+    readonly apiVersion: string,
+    readonly kind: string,
+  ) {
+    super(`the cluster does not know kind ${kind} in ${apiVersion}`);
+    this.name = 'UnknownKindError';
+  }
+}
+
+export interface KubeClientOptions {
+  /** Per-request timeout (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+export class KubeClient {
+  private readonly discovery = new Map<string, Promise<ApiResource[] | undefined>>();
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    options: KubeClientOptions = {},
+  ) {
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /** Base URL of the current cluster. */
+  get server(): string {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    return cluster.server.replace(/\/+$/, '');
+  }
+
+  /** Raw request; returns status and body text. Throws KubeConnectionError when nothing answered. */
+  async send(req: KubeRequest): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+    const base = new URL(this.server);
+    const url = new URL(base.pathname.replace(/\/+$/, '') + req.path, base);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const method = req.method ?? 'GET';
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    const opts: https.RequestOptions = {
+      method,
+      headers: {
+        Accept: req.accept ?? 'application/json',
+        ...(body !== undefined ? { 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+      },
+    };
+    try {
+      await this.kubeConfig.applyToHTTPSOptions(opts);
+    } catch (err) {
+      throw new KubeConnectionError(this.server, 'AUTH', `could not obtain credentials for ${this.server}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const transport = url.protocol === 'http:' ? http : https;
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    return await new Promise((resolve, reject) => {
+      const r = transport.request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new KubeConnectionError(this.server, (e as NodeJS.ErrnoException).code, `connection to ${this.server} broke: ${e.message}`, { cause: e })));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      });
+      r.setTimeout(timeoutMs, () => r.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
+      r.on('error', (e: NodeJS.ErrnoException) => reject(new KubeConnectionError(this.server, e.code, `cannot reach the Kubernetes API server ${this.server}: ${e.message}`, { cause: e })));
+      if (body !== undefined) r.write(body);
+      r.end();
+    });
+  }
+
+  /** JSON request; non-2xx becomes KubeApiError. */
+  async request<T = unknown>(req: KubeRequest): Promise<T> {
+    const res = await this.send(req);
+    const method = req.method ?? 'GET';
+    if (res.status < 200 || res.status >= 300) {
+      let reason: string | undefined;
+      let message = res.text.trim().slice(0, 500) || `HTTP ${res.status}`;
+      try {
+        const s: unknown = JSON.parse(res.text);
+        if (isRecord(s)) {
+          if (typeof s.reason === 'string') reason = s.reason;
+          if (typeof s.message === 'string') message = s.message;
+        }
+      } catch {
+        // not a Status object
+      }
+      throw new KubeApiError(res.status, method, req.path, reason, message);
+    }
+    if (!res.text) return undefined as T;
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      return res.text as T;
+    }
+  }
+
+  /** Plain-text GET (pod logs). */
+  async getText(path: string, query?: KubeRequest['query']): Promise<string> {
+    const res = await this.send({ path, query, accept: '*/*' });
+    if (res.status < 200 || res.status >= 300) throw new KubeApiError(res.status, 'GET', path, undefined, res.text.slice(0, 300));
+    return res.text;
+  }
+
+  private resourcesOf(groupVersion: string): Promise<ApiResource[] | undefined> {
+    let p = this.discovery.get(groupVersion);
+    if (!p) {
+      const path = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
+      p = this.request<{ resources?: { name: string; kind: string; namespaced: boolean }[] }>({ path }).then(
+        (list) => (list?.resources ?? []).filter((r) => !r.name.includes('/')).map((r) => ({ name: r.name, kind: r.kind, namespaced: r.namespaced, groupVersion })),
+        (err: unknown) => {
+          if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+          this.discovery.delete(groupVersion);
+          throw err;
+        },
+      );
+      this.discovery.set(groupVersion, p);
+    }
+    return p;
+  }
+
+  /** Resource for apiVersion + kind via discovery; UnknownKindError when the cluster lacks it. */
+  async resolve(apiVersion: string, kind: string): Promise<ApiResource> {
+    const resources = await this.resourcesOf(apiVersion);
+    const r = resources?.find((x) => x.kind === kind);
+    if (!r) throw new UnknownKindError(apiVersion, kind);
+    return r;
+  }
+
+  /** URL path of a named object (or of the collection when name is undefined). */
+  static pathOf(res: ApiResource, namespace: string | undefined, name?: string): string {
+    const base = res.groupVersion.includes('/') ? `/apis/${res.groupVersion}` : `/api/${res.groupVersion}`;
+    const ns = res.namespaced ? `/namespaces/${encodeURIComponent(namespace ?? 'default')}` : '';
+    return `${base}${ns}/${res.name}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+}

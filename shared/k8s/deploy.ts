@@ -1,0 +1,284 @@
+/**
+ * DeployToAKS as a library: render (user manifests with the image pinned by
+ * digest, or the built-in template), stamp traceability, server-side apply,
+ * watch the rollout like kubectl, diagnose and roll back on failure, smoke
+ * test, and report the outputs.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { InputError, UserError } from '../errors';
+import type { Logger } from '../log';
+import { parseReference, type ImageReference } from '../oci/reference';
+import { Annotation } from '../oci/types';
+import { applyObjects, FIELD_MANAGER, type AppliedObject } from './apply';
+import { KubeClient } from './client';
+import { diagnoseWorkload, formatDiagnosis } from './diagnose';
+import { explainKubeError } from './explain';
+import { addImagePullSecrets, expandManifestPatterns, loadManifestFiles, pinnedImage, substituteImages } from './manifests';
+import { revisionOf, rollbackDeployment } from './rollback';
+import { rolloutStatus } from './rollout';
+import { smokeTest } from './smoke';
+import { renderTemplate, type TemplateOptions } from './template';
+import { applyTraceability, type TraceInfo } from './traceability';
+import { describeObject, isRecord, isWorkloadKind, type KubeObject } from './types';
+
+export interface DeployOptions {
+  /** Needed unless renderOnly. */
+  client?: KubeClient;
+  namespace: string;
+  /** Files, folders or globs; empty: the built-in template. */
+  manifests: string[];
+  /** Folder manifests are relative to. */
+  cwd: string;
+  /** Image to deploy, typically PushToACR's imageRef (registry/repo[:tag]@sha256:...). */
+  image: string;
+  /** Template inputs (used when manifests is empty); image is filled in. */
+  template: Omit<TemplateOptions, 'image' | 'imagePullSecrets'>;
+  imagePullSecrets: string[];
+  model: { uri?: string; version?: string; sha256?: string };
+  pipelineRunUrl?: string;
+  pipelineRunId?: string;
+  renderOnly: boolean;
+  /** Folder the rendered manifests are written to. */
+  renderDir: string;
+  rolloutTimeoutSeconds: number;
+  rollbackOnFailure: boolean;
+  smokeTestPath?: string;
+  /** How long to wait for a LoadBalancer address (default 300 s). */
+  serviceEndpointTimeoutSeconds?: number;
+  pollIntervalMs?: number;
+  fieldManager?: string;
+  logger: Logger;
+  /** Annotations of the image's manifest, when a registry client can reach it. */
+  fetchImageAnnotations?: (image: ImageReference) => Promise<Record<string, string> | undefined>;
+  /** Digest of a tag-only image, when a registry client can reach it. */
+  resolveDigest?: (image: ImageReference) => Promise<string | undefined>;
+  /** Test hook: the clock. */
+  now?: () => number;
+}
+
+export interface DeployResult {
+  deployedImage: string;
+  revision: string;
+  serviceEndpoint: string;
+  renderedManifests: string;
+  applied: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function pinImage(o: DeployOptions): Promise<ImageReference> {
+  const ref = parseReference(o.image, { input: 'image' });
+  if (ref.digest) return ref;
+  let digest: string | undefined;
+  try {
+    digest = o.resolveDigest ? await o.resolveDigest(ref) : undefined;
+  } catch (err) {
+    o.logger.warn(`Could not look up the digest of ${o.image}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!digest) {
+    throw new InputError('image', `Image '${o.image}' is not pinned by digest and its digest could not be found in the registry: pass PushToACR's imageRef output (registry/repository@sha256:...) as 'image'.`);
+  }
+  return parseReference(`${ref.registry}/${ref.repository}@${digest}`, { input: 'image' });
+}
+
+async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string): Promise<TraceInfo> {
+  let ann: Record<string, string> | undefined;
+  if (o.fetchImageAnnotations) {
+    try {
+      ann = await o.fetchImageAnnotations(ref);
+    } catch (err) {
+      o.logger.warn(`Could not read the model annotations of ${pinned} (using the model inputs instead): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return {
+    pipelineRunUrl: o.pipelineRunUrl,
+    pipelineRunId: o.pipelineRunId,
+    image: pinned,
+    imageDigest: ref.digest,
+    modelUri: ann?.[Annotation.ModelUri] || o.model.uri,
+    modelVersion: ann?.[Annotation.ModelVersion] || o.model.version,
+    modelSha256: ann?.[Annotation.ModelSha256] || o.model.sha256,
+  };
+}
+
+/** Render the objects that would be applied (no cluster needed). */
+export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
+  const ref = await pinImage(o);
+  const image = pinnedImage(ref);
+  let objects: KubeObject[];
+  if (o.manifests.length === 0) {
+    objects = renderTemplate({ ...o.template, image, imagePullSecrets: o.imagePullSecrets });
+  } else {
+    const files = expandManifestPatterns(o.manifests, o.cwd);
+    objects = loadManifestFiles(files, o.cwd).map((s) => s.object);
+    const subs = substituteImages(objects, ref);
+    if (subs.length === 0) {
+      throw new InputError('manifests', `No container in the manifests (${files.length} file(s)) uses the repository ${ref.registry}/${ref.repository} of 'image', so the new image would not be deployed: reference that repository in a container image.`);
+    }
+    for (const s of subs) o.logger.info(`Image of ${s.object} container '${s.container}': ${s.from} -> ${s.to}`);
+    addImagePullSecrets(objects, o.imagePullSecrets);
+  }
+  applyTraceability(objects, await traceInfo(o, ref, image));
+  return { objects, image, ref };
+}
+
+function writeRendered(dir: string, objects: KubeObject[], namespace: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'manifests.yaml');
+  const text = `# Rendered by DeployToAKS for namespace ${namespace}\n` + objects.map((x) => yaml.dump(x, { noRefs: true, lineWidth: -1 })).join('---\n');
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file); // never a half-written file
+  return dir;
+}
+
+interface WaitOutcome {
+  obj: KubeObject;
+  ok: boolean;
+  reason?: string;
+  live?: KubeObject;
+}
+
+async function waitForRollout(client: KubeClient, applied: AppliedObject[], deadline: number, o: DeployOptions): Promise<WaitOutcome[]> {
+  const now = o.now ?? Date.now;
+  const poll = o.pollIntervalMs ?? 2000;
+  const outcomes: WaitOutcome[] = [];
+  for (const a of applied) {
+    if (!isWorkloadKind(a.object.kind)) continue;
+    const path = KubeClient.pathOf(a.resource, a.object.metadata?.namespace, a.object.metadata?.name ?? '');
+    let lastMessage = '';
+    let live: KubeObject | undefined;
+    for (;;) {
+      try {
+        live = await client.request<KubeObject>({ path });
+      } catch (err) {
+        throw explainKubeError(err, `watching the rollout of ${describeObject(a.object)}`);
+      }
+      const st = rolloutStatus(live);
+      if (st.error) {
+        outcomes.push({ obj: a.object, ok: false, reason: st.error, live });
+        break;
+      }
+      if (st.message && st.message !== lastMessage) {
+        o.logger.info(st.message);
+        lastMessage = st.message;
+      }
+      if (st.done) {
+        outcomes.push({ obj: a.object, ok: true, live });
+        break;
+      }
+      if (now() >= deadline) {
+        outcomes.push({ obj: a.object, ok: false, reason: `it did not finish within rolloutTimeoutSeconds (${o.rolloutTimeoutSeconds} s); last status: ${lastMessage || 'unknown'}`, live });
+        break;
+      }
+      await sleep(Math.min(poll, Math.max(0, deadline - now())));
+    }
+    if (!outcomes[outcomes.length - 1]?.ok) break; // stop at the first failure
+  }
+  return outcomes;
+}
+
+async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
+  const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
+  if (!svc) return { endpoint: '' };
+  const ns = svc.object.metadata?.namespace ?? o.namespace;
+  const name = svc.object.metadata?.name ?? '';
+  const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}`;
+  const now = o.now ?? Date.now;
+  const deadline = now() + (o.serviceEndpointTimeoutSeconds ?? 300) * 1000;
+  let live = svc.live;
+  const portOf = (s: KubeObject) => {
+    const ports = Array.isArray(s.spec?.ports) ? s.spec.ports.filter(isRecord) : [];
+    return ports[0] && typeof ports[0].port === 'number' ? ports[0].port : undefined;
+  };
+  const dns = () => {
+    const port = portOf(live);
+    return `${name}.${ns}.svc.cluster.local${port ? `:${port}` : ''}`;
+  };
+  if (live.spec?.type !== 'LoadBalancer') return { endpoint: dns(), service: live };
+  o.logger.info(`Waiting for the load balancer address of Service/${name}...`);
+  for (;;) {
+    const lb = isRecord(live.status?.loadBalancer) ? live.status.loadBalancer : {};
+    const ingress = Array.isArray(lb.ingress) ? lb.ingress.filter(isRecord) : [];
+    const host = ingress.map((i) => (typeof i.ip === 'string' ? i.ip : typeof i.hostname === 'string' ? i.hostname : '')).find((x) => x);
+    if (host) {
+      const port = portOf(live);
+      return { endpoint: `${host}${port ? `:${port}` : ''}`, service: live };
+    }
+    if (now() >= deadline) {
+      o.logger.warn(`Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`);
+      return { endpoint: dns(), service: live };
+    }
+    await sleep(o.pollIntervalMs ?? 2000);
+    try {
+      live = await client.request<KubeObject>({ path });
+    } catch (err) {
+      throw explainKubeError(err, `reading Service/${name}`);
+    }
+  }
+}
+
+function revisionString(live: KubeObject | undefined): string {
+  if (!live) return '';
+  if (live.kind === 'Deployment') return String(revisionOf(live) || '');
+  const st = live.status ?? {};
+  return typeof st.updateRevision === 'string' ? st.updateRevision : String(st.observedGeneration ?? '');
+}
+
+export async function deploy(o: DeployOptions): Promise<DeployResult> {
+  const { objects, image } = await renderObjects(o);
+  const renderedManifests = writeRendered(o.renderDir, objects, o.namespace);
+  o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
+  if (o.renderOnly) {
+    o.logger.info('renderOnly is true: nothing was applied.');
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
+  }
+  const client = o.client;
+  if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
+  const fieldManager = o.fieldManager ?? FIELD_MANAGER;
+  const now = o.now ?? Date.now;
+  const applied = await applyObjects(client, objects, { namespace: o.namespace, fieldManager, logger: o.logger });
+  const deadline = now() + o.rolloutTimeoutSeconds * 1000;
+  const outcomes = await waitForRollout(client, applied, deadline, o);
+  const failed = outcomes.find((x) => !x.ok);
+  if (failed) {
+    const what = describeObject(failed.obj);
+    const failedRevision = revisionString(failed.live);
+    for (const line of formatDiagnosis(what, await diagnoseWorkload(client, failed.live ?? failed.obj))) o.logger.info(line);
+    const cause = `${what} did not roll out: ${failed.reason}`;
+    if (!o.rollbackOnFailure) {
+      throw new UserError(`${cause}; rollbackOnFailure is false, so the failed revision${failedRevision ? ` ${failedRevision}` : ''} stays in place (see the diagnosis above).`, { code: 'RolloutFailed' });
+    }
+    if (failed.obj.kind !== 'Deployment') {
+      throw new UserError(`${cause}; automatic rollback covers Deployments only, so ${what} was left as is (see the diagnosis above; use kubectl rollout undo).`, { code: 'RolloutFailed' });
+    }
+    const rb = await rollbackDeployment(client, failed.live ?? failed.obj, `${fieldManager}-rollback`);
+    if (!rb) {
+      throw new UserError(`${cause}; there is no previous revision to roll back to (first deployment), so revision ${failedRevision || '1'} stays in place (see the diagnosis above).`, { code: 'RolloutFailed' });
+    }
+    if (rb.skipped) {
+      throw new UserError(`${cause}; not rolled back because ${rb.skipped} (see the diagnosis above).`, { code: 'RolloutFailed' });
+    }
+    o.logger.info(`Rolling ${what} back from revision ${rb.fromRevision} to revision ${rb.toRevision}${rb.image ? ` (${rb.image})` : ''}...`);
+    const rbApplied = applied.filter((a) => a.object === failed.obj);
+    const rbOutcome = await waitForRollout(client, rbApplied, now() + o.rolloutTimeoutSeconds * 1000, o);
+    const rbOk = rbOutcome.every((x) => x.ok);
+    throw new UserError(
+      `${cause}; rolled back to revision ${rb.toRevision}${rb.image ? ` (image ${rb.image})` : ''}${rbOk ? ', which is running again' : `, but that rollout did not finish either: ${rbOutcome.find((x) => !x.ok)?.reason ?? ''}`} (see the diagnosis above).`,
+      { code: 'RolledBack' },
+    );
+  }
+  const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
+  const revision = revisionString(primary?.live);
+  const { endpoint, service } = await serviceEndpoint(client, applied, o);
+  if (o.smokeTestPath) {
+    if (!service) throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
+    const ports = Array.isArray(service.spec?.ports) ? service.spec.ports.filter(isRecord) : [];
+    const port = ports[0] ? (typeof ports[0].name === 'string' && ports[0].name ? ports[0].name : Number(ports[0].port)) : 80;
+    const res = await smokeTest(client, { namespace: service.metadata?.namespace ?? o.namespace, service: service.metadata?.name ?? '', port, path: o.smokeTestPath });
+    o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
+  }
+  return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)) };
+}
