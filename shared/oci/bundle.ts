@@ -15,6 +15,8 @@ import { buildConfig, buildManifest, canonicalJson, configMediaType, convertLaye
 import { writeLayer, type CompressionPolicy, type LayerResult } from './layer';
 import { DEFAULT_PLATFORM, formatPlatform, OciLayout } from './layout';
 import { parseReference, type ImageReference } from './reference';
+import { pullImage as registryPull } from './registry/pull';
+import type { RegistryCredentials } from './registry/auth';
 import { collectEntries, defaultMtime, type TreeSource } from './tar';
 import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from './types';
 
@@ -24,7 +26,7 @@ export interface PullImageOptions {
   reference: ImageReference;
   platform?: Platform;
   layout: OciLayout;
-  credentials?: { username?: string; password?: string };
+  credentials?: RegistryCredentials;
   insecure?: boolean;
   logger?: Logger;
   signal?: AbortSignal;
@@ -52,9 +54,9 @@ export interface Provenance {
 export interface BundleOptions {
   /** `scratch`, `oci:PATH[:tag]` or a registry reference. */
   baseImage: string;
-  baseCredentials?: { username?: string; password?: string };
+  baseCredentials?: RegistryCredentials;
   insecure?: boolean;
-  /** Registry pull implementation (needed for registry base images). */
+  /** Registry pull implementation (default: shared/oci/registry/pull). */
   pullImage?: PullImageFn;
   platform?: Platform;
   model?: { path: string; destination?: string };
@@ -163,14 +165,14 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
     return { name: spec, digest: found.descriptor.digest, manifest: found.manifest, config: found.config };
   }
   const reference = parseReference(spec, { defaultTag: 'latest', input: 'baseImage' });
-  if (!options.pullImage) throw new UserError(`Pulling base image '${spec}' from a registry is not available in this program: pass a pullImage implementation, or use an oci: layout.`, { code: 'NotSupported', input: 'baseImage' });
-  const pulled = await options.pullImage({ reference, platform, layout, credentials: options.baseCredentials, insecure: options.insecure, logger, signal: options.signal });
+  const pull = options.pullImage ?? registryPull;
+  const pulled = await pull({ reference, platform, layout, credentials: options.baseCredentials, insecure: options.insecure, logger, signal: options.signal });
   logger.info(`Base image ${reference.toString()}: ${pulled.manifestDescriptor.digest} (${formatPlatform(platform)}, ${pulled.manifest.layers.length} layers)`);
   return { name: reference.toString(), digest: pulled.manifestDescriptor.digest, manifest: pulled.manifest, config: pulled.config };
 }
 
 /** Creates the parent of outputPath and a fresh staging folder next to it; clear error when not writable. */
-async function prepareStaging(outputPath: string): Promise<string> {
+export async function prepareStaging(outputPath: string): Promise<string> {
   const parent = dirname(outputPath);
   const staging = join(parent, `.${basename(outputPath)}.partial-${randomBytes(6).toString('hex')}`);
   try {

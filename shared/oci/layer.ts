@@ -209,9 +209,25 @@ class Counter extends Transform {
 
 /** Writes the entries as one layer blob into the layout. */
 export async function writeLayer(layout: OciLayout, entries: TarEntry[], options: WriteLayerOptions): Promise<LayerResult> {
-  const started = Date.now();
   const { encoding, ratio } = await chooseEncoding(options.compression, entries);
-  const total = tarSize(entries, options.mtime ?? 0);
+  return writeTarLayer(layout, () => tarStream(entries, { mtime: options.mtime }), tarSize(entries, options.mtime ?? 0), encoding, options, ratio);
+}
+
+/** Samples a ready-made tar file like a file entry (used for layers exported by Docker). */
+export async function chooseEncodingForFile(policy: CompressionPolicy, path: string, size: number): Promise<{ encoding: LayerEncoding; ratio?: number }> {
+  return chooseEncoding(policy, [{ path: 'layer.tar', type: 'file', mode: 0o644, size, source: path }]);
+}
+
+/** Streams an uncompressed tar (from `open()`) through the hashes and the chosen encoder into a blob. */
+export async function writeTarLayer(
+  layout: OciLayout,
+  open: () => NodeJS.ReadableStream,
+  total: number,
+  encoding: LayerEncoding,
+  options: WriteLayerOptions,
+  ratio?: number,
+): Promise<LayerResult> {
+  const started = Date.now();
   const meter = total >= PROGRESS_THRESHOLD && options.logger?.progress ? new ProgressMeter({ label: `Writing ${options.label ?? 'layer'}`, total, sink: options.logger.progress }) : undefined;
   const diff = new HashingStream();
   const stored = new HashingStream();
@@ -222,7 +238,7 @@ export async function writeLayer(layout: OciLayout, entries: TarEntry[], options
   else if (encoding === 'gzip') stages.push(createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 1 << 20, memLevel: 9 }));
   if (encoding !== 'none') stages.push(stored);
   try {
-    await pipeline([tarStream(entries, { mtime: options.mtime }), ...stages, createWriteStream(tmp, { highWaterMark: 1 << 20 })], { signal: options.signal });
+    await pipeline([open(), ...stages, createWriteStream(tmp, { highWaterMark: 1 << 20 })], { signal: options.signal });
     const digest = encoding === 'none' ? diff.digest() : stored.digest();
     await layout.commitTemp(tmp, digest);
     meter?.finish();

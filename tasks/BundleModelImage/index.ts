@@ -1,0 +1,124 @@
+/**
+ * BundleModelImage task entry: inputs to typed options, the shared OCI
+ * library writes the image layout, results become output variables.
+ */
+import { execFileSync } from 'node:child_process';
+import * as adapter from '../../shared/adapter';
+import { InputError } from '../../shared/errors';
+import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } from '../../shared/oci/bundle';
+import { bundleWithDocker } from '../../shared/oci/docker-build';
+import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
+import type { RegistryCredentials } from '../../shared/oci/registry/auth';
+
+/** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
+function creationTime(): string {
+  const sources = adapter.getVariable('Build.SourcesDirectory');
+  if (sources) {
+    try {
+      const iso = execFileSync('git', ['-C', sources, 'log', '-1', '--format=%cI'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
+      const t = Date.parse(iso);
+      if (iso && Number.isFinite(t)) return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
+    } catch {
+      // not a git checkout, or git missing: fall through
+    }
+  }
+  return createdFromEpoch();
+}
+
+function provenance(): Provenance {
+  const collection = adapter.getVariable('System.CollectionUri');
+  const project = adapter.getVariable('System.TeamProject');
+  const buildId = adapter.getVariable('Build.BuildId');
+  const sha = adapter.getString('modelSha256');
+  if (sha && !/^[0-9a-fA-F]{64}$/.test(sha)) throw new InputError('modelSha256', `Input 'modelSha256' must be 64 hexadecimal characters (got '${sha}'): pass FetchModel's modelSha256 output or leave it empty.`);
+  return {
+    modelUri: adapter.getString('modelUri'),
+    modelVersion: adapter.getString('modelVersion'),
+    modelSha256: sha?.toLowerCase(),
+    source: adapter.getVariable('Build.Repository.Uri'),
+    revision: adapter.getVariable('Build.SourceVersion'),
+    pipelineRunUrl: collection && project && buildId ? `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}` : undefined,
+  };
+}
+
+function baseCredentials(): RegistryCredentials | undefined {
+  if (!adapter.getString('baseRegistryConnection')) return undefined;
+  const endpoint = adapter.readDockerRegistryEndpoint('baseRegistryConnection');
+  if (endpoint.azure) {
+    throw new InputError(
+      'baseRegistryConnection',
+      `Registry connection '${endpoint.id}' signs in to ${endpoint.registry} with Entra ID, which pulling a base image does not support yet: use a service principal (username/password) Docker registry connection for the base image.`,
+    );
+  }
+  return { username: endpoint.username, password: endpoint.password };
+}
+
+function labelMap(): Record<string, string> {
+  return Object.fromEntries(parseKeyValues(adapter.getLines('labels'), 'labels', 'labels'));
+}
+
+function tagList(): string[] {
+  const lines = adapter.getLines('tags').flatMap((l) => l.split(/[\s,]+/)).filter((t) => t.length > 0);
+  if (lines.length) return lines;
+  const buildId = adapter.getVariable('Build.BuildId');
+  return [buildId ?? 'latest'];
+}
+
+function outputPath(): string {
+  const given = adapter.getString('outputPath');
+  if (given) return given;
+  const staging = adapter.getVariable('Build.ArtifactStagingDirectory');
+  if (!staging) throw new InputError('outputPath', `Input 'outputPath' is required outside a pipeline: name the folder to write the OCI image layout into.`);
+  return `${staging}/image`;
+}
+
+void adapter.runTask(async () => {
+  const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
+  const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
+  const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');
+  const modelPath = adapter.getRequiredString('modelPath');
+  const logger = adapter.taskLogger;
+  const common = {
+    compression,
+    imageFormat,
+    provenance: provenance(),
+    created: creationTime(),
+    imageName: adapter.getString('imageName'),
+    tags: tagList(),
+    outputPath: outputPath(),
+    logger,
+  };
+  let result: BundleResult;
+  if (mode === 'docker') {
+    result = await bundleWithDocker({
+      ...common,
+      dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
+      buildContext: adapter.getString('buildContext'),
+      buildArgs: parseKeyValues(adapter.getLines('buildArgs'), 'buildArgs', 'env'),
+      model: { path: modelPath },
+      labels: labelMap(),
+    });
+  } else {
+    const appDirectory = adapter.getString('appDirectory');
+    result = await bundleImage({
+      ...common,
+      baseImage: adapter.getRequiredString('baseImage'),
+      baseCredentials: baseCredentials(),
+      platform: parsePlatform(adapter.getString('platform')),
+      model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: '/models' }) },
+      app: appDirectory ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: '/app' }) } : undefined,
+      entrypoint: parseCommand(adapter.getString('entrypoint'), 'entrypoint'),
+      cmd: parseCommand(adapter.getString('cmd'), 'cmd'),
+      env: parseKeyValues(adapter.getLines('env'), 'env', 'env'),
+      workingDirectory: adapter.getString('workingDirectory'),
+      ports: parsePorts(adapter.getLines('ports'), 'ports'),
+      user: adapter.getString('user'),
+      labels: labelMap(),
+    });
+  }
+  adapter.setOutput('imageLayout', result.layoutPath);
+  adapter.setOutput('imageDigest', result.manifestDigest);
+  adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');
+  adapter.setOutput('imageTags', result.tags.join(','));
+  adapter.succeed(`Image ${result.manifestDigest} written to ${result.layoutPath} (tags: ${result.tags.join(', ')}).`);
+});
