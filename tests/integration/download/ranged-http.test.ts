@@ -5,35 +5,17 @@
  * right sha256; a server that never recovers fails cleanly with no file left.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadObject } from '../../../shared/download/ranged';
 import { UserError } from '../../../shared/errors';
 import type { StoredObject } from '../../../shared/storage/store';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy';
+import { writeRandomFile } from '../../helpers/random-file';
 import { RangeHttpStore, startRangeServer, type RangeServer } from '../../helpers/range-http-store';
 
 const MiB = 1024 * 1024;
-
-/** Write `size` random bytes to `file`; returns their sha256. */
-export function writeRandomFile(file: string, size: number): string {
-  const h = createHash('sha256');
-  const fd = openSync(file, 'w');
-  try {
-    for (let done = 0; done < size; ) {
-      const n = Math.min(4 * MiB, size - done);
-      const b = randomBytes(n);
-      h.update(b);
-      writeSync(fd, b);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 describe('download/ranged over HTTP through the fault proxy', function () {
   this.timeout(300_000);
@@ -49,8 +31,8 @@ describe('download/ranged over HTTP through the fault proxy', function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ranged-http-'));
-    bigSha = writeRandomFile(join(dir, 'big.bin'), 256 * MiB);
-    smallSha = writeRandomFile(join(dir, 'small.bin'), 20 * MiB + 123);
+    bigSha = writeRandomFile(join(dir, 'big.bin'), 256 * MiB).sha256;
+    smallSha = writeRandomFile(join(dir, 'small.bin'), 20 * MiB + 123).sha256;
     server = await startRangeServer({ 'models/big.bin': join(dir, 'big.bin'), 'models/small.bin': join(dir, 'small.bin') });
     proxy = await startFaultProxy({ targetHost: '127.0.0.1', targetPort: server.port });
     store = new RangeHttpStore(proxy.url);
