@@ -45,6 +45,8 @@ export interface PutOptions {
 export interface S3ServerOptions {
   /** Run s3rver inside the test process (faster start; listings cannot page past 1000 keys). */
   inProcess?: boolean;
+  /** Run s3rver as its own process: the default; `true` is accepted for callers that ask for it explicitly. */
+  childProcess?: boolean;
   buckets?: string[];
 }
 
@@ -83,7 +85,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
   const port = await freePort();
   let pid: number;
   let stopServer: () => Promise<void>;
-  if (!options.inProcess) {
+  if (options.childProcess === true || !options.inProcess) {
     const bin = resolve(__dirname, '../../node_modules/s3rver/bin/s3rver.js');
     const proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '--address', '127.0.0.1', '--port', String(port), '--directory', dir, '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
     if (proc.pid === undefined) throw new Error('s3rver did not start');
