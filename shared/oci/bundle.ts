@@ -157,7 +157,7 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
       found = await source.findManifest(refName, platform);
     } catch (err) {
       const why = err instanceof UserError ? err.message : String(err);
-      throw new InputError('baseImage', `Base image '${spec}' cannot be used: ${why.replace(/\.$/, '')}.`, err);
+      throw new InputError('baseImage', `Base image '${spec}' cannot be used: ${why.charAt(0).toLowerCase()}${why.slice(1).replace(/\.$/, '')}.`, err);
     }
     await copyBlob(source, layout, found.manifest.config);
     for (const l of found.manifest.layers) await copyBlob(source, layout, l);
