@@ -13,6 +13,8 @@
  * the input that set the endpoint. readRange() errors keep their HTTP status
  * (statusCode) so the download engine can tell transient failures apart.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/identity';
 import {
@@ -22,6 +24,8 @@ import {
   type BlobProperties,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
 import { httpStatusOf } from '../retry';
@@ -29,12 +33,16 @@ import { networkCode, proxyFor } from './proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
 
 export interface AzureBlobStoreOptions {
-  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise. */
+  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise (see proxy.ts). */
   proxyUrl?: string;
-  /** No-proxy list to use with `proxyUrl` instead of NO_PROXY. */
+  /** No-proxy list instead of NO_PROXY. */
   noProxy?: string;
   /** Attempts per HTTP request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxTries?: number;
+  /** Sockets per host (default 64; at least the download concurrency). */
+  maxSockets?: number;
+  /** Environment for the proxy variables (default process.env); for tests. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** How the store was reached: for error messages. */
@@ -47,28 +55,35 @@ interface AccessContext {
   endpointInput: string;
 }
 
+/**
+ * SDK pipeline options with our own keep-alive agent: a direct one, or a proxy
+ * agent when the proxy rules (agent proxy > HTTPS_PROXY/HTTP_PROXY, minus
+ * NO_PROXY) say so. core-rest-pipeline's agent policy runs before its proxy
+ * policy, and the proxy policy leaves a request that already has an agent
+ * alone, so these rules (wildcards, ports, CIDR) are the only ones that apply.
+ */
 function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): StoragePipelineOptions {
   const result: StoragePipelineOptions = {
     retryOptions: { maxTries: options.maxTries ?? 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000 },
     keepAliveOptions: { enable: true },
     userAgentOptions: { userAgentPrefix: 'model-to-aks-FetchModel' },
   };
-  const proxy = options.proxyUrl ? proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy }) : undefined;
+  const secure = endpoint.toLowerCase().startsWith('https:');
+  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64) };
+  const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, env: options.env });
+  let agent: http.Agent;
   if (proxy) {
-    let url: URL;
     try {
-      url = new URL(proxy);
+      new URL(proxy);
+      agent = secure ? new HttpsProxyAgent(proxy, agentOptions) : new HttpProxyAgent(proxy, agentOptions);
     } catch {
-      throw new InputError('proxy', 'The agent proxy URL is not a valid URL: fix the agent proxy settings (expected http://host:port).');
+      throw new InputError('proxy', 'The proxy URL is not a valid URL: fix the agent proxy settings or HTTPS_PROXY (expected http://host:port).');
     }
-    result.proxyOptions = {
-      host: `${url.protocol}//${url.hostname}`,
-      port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-    };
+  } else {
+    agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
-  return result;
+  // `agent` is a core-rest-pipeline option that StoragePipelineOptions passes through without declaring it.
+  return Object.assign(result, { agent });
 }
 
 function validateContainer(container: string): string {

@@ -268,5 +268,16 @@ describe('storage/azure-blob against Azurite', function () {
       assert.equal((await collect(direct.list('meta/'))).length, 2);
       assert.equal(proxy.requests.length, count);
     });
+
+    it('uses HTTP_PROXY from the environment and our NO_PROXY rules (host:port), not the SDK defaults', async () => {
+      const n0 = proxy.requests.length;
+      const viaEnv = azureBlobStoreFromConnectionString(az.connectionString, 'models', { env: { HTTP_PROXY: proxy.url } });
+      assert.equal((await collect(viaEnv.list('meta/'))).length, 2);
+      assert.ok(proxy.requests.length > n0);
+      const n1 = proxy.requests.length;
+      const bypass = azureBlobStoreFromConnectionString(az.connectionString, 'models', { env: { HTTPS_PROXY: proxy.url, NO_PROXY: `127.0.0.1:${az.port}` } });
+      assert.equal((await collect(bypass.list('meta/'))).length, 2);
+      assert.equal(proxy.requests.length, n1);
+    });
   });
 });
