@@ -4,22 +4,23 @@
  * How it works:
  * - The object is cut into blocks of `blockSize` bytes (one block, one request
  *   when the object is smaller than a block). Up to `concurrency` blocks are in
- *   flight at once, each read with `store.readRange()` into a reusable block
- *   buffer taken from a small pool, then written at its offset with a
- *   positional write on the one file descriptor.
- * - sha256 (and MD5 when asked for) is computed exactly once, over the bytes in
- *   object order: a finished block is hashed as soon as every block before it
- *   is hashed; a block that finishes early keeps its buffer until then.
- *   We chose holding blocks in memory over re-reading them from the page cache
- *   because (a) the bytes hashed are then exactly the bytes received, with no
- *   second read that could hit the disk when the page cache is under pressure
- *   and (b) blocks from one server finish nearly in order, so only a couple of
- *   extra buffers are needed. Memory stays bounded: blocks are started in
- *   order and only when a pool buffer is free, so at most
- *   `concurrency + WINDOW_SLACK` block buffers ever exist
- *   (8 + 2 blocks of 8 MiB = 80 MiB with the defaults), whatever the size of
- *   the object. There is no deadlock: the lowest unhashed block always owns a
- *   buffer (it was started before every held block), so it can finish.
+ *   flight at once, each read with `store.readRange()`. Each in-flight range
+ *   owns one small write buffer (1 MiB): received bytes are copied into it and
+ *   written with a positional write on the one file descriptor whenever it is
+ *   full or the range ends. Memory is therefore bounded by
+ *   `concurrency x 1 MiB` (+ one hash buffer), whatever the object or block
+ *   size: ~10 MiB with the defaults.
+ * - sha256 (and MD5 when asked for) is computed exactly once, over the bytes
+ *   in object order, by RE-READING the file from the page cache as the
+ *   contiguous prefix of finished blocks grows (a block that finishes early
+ *   simply waits on disk). We chose this over holding out-of-order blocks in
+ *   memory because memory must stay bounded at the task's 200 MB peak RSS
+ *   target: holding whole blocks costs `(concurrency + slack) x blockSize`
+ *   (80+ MiB with 8 x 8 MiB, more with bigger blocks), re-reading costs one
+ *   memcpy per byte from the page cache (a few GB/s, well below the hash's
+ *   own cost). The bytes hashed are then the bytes actually on disk, which is
+ *   what the user gets. If the page cache was evicted, the re-read hits the
+ *   disk: slower, still correct.
  * - Every range is checked for its exact byte count. A transient failure
  *   (5xx, 429, resets, timeouts, truncated bodies, stalls) is retried with
  *   backoff, RESUMING the range at the first byte not yet received. A read that
@@ -85,8 +86,10 @@ export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_RETRIES = 6;
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
-/** Extra block buffers beyond `concurrency` for blocks that finish ahead of the hash. */
-const WINDOW_SLACK = 2;
+/** Write buffer per in-flight range. */
+const WRITE_BUFFER = 1024 * 1024;
+/** Read buffer of the in-order hasher. */
+const HASH_BUFFER = 2 * 1024 * 1024;
 
 /** Number of blocks an object of `size` bytes is read in. */
 export function blockCount(size: number, blockSize: number): number {
@@ -138,39 +141,6 @@ class OverlongBodyError extends Error {
   }
 }
 
-/** Blocks on acquire() until one of a fixed number of buffers is free. */
-class BufferPool {
-  private readonly free: Buffer[] = [];
-  private created = 0;
-  private readonly waiters: ((b: Buffer) => void)[] = [];
-
-  constructor(private readonly max: number, private readonly size: number) {}
-
-  acquire(): Promise<Buffer> {
-    const b = this.free.pop();
-    if (b) return Promise.resolve(b);
-    if (this.created < this.max) {
-      this.created++;
-      return Promise.resolve(Buffer.allocUnsafeSlow(this.size));
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  release(b: Buffer): void {
-    const w = this.waiters.shift();
-    if (w) w(b);
-    else this.free.push(b);
-  }
-
-  /** Wake every waiter (on failure) with a buffer they will hand straight back. */
-  drain(): void {
-    while (this.waiters.length > 0) {
-      const w = this.waiters.shift();
-      w?.(Buffer.alloc(0));
-    }
-  }
-}
-
 interface BlockState {
   filled: number;
 }
@@ -195,39 +165,71 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
   const sha256 = createHash('sha256');
   const md5: Hash | undefined = options.hashes?.includes('md5') ? createHash('md5') : undefined;
   const blocks = blockCount(size, blockSize);
-  // One buffer of the object's size for a single small object; otherwise full blocks.
-  const bufferSize = blocks <= 1 ? size : blockSize;
-  const pool = new BufferPool(Math.min(blocks, concurrency + WINDOW_SLACK), bufferSize);
   const cancel = new AbortController();
   const onOuterAbort = (): void => cancel.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   let fh: FileHandle | undefined;
   let nextToStart = 0;
-  let nextToHash = 0;
   let retried = 0;
   let failure: unknown;
-  const held = new Map<number, { buf: Buffer; len: number }>();
+
+  // In-order hashing state: blocks [0, contiguous) are on disk; bytes [0, hashed) are hashed.
+  const finished = new Set<number>();
+  let contiguous = 0;
+  let hashed = 0;
+  let hashing: Promise<void> | undefined;
+  let hashBuffer: Buffer | undefined;
 
   const fail = (err: unknown): void => {
     if (failure === undefined) failure = err;
     cancel.abort(err);
-    pool.drain();
   };
 
-  const hashReady = (index: number, buf: Buffer, len: number): void => {
-    held.set(index, { buf, len });
-    for (let h = held.get(nextToHash); h !== undefined; h = held.get(nextToHash)) {
-      held.delete(nextToHash);
-      const bytes = h.len === h.buf.length ? h.buf : h.buf.subarray(0, h.len);
+  /** Hash [hashed, end of the contiguous prefix) by reading it back from the file. */
+  const hashPrefix = async (): Promise<void> => {
+    const file = fh as FileHandle;
+    for (;;) {
+      const limit = Math.min(size, contiguous * blockSize);
+      if (hashed >= limit || failure !== undefined) return;
+      hashBuffer ??= Buffer.allocUnsafeSlow(Math.min(HASH_BUFFER, size));
+      const want = Math.min(hashBuffer.length, limit - hashed);
+      const { bytesRead } = await file.read(hashBuffer, 0, want, hashed);
+      if (bytesRead <= 0) throw new Error(`internal error: could not read back bytes ${hashed}-${limit - 1} of ${destFile}`);
+      const bytes = bytesRead === hashBuffer.length ? hashBuffer : hashBuffer.subarray(0, bytesRead);
       sha256.update(bytes);
       md5?.update(bytes);
-      pool.release(h.buf);
-      nextToHash++;
+      hashed += bytesRead;
     }
   };
 
-  /** One read of the rest of a range into `buf` at `state.filled`; resolves when the range is complete. */
+  const blockDone = (index: number): void => {
+    finished.add(index);
+    while (finished.has(contiguous)) finished.delete(contiguous++);
+    if (!hashing) {
+      hashing = hashPrefix()
+        .catch((err: unknown) => fail(err))
+        .finally(() => {
+          hashing = undefined;
+          // Blocks may have finished while the last read was in flight.
+          if (failure === undefined && hashed < Math.min(size, contiguous * blockSize)) blockDone(-1);
+        });
+    }
+  };
+
+  const writeAll = async (buf: Buffer, len: number, position: number): Promise<void> => {
+    let off = 0;
+    while (off < len) {
+      const { bytesWritten } = await (fh as FileHandle).write(buf, off, len - off, position + off);
+      off += bytesWritten;
+    }
+  };
+
+  /**
+   * One read of the rest of a range; received bytes go through `buf` to the
+   * file. Resolves when the range is complete; on failure `state.filled`
+   * counts the bytes received AND written, so a retry resumes there.
+   */
   const readOnce = async (range: PlannedRange, buf: Buffer, state: BlockState): Promise<void> => {
     const length = range.end - range.start;
     const attempt = new AbortController();
@@ -236,6 +238,8 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
     let stream: Readable | undefined;
     let timer: NodeJS.Timeout | undefined;
     let stallReject: ((e: Error) => void) | undefined;
+    // Bytes in `buf` not yet written; they start at range.start + state.filled.
+    let pending = 0;
     const arm = (): void => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
@@ -244,6 +248,23 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
         stream?.destroy(e);
         stallReject?.(e);
       }, stallMs);
+    };
+    // At most one write of `buf` in flight; a second flush waits for it.
+    let inflight: Promise<void> | undefined;
+    const flush = (): Promise<void> => {
+      if (inflight) return inflight.then(flush);
+      if (pending === 0) return Promise.resolve();
+      const n = pending;
+      inflight = writeAll(buf, n, range.start + state.filled)
+        .then(() => {
+          state.filled += n;
+          pending = 0;
+          options.onProgress?.(n);
+        })
+        .finally(() => {
+          inflight = undefined;
+        });
+      return inflight;
     };
     try {
       arm();
@@ -257,32 +278,96 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
       ]);
       if (cancel.signal.aborted) throw cancel.signal.reason;
       const s = stream;
+      const startFilled = state.filled;
       await new Promise<void>((resolve, reject) => {
         stallReject = reject;
         let settled = false;
-        const done = (err?: unknown): void => {
+        let writing = false;
+        let ended = false;
+        let closedEarly = false;
+        let deferredError: unknown;
+        let received = 0;
+        // Chunks that arrived while a write was in flight (normally none: the stream is paused).
+        const queue: Buffer[] = [];
+        const finish = (err?: unknown): void => {
           if (settled) return;
           settled = true;
           s.off('data', onData);
           if (err) reject(err);
           else resolve();
         };
+        /** Continue after a write: queued data, then end/errors, else more data. */
+        const proceed = (): void => {
+          while (!settled && !writing) {
+            const next = queue.shift();
+            if (next) {
+              consume(next, 0);
+              continue;
+            }
+            if (deferredError !== undefined) return finish(deferredError);
+            if (ended || closedEarly) return finish(state.filled + pending < length ? new TruncatedBodyError(state.filled + pending, length) : undefined);
+            s.resume();
+            return;
+          }
+        };
+        const consume = (chunk: Buffer, from: number): void => {
+          let off = from;
+          while (off < chunk.length) {
+            const n = Math.min(chunk.length - off, buf.length - pending);
+            chunk.copy(buf, pending, off, off + n);
+            pending += n;
+            off += n;
+            if (pending === buf.length) {
+              writing = true;
+              s.pause();
+              const rest = off < chunk.length ? chunk.subarray(off) : undefined;
+              flush().then(
+                () => {
+                  writing = false;
+                  if (rest) queue.unshift(rest);
+                  proceed();
+                },
+                (e: unknown) => {
+                  writing = false;
+                  finish(Object.assign(e as Error, { transient: false }));
+                },
+              );
+              return;
+            }
+          }
+        };
         const onData = (chunk: Buffer): void => {
           arm();
-          if (state.filled + chunk.length > length) {
-            done(new OverlongBodyError(length));
+          received += chunk.length;
+          if (startFilled + received > length) {
+            finish(new OverlongBodyError(length));
             s.destroy();
             return;
           }
-          chunk.copy(buf, state.filled);
-          state.filled += chunk.length;
-          options.onProgress?.(chunk.length);
+          if (writing || queue.length > 0) queue.push(chunk);
+          else consume(chunk, 0);
         };
         s.on('data', onData);
-        s.once('end', () => done(state.filled < length ? new TruncatedBodyError(state.filled, length) : undefined));
-        s.once('error', (e) => done(e));
-        s.once('close', () => done(state.filled < length ? new TruncatedBodyError(state.filled, length) : undefined));
+        s.once('end', () => {
+          ended = true;
+          proceed();
+        });
+        s.once('error', (e) => {
+          if (writing) deferredError = e;
+          else finish(e);
+        });
+        s.once('close', () => {
+          closedEarly = true;
+          proceed();
+        });
       });
+      await flush();
+    } catch (err) {
+      // Keep what was received: write it so the retry resumes after it.
+      await flush().catch(() => {
+        pending = 0;
+      });
+      throw err;
     } finally {
       if (timer) clearTimeout(timer);
       cancel.signal.removeEventListener('abort', onCancel);
@@ -321,27 +406,13 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
     }
   };
 
-  const writeAll = async (buf: Buffer, len: number, position: number): Promise<void> => {
-    let off = 0;
-    while (off < len) {
-      const { bytesWritten } = await (fh as FileHandle).write(buf, off, len - off, position + off);
-      off += bytesWritten;
-    }
-  };
-
   const worker = async (): Promise<void> => {
-    while (failure === undefined) {
-      const buf = await pool.acquire();
-      if (failure !== undefined || nextToStart >= blocks) {
-        if (buf.length > 0) pool.release(buf);
-        return;
-      }
+    const buf = Buffer.allocUnsafeSlow(Math.min(WRITE_BUFFER, blockSize, size));
+    while (failure === undefined && nextToStart < blocks) {
       const range = rangeOf(nextToStart++, size, blockSize);
-      const len = range.end - range.start;
       try {
         await fetchRange(range, buf);
-        await writeAll(buf, len, range.start);
-        hashReady(range.index, buf, len);
+        blockDone(range.index);
       } catch (err) {
         fail(err);
         return;
@@ -351,7 +422,7 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
 
   try {
     try {
-      fh = await open(destFile, 'w');
+      fh = await open(destFile, 'w+');
       if (size > 0) await fh.truncate(size);
     } catch (err) {
       throw new UserError(`Cannot write the download to ${destFile}: ${errorMessage(err)}. Check that the 'destination' folder is writable and has ${size} bytes free.`, {
@@ -361,12 +432,15 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
     }
     if (options.signal?.aborted) throw options.signal.reason;
     if (blocks > 0) await Promise.all(Array.from({ length: Math.min(concurrency, blocks) }, () => worker()));
+    while (hashing) await hashing;
     if (failure !== undefined) throw failure;
-    if (nextToHash !== blocks) throw new Error(`internal error: hashed ${nextToHash} of ${blocks} blocks`);
+    if (contiguous !== blocks || hashed !== size) throw new Error(`internal error: hashed ${hashed} of ${size} bytes`);
     await fh.close();
     fh = undefined;
     return { sha256: sha256.digest('hex'), md5: md5?.digest('base64'), bytes: size, retries: retried };
   } catch (err) {
+    cancel.abort(err);
+    while (hashing) await hashing.catch(() => undefined);
     if (fh) await fh.close().catch(() => undefined);
     fh = undefined;
     await unlink(destFile).catch(() => undefined);

@@ -53,6 +53,21 @@ describe('download/ranged', () => {
     assert.ok(store.calls.every((c) => c.options?.ifMatch === 'etag-1'), 'If-Match sent with the object etag');
   });
 
+  it('handles body chunks larger than its write buffer, resuming after a cut inside one', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 7);
+    const store = new FakeStore(new Map([['k', data]]));
+    store.chunkSize = 3 * 1024 * 1024 + 1;
+    store.faults = (n) => (n === 0 ? { kind: 'reset', afterBytes: 4 * 1024 * 1024 } : undefined);
+    const dest = join(dir, 'k');
+    const r = await downloadObject(store, store.object('k'), dest, { blockSize: 8 * 1024 * 1024, ...fast });
+    assert.equal(r.sha256, sha(data));
+    assert.ok(readFileSync(dest).equals(data));
+    assert.deepEqual(
+      store.calls.map((c) => c.start),
+      [0, 4 * 1024 * 1024],
+    );
+  });
+
   it('uses one request for an object smaller than a block and omits md5 unless asked', async () => {
     const data = randomBytes(1000);
     const store = new FakeStore(new Map([['s', data]]));
