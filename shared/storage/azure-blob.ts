@@ -37,6 +37,8 @@ export interface AzureBlobStoreOptions {
   proxyUrl?: string;
   /** No-proxy list instead of NO_PROXY. */
   noProxy?: string;
+  /** The agent's proxy bypass list (regular expressions over the URL). */
+  bypassPatterns?: string[];
   /** Attempts per HTTP request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxTries?: number;
   /** Sockets per host (default 64; at least the download concurrency). */
@@ -70,7 +72,7 @@ function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): Stor
   };
   const secure = endpoint.toLowerCase().startsWith('https:');
   const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64) };
-  const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, env: options.env });
+  const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env: options.env });
   let agent: http.Agent;
   if (proxy) {
     try {

@@ -17,6 +17,11 @@ export interface ProxyOptions {
   proxyUrl?: string;
   /** No-proxy list to use instead of NO_PROXY / no_proxy. */
   noProxy?: string;
+  /**
+   * The agent's proxy bypass list (Agent.ProxyBypassList): regular expressions
+   * matched case-insensitively against the full request URL. Invalid ones are ignored.
+   */
+  bypassPatterns?: string[];
   /** Environment to read (default process.env); for tests. */
   env?: NodeJS.ProcessEnv;
 }
@@ -112,11 +117,27 @@ export function bypassesProxy(targetUrl: string, noProxy: string): boolean {
   return false;
 }
 
+/** True when one of the agent's bypass regular expressions matches `targetUrl`. */
+export function matchesBypassPattern(targetUrl: string, patterns: string[] | undefined): boolean {
+  for (const p of patterns ?? []) {
+    if (!p.trim()) continue;
+    let re: RegExp;
+    try {
+      re = new RegExp(p.trim(), 'i');
+    } catch {
+      continue;
+    }
+    if (re.test(targetUrl)) return true;
+  }
+  return false;
+}
+
 /** The proxy URL to use for requests to `targetUrl`, or undefined to connect directly. */
 export function proxyFor(targetUrl: string, options: ProxyOptions = {}): string | undefined {
   const proxy = configuredProxyUrl(options);
   if (!proxy) return undefined;
   if (bypassesProxy(targetUrl, configuredNoProxy(options))) return undefined;
+  if (matchesBypassPattern(targetUrl, options.bypassPatterns)) return undefined;
   return proxy;
 }
 

@@ -55,6 +55,8 @@ export interface S3StoreOptions {
   proxyUrl?: string;
   /** No-proxy list instead of NO_PROXY. */
   noProxy?: string;
+  /** The agent's proxy bypass list (regular expressions over the URL). */
+  bypassPatterns?: string[];
   /** Sockets per host (default 64; at least the download concurrency). */
   maxSockets?: number;
   /** Parallel HEAD/GetObjectTagging requests while listing with metadata or tags (default 16). */
@@ -104,6 +106,7 @@ export interface S3StoreForOptions {
   forcePathStyle?: boolean;
   proxyUrl?: string;
   noProxy?: string;
+  bypassPatterns?: string[];
   maxSockets?: number;
 }
 
@@ -113,7 +116,7 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
     s3StoreOptionsFrom(
       options.connection,
       { bucket: options.bucket, region: options.region, s3Endpoint: options.endpoint, forcePathStyle: options.forcePathStyle },
-      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, maxSockets: options.maxSockets },
+      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets },
     ),
   );
 }
@@ -242,7 +245,7 @@ export class S3Store implements ModelStore {
         ? this.endpoint
         : this.endpoint.replace('://', `://${this.bucket}.`)
       : `https://${this.bucket}.s3.${this.region}.amazonaws.com`;
-    const proxy = proxyFor(target, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, env });
+    const proxy = proxyFor(target, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env });
     const maxSockets = Math.max(64, options.maxSockets ?? 64);
     const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000 };
     let httpAgent: http.Agent;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bypassesProxy, configuredNoProxy, configuredProxyUrl, proxyFor, redactProxyUrl } from '../../../shared/storage/proxy';
+import { bypassesProxy, configuredNoProxy, configuredProxyUrl, matchesBypassPattern, networkCode, proxyFor, redactProxyUrl } from '../../../shared/storage/proxy';
 
 describe('storage/proxy', () => {
   describe('proxy URL precedence', () => {
@@ -58,6 +58,24 @@ describe('storage/proxy', () => {
     assert.equal(proxyFor('http://127.0.0.1:10000', { env }), undefined);
     assert.equal(proxyFor('http://127.0.0.1:10000', { env, proxyUrl: 'http://agent:8888', noProxy: '' }), 'http://agent:8888');
     assert.equal(proxyFor('https://x', { env: {} }), undefined);
+  });
+
+  it("honours the agent's bypass list (regular expressions over the URL)", () => {
+    const env = { HTTPS_PROXY: 'http://proxy:3128' };
+    const patterns = ['\\.blob\\.core\\.windows\\.net', '(bad'];
+    assert.equal(proxyFor('https://acct.blob.core.windows.net/models', { env, bypassPatterns: patterns }), undefined);
+    assert.equal(proxyFor('https://s3.amazonaws.com', { env, bypassPatterns: patterns }), 'http://proxy:3128');
+    assert.equal(matchesBypassPattern('https://GITHUB.com/x', ['github\\.com']), true);
+    assert.equal(matchesBypassPattern('https://x', undefined), false);
+    assert.equal(matchesBypassPattern('https://x', ['  ']), false);
+  });
+
+  it('networkCode finds DNS/connection failures through messages and causes', () => {
+    assert.equal(networkCode(Object.assign(new Error('x'), { code: 'ENOTFOUND' })), 'ENOTFOUND');
+    assert.equal(networkCode(new Error('connect ECONNREFUSED 127.0.0.1:1')), 'ECONNREFUSED');
+    assert.equal(networkCode(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'EAI_AGAIN' }) })), 'EAI_AGAIN');
+    assert.equal(networkCode(new Error('something else')), undefined);
+    assert.equal(networkCode(undefined), undefined);
   });
 
   it('redacts proxy credentials', () => {
