@@ -35,6 +35,10 @@ for (const name of tasks) {
     sourcesContent: false,
     legalComments: 'linked',
     metafile: true,
+    // ESM dependencies (e.g. @azure/storage-common, @kubernetes/client-node) use
+    // import.meta.url, which a CommonJS bundle lacks: give them the bundle's own URL.
+    define: { 'import.meta.url': '__bundleImportMetaUrl' },
+    banner: { js: "var __bundleImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
     logLevel: 'warning',
     // Optional native speed-ups some dependencies probe for; never needed.
     external: ['bufferutil', 'utf-8-validate', 'cpu-features', 'ssh2', 'aws-crt', '@aws-sdk/signature-v4-crt'],
