@@ -1,0 +1,296 @@
+/**
+ * FetchModel's library entry: resolve which model to fetch from a store,
+ * skip it when the destination already holds it, otherwise download every
+ * file with ranged parallel GETs, verify, optionally extract, and move the
+ * result into place atomically. Usable from the task and from plain scripts.
+ *
+ * Where the model lands (`destination` is a folder D; nothing else in D is touched):
+ * - a single-file model: D/<file name>;
+ * - a folder model: D/<folder name>/ (the version folder's or prefix's last
+ *   segment), keeping the files' relative layout;
+ * - an extracted archive: D/<archive name without extension>/.
+ * modelPath is that file or folder. Everything is first written under a
+ * temporary sibling name starting with `.` and renamed into place (replacing
+ * an older copy) only once complete and verified.
+ */
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { UserError } from '../errors';
+import type { Logger } from '../log';
+import { ProgressMeter } from '../progress';
+import { formatBytes, formatDuration, formatRate } from '../format';
+import type { ModelStore, StoredObject } from '../storage/store';
+import { downloadObject } from '../download/ranged';
+import { planVerification, verifyOrThrow, manifestDigest, parseExpectedSha256, type Verdict } from '../download/verify';
+import { beginPlacement, ensureWritableDir, type Placement } from '../download/placement';
+import { checkCache, writeCacheMarker, removeCacheMarker } from '../download/cache';
+import { archiveKind, extractArchive } from '../download/extract';
+import { completeVersionLookup, listOptionsFor, resolveModel, type ResolvedModel, type VersionSelection } from './resolve';
+
+export interface FetchModelOptions {
+  store: ModelStore;
+  /** Exact key, or a prefix ending in `/`. */
+  modelPath: string;
+  versionSelection: VersionSelection;
+  version?: string;
+  metadataFilter?: Record<string, string>;
+  include?: string;
+  /** Folder the model is placed in. */
+  destination: string;
+  expectedSha256?: string;
+  requireChecksum?: boolean;
+  extract?: boolean;
+  concurrency?: number;
+  blockSize?: number;
+  retries?: number;
+  /** Where the objects live, for messages: e.g. "container 'models'". */
+  location?: string;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+export interface FetchedFile {
+  relativePath: string;
+  key: string;
+  size: number;
+  sha256: string;
+  verifiedBy?: string;
+}
+
+export interface FetchModelResult {
+  modelPath: string;
+  modelUri: string;
+  modelVersion: string;
+  modelSha256: string;
+  modelSizeBytes: number;
+  kind: 'file' | 'folder';
+  files: FetchedFile[];
+  /** True when the destination already held this model and nothing was downloaded. */
+  cached: boolean;
+  /** Every file was verified against a published or expected checksum. */
+  verified: boolean;
+  /** How verification was done, as a phrase for the summary. */
+  verification: string;
+  reason: string;
+  seconds: number;
+}
+
+async function collect(store: ModelStore, prefix: string, options: ReturnType<typeof listOptionsFor>): Promise<StoredObject[]> {
+  const all: StoredObject[] = [];
+  for await (const o of store.list(prefix, options)) all.push(o);
+  return all;
+}
+
+/** Find the model: an exact key (optionally a version id of it), else a prefix listing. */
+export async function resolveFromStore(options: FetchModelOptions): Promise<ResolvedModel> {
+  const { store, modelPath } = options;
+  const resolveOptions = {
+    modelPath,
+    versionSelection: options.versionSelection,
+    version: options.version,
+    metadataFilter: options.metadataFilter,
+    include: options.include,
+    location: options.location,
+  };
+  const listOptions = listOptionsFor(resolveOptions);
+  let listed: StoredObject[];
+  if (modelPath.endsWith('/')) {
+    listed = await collect(store, modelPath, listOptions);
+  } else {
+    // An exact key; when it does not exist, the key may name a folder without its trailing slash.
+    const exact = await store.head(modelPath, { includeTags: listOptions.includeTags });
+    if (exact) listed = [exact];
+    else listed = await collect(store, `${modelPath}/`, listOptions);
+  }
+  let model = resolveModel(listed, resolveOptions);
+  if (model.versionIdLookup) {
+    const { key, versionId } = model.versionIdLookup;
+    model = completeVersionLookup(model, await store.head(key, { versionId }), options.location);
+  }
+  return model;
+}
+
+/** What is written where for a resolved model. */
+function layoutOf(model: ResolvedModel, extract: boolean): 'file' | 'folder' | 'extracted' {
+  if (model.kind === 'folder') return 'folder';
+  return extract ? 'extracted' : 'file';
+}
+
+/** The file or folder name the model gets inside the destination. */
+export function localName(model: ResolvedModel, layout: 'file' | 'folder' | 'extracted', fileName: string): string {
+  if (layout === 'file') return fileName;
+  if (layout === 'extracted') return fileName.replace(/(\.tar\.gz|\.tgz|\.tar|\.zip)$/i, '') || 'model';
+  const segments = model.rootKey.split('/').filter((s) => s.length > 0);
+  return segments[segments.length - 1] ?? 'model';
+}
+
+export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
+  const started = Date.now();
+  const { store, logger } = options;
+  const expectedSha256 = parseExpectedSha256(options.expectedSha256);
+  const destination = options.destination;
+  await ensureWritableDir(destination);
+
+  const model = await resolveFromStore(options);
+  const layout = layoutOf(model, options.extract ?? false);
+  if (layout === 'extracted' && !archiveKind(model.rootKey)) {
+    throw new UserError(
+      `The 'extract' input is true but '${model.rootKey}' is not a .tar, .tar.gz, .tgz or .zip archive; set extract to false or point modelPath at an archive.`,
+      { input: 'extract', code: 'NotAnArchive' },
+    );
+  }
+  const modelUri = store.uriOf(model.rootKey);
+  const totalBytes = model.files.reduce((n, f) => n + f.object.size, 0);
+  logger.info(`Resolved ${modelUri} (version ${model.version}): ${model.reason}`);
+  logger.info(`${model.files.length === 1 ? '1 file' : `${model.files.length} files`}, ${formatBytes(totalBytes)}.`);
+
+  const fileName = model.files[0]?.relativePath ?? 'model';
+  const name = localName(model, layout, fileName);
+  const modelPathLocal = join(destination, name);
+
+  // Cache: the same objects (ETag / version id / size) already fetched and intact.
+  const cache = await checkCache(destination, {
+    uri: modelUri,
+    version: model.version,
+    layout,
+    objects: model.files.map((f) => ({ key: f.object.key, etag: f.object.etag, versionId: f.object.versionId, size: f.object.size })),
+  });
+  if (cache.hit) {
+    const m = cache.marker;
+    if (expectedSha256 && expectedSha256 !== m.modelSha256) {
+      logger.info(`The destination holds version ${m.version}, but its sha256 differs from expectedSha256: downloading again.`);
+    } else {
+      logger.info(`${destination} already holds ${modelUri} version ${m.version} (same ETag/version id, local files re-hashed): download skipped.`);
+      const files = m.objects.map((o, i) => ({ relativePath: model.files[i]?.relativePath ?? o.key, key: o.key, size: o.size, sha256: o.sha256 }));
+      return {
+        modelPath: modelPathLocal,
+        modelUri,
+        modelVersion: m.version,
+        modelSha256: m.modelSha256,
+        modelSizeBytes: m.objects.reduce((n, o) => n + o.size, 0),
+        kind: model.kind,
+        files,
+        cached: true,
+        verified: true,
+        verification: 'cached copy re-hashed against the sha256 recorded when it was verified',
+        reason: model.reason,
+        seconds: (Date.now() - started) / 1000,
+      };
+    }
+  } else {
+    logger.debug(`No usable cached copy: ${cache.reason}`);
+  }
+
+  // Where bytes are written before they are trusted.
+  const placement: Placement = await beginPlacement(modelPathLocal, layout === 'file' ? 'file' : 'folder');
+  const archiveTemp = layout === 'extracted' ? join(destination, `.${fileName}.partial-archive-${process.pid}`) : undefined;
+  const meter = new ProgressMeter({ label: `Downloading ${modelUri}`, total: totalBytes, sink: logger.progress });
+  const fetched: FetchedFile[] = [];
+  const verdicts: Verdict[] = [];
+  try {
+    for (const file of model.files) {
+      const target = layout === 'file' ? placement.tempPath : layout === 'extracted' ? (archiveTemp as string) : join(placement.tempPath, ...file.relativePath.split('/'));
+      const uri = store.uriOf(file.object.key);
+      // The whole-model expectation applies to a file model; a folder's applies to its manifest.
+      const plan = planVerification(file.object, store.kind, model.kind === 'file' ? expectedSha256 : undefined);
+      for (const note of plan.notes) logger.debug(`${uri}: ${note}`);
+      const result = await downloadObject(store, file.object, target, {
+        concurrency: options.concurrency,
+        blockSize: options.blockSize,
+        retries: options.retries,
+        hashes: plan.hashes,
+        onProgress: (n) => meter.add(n),
+        signal: options.signal,
+        logger,
+      });
+      const verdict = verifyOrThrow(uri, plan, result);
+      verdicts.push(verdict);
+      fetched.push({ relativePath: file.relativePath, key: file.object.key, size: result.bytes, sha256: result.sha256, verifiedBy: verdict.verified ? verdict.method : undefined });
+    }
+    meter.finish();
+
+    let modelSha256: string;
+    if (model.kind === 'folder') {
+      modelSha256 = manifestDigest(fetched.map((f) => ({ path: f.relativePath, sha256: f.sha256 })));
+      if (expectedSha256) {
+        if (expectedSha256 !== modelSha256) {
+          throw new UserError(
+            `Checksum mismatch for ${modelUri}: the folder's manifest sha256 is ${modelSha256} but expectedSha256 is ${expectedSha256}; the download was removed; check the expectedSha256 input (for a folder it is the sha256 of its sorted 'path sha256' manifest).`,
+            { code: 'ChecksumMismatch', input: 'expectedSha256' },
+          );
+        }
+        for (const f of fetched) f.verifiedBy = f.verifiedBy ? `${f.verifiedBy} and expectedSha256 (manifest)` : 'expectedSha256 (manifest)';
+      }
+    } else {
+      modelSha256 = (fetched[0] as FetchedFile).sha256;
+    }
+
+    const unverified = fetched.filter((f) => !f.verifiedBy);
+    if (unverified.length > 0) {
+      const what = unverified.length === 1 ? `'${unverified[0]?.key}'` : `${unverified.length} files (e.g. '${unverified[0]?.key}')`;
+      const message = `Nothing published a checksum for ${what}: no Content-MD5, single-part ETag, x-amz-checksum-sha256 or sha256 metadata, and no expectedSha256 input`;
+      if (options.requireChecksum) {
+        throw new UserError(`${message}; requireChecksum is true, so the download was removed: publish a sha256 metadata key with the model or set expectedSha256.`, {
+          code: 'ChecksumRequired',
+          input: 'requireChecksum',
+        });
+      }
+      logger.warn(`${message}; the model (sha256 ${modelSha256}) is unverified. Set expectedSha256 or requireChecksum to enforce verification.`);
+    }
+
+    if (layout === 'extracted') {
+      logger.info(`Extracting ${fileName} into ${destination}.`);
+      await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger });
+      await rm(archiveTemp as string, { force: true });
+    }
+
+    await removeCacheMarker(destination).catch(() => undefined);
+    await placement.commit();
+    await writeCacheMarker(destination, {
+      uri: modelUri,
+      version: model.version,
+      layout,
+      modelPath: name,
+      modelSha256,
+      objects: model.files.map((f, i) => ({ key: f.object.key, etag: f.object.etag, versionId: f.object.versionId, size: f.object.size, sha256: (fetched[i] as FetchedFile).sha256 })),
+      files: layout === 'extracted' ? [] : fetched.map((f) => ({ path: layout === 'file' ? name : `${name}/${f.relativePath}`, size: f.size, sha256: f.sha256 })),
+    });
+
+    const seconds = (Date.now() - started) / 1000;
+    const methods = [...new Set(verdicts.filter((v) => v.verified).map((v) => v.method))];
+    const verification = unverified.length === 0 ? methods.join('; ') || 'expectedSha256 (manifest)' : methods.length ? `partly (${methods.join('; ')})` : 'not verified';
+    return {
+      modelPath: modelPathLocal,
+      modelUri,
+      modelVersion: model.version,
+      modelSha256,
+      modelSizeBytes: totalBytes,
+      kind: model.kind,
+      files: fetched,
+      cached: false,
+      verified: unverified.length === 0,
+      verification,
+      reason: model.reason,
+      seconds,
+    };
+  } catch (err) {
+    await placement.abort();
+    if (archiveTemp) await rm(archiveTemp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A few lines describing a fetch, for the end of the log. */
+export function summarize(result: FetchModelResult): string[] {
+  const rate = result.cached || result.seconds <= 0 ? '' : `, ${formatRate(result.modelSizeBytes / result.seconds)}`;
+  return [
+    'Summary',
+    `  model:     ${result.modelUri}`,
+    `  version:   ${result.modelVersion}`,
+    `  sha256:    ${result.modelSha256}${result.kind === 'folder' ? ' (manifest of the folder)' : ''}`,
+    `  size:      ${formatBytes(result.modelSizeBytes)} in ${result.files.length === 1 ? '1 file' : `${result.files.length} files`}`,
+    `  local:     ${result.modelPath}`,
+    `  fetched:   ${result.cached ? 'no, the destination already held this version' : `in ${formatDuration(result.seconds)}${rate}`}`,
+    `  verified:  ${result.verification}`,
+  ];
+}

@@ -1,0 +1,162 @@
+/**
+ * FetchModel as the agent runs it (task-lib MockTestRunner, the real bundle)
+ * against a real Azurite: inputs, Azure service connection parsing, secrets
+ * never printed, and one-line failures for bad input.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type TestAzurite } from '../helpers/azurite';
+import { runMock, type MockRun } from './mock-task';
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
+  this.timeout(180_000);
+  let azurite: TestAzurite;
+  let work: string;
+  const v14 = Buffer.from('weights of version 1.4.0\n'.repeat(1000));
+  const v110 = Buffer.from('weights of version 1.10.0\n'.repeat(1000));
+  const single = Buffer.from('a single-file model\n'.repeat(5000));
+
+  before(async () => {
+    azurite = await startAzurite();
+    work = mkdtempSync(join(tmpdir(), 'fetchmodel-task-'));
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const container = service.getContainerClient('models');
+    await container.create();
+    await container.getBlockBlobClient('resnet/1.4.0/model.bin').uploadData(v14);
+    await container.getBlockBlobClient('resnet/1.10.0/model.bin').uploadData(v110);
+    await container.getBlockBlobClient('resnet/notes/README.md').uploadData(Buffer.from('not a version'));
+    await container.getBlockBlobClient('single/model.onnx').uploadData(single, { metadata: { sha256: sha(single) } });
+  });
+  after(async () => {
+    await azurite?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const azureInputs = (extra: Record<string, string>) => ({
+    provider: 'azureBlob',
+    authType: 'connectionString',
+    connectionString: azurite.connectionString,
+    container: 'models',
+    ...extra,
+  });
+
+  function assertNoSecret(run: MockRun): void {
+    assert.ok(!run.visible.includes(azurite.accountKey), 'the account key appears in the task output');
+    assert.ok(!run.visible.includes(azurite.connectionString), 'the connection string appears in the task output');
+  }
+
+  it('fetches the highest version folder with a connection string and sets every output', async () => {
+    const dest = join(work, 'highest');
+    const run = await runMock({
+      task: 'FetchModel',
+      inputs: azureInputs({ modelPath: 'resnet/', versionSelection: 'highestVersion', destination: dest }),
+    });
+    assert.ok(run.succeeded, run.stdout);
+    assert.equal(run.outputs.modelVersion, '1.10.0');
+    assert.equal(run.outputs.modelPath, join(dest, '1.10.0'));
+    assert.equal(run.outputs.modelUri, `${azurite.blobEndpoint}/models/resnet/1.10.0/`);
+    assert.equal(run.outputs.modelSizeBytes, String(v110.length));
+    const manifest = `model.bin ${sha(v110)}\n`;
+    assert.equal(run.outputs.modelSha256, sha(manifest));
+    assert.deepEqual(readFileSync(join(dest, '1.10.0', 'model.bin')), v110);
+    assert.ok(run.stdout.includes('Summary'), 'no summary in the log');
+    assert.ok(run.secrets.includes(azurite.connectionString), 'the connection string was not registered as a secret');
+    assertNoSecret(run);
+  });
+
+  it('fetches an exact blob, verifies it against its sha256 metadata, then skips the second download', async () => {
+    const dest = join(work, 'single');
+    const inputs = azureInputs({ modelPath: 'single/model.onnx', destination: dest, requireChecksum: 'true' });
+    const first = await runMock({ task: 'FetchModel', inputs });
+    assert.ok(first.succeeded, first.stdout);
+    assert.equal(first.outputs.modelSha256, sha(single));
+    assert.equal(first.outputs.modelPath, join(dest, 'model.onnx'));
+    assert.ok(/verified: .*sha256 metadata/.test(first.stdout), first.stdout);
+    const second = await runMock({ task: 'FetchModel', inputs });
+    assert.ok(second.succeeded, second.stdout);
+    assert.ok(second.stdout.includes('download skipped'), second.stdout);
+    assert.equal(second.outputs.modelSha256, sha(single));
+  });
+
+  const failures: Array<{ name: string; inputs: Record<string, string>; expect: RegExp }> = [
+    { name: 'a container that does not exist', inputs: { modelPath: 'resnet/', container: 'nosuchcontainer' }, expect: /nosuchcontainer/ },
+    { name: 'a prefix with no objects', inputs: { modelPath: 'nothing-here/' }, expect: /nothing-here/ },
+    { name: 'a pinned version that is absent', inputs: { modelPath: 'resnet/', versionSelection: 'pinned', version: '9.9.9' }, expect: /9\.9\.9/ },
+    { name: 'an invalid expectedSha256', inputs: { modelPath: 'single/model.onnx', expectedSha256: 'abc' }, expect: /expectedSha256/ },
+    { name: 'an invalid include glob', inputs: { modelPath: 'resnet/', include: '[' }, expect: /include/ },
+    { name: 'an invalid block size', inputs: { modelPath: 'resnet/', blockSizeMiB: 'lots' }, expect: /blockSizeMiB/ },
+    { name: 'a metadata filter with bad syntax', inputs: { modelPath: 'resnet/', versionSelection: 'metadata', metadataFilter: 'stage' }, expect: /metadataFilter/ },
+    { name: 'an invalid connection string', inputs: { modelPath: 'resnet/', connectionString: 'this is not one' }, expect: /connectionString/ },
+  ];
+  for (const f of failures) {
+    it(`fails with one clear sentence on ${f.name}`, async () => {
+      const dest = join(work, `fail-${f.name.replace(/\W+/g, '-')}`);
+      const run = await runMock({ task: 'FetchModel', inputs: { ...azureInputs({ destination: dest }), ...f.inputs } });
+      assert.ok(!run.succeeded, run.stdout);
+      assert.match(run.message, f.expect);
+      assert.ok(!run.message.includes('\n') && !/^\s+at /m.test(run.visible), `not a one-line failure: ${run.stdout}`);
+      assert.ok(!run.message.startsWith('Unexpected error'), run.message);
+      if (existsSync(dest)) assert.deepEqual(readdirSync(dest).filter((n) => !n.startsWith('.')), []);
+      assertNoSecret(run);
+    });
+  }
+
+  it('fails on a checksum mismatch and leaves nothing at the destination', async () => {
+    const dest = join(work, 'mismatch');
+    const run = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'single/model.onnx', destination: dest, expectedSha256: 'a'.repeat(64) }) });
+    assert.ok(!run.succeeded);
+    assert.match(run.message, /mismatch/i);
+    assert.deepEqual(existsSync(dest) ? readdirSync(dest) : [], []);
+  });
+
+  describe('Azure Resource Manager service connections', () => {
+    const arm = (scheme: string, parameters: Record<string, string>, data: Record<string, string> = {}) => ({
+      task: 'FetchModel',
+      inputs: { provider: 'azureBlob', authType: 'serviceConnection', azureSubscription: 'arm1', storageAccount: 'contosomodels', container: 'models', modelPath: 'resnet/', destination: join(work, 'arm') },
+      endpoints: { arm1: { scheme, parameters, data: { subscriptionid: 'sub', environment: 'AzureCloud', ...data } } },
+    });
+
+    it('rejects an unsupported scheme naming the connection', async () => {
+      const run = await runMock(arm('UsernamePassword', { username: 'u', password: 'p' }));
+      assert.ok(!run.succeeded);
+      assert.match(run.message, /arm1.*not supported/);
+    });
+
+    it('reports a service principal without its secret', async () => {
+      const run = await runMock(arm('ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant' }));
+      assert.ok(!run.succeeded);
+      assert.match(run.message, /arm1.*(secret|certificate)/);
+    });
+
+    it('registers the service principal secret and never prints it', async () => {
+      const secret = 'sp-secret-value-0123456789';
+      // Entra ID cannot run here: the authority points at a closed loopback port, so sign-in fails at once and must fail cleanly.
+      const run = await runMock(arm('ServicePrincipal', { serviceprincipalid: 'app', tenantid: '72f988bf-86f1-41af-91ab-2d7cd011db47', serviceprincipalkey: secret }, { activeDirectoryAuthority: 'https://127.0.0.1:9/' }));
+      assert.ok(!run.succeeded);
+      assert.ok(run.secrets.includes(secret));
+      assert.ok(!run.visible.includes(secret), 'secret printed');
+      assert.ok(!run.message.startsWith('Unexpected error'), run.message);
+    });
+
+    it('explains what workload identity federation needs when the job has no OIDC endpoint', async () => {
+      const spec = arm('WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
+      const run = await runMock({ ...spec, endpoints: { ...spec.endpoints, SYSTEMVSSCONNECTION: { scheme: 'OAuth', parameters: { AccessToken: 'job-token-123' } } } });
+      assert.ok(!run.succeeded);
+      assert.match(run.message, /SYSTEM_OIDCREQUESTURI/);
+      assert.ok(!run.visible.includes('job-token-123'));
+    });
+
+    it('accepts a managed identity connection and fails cleanly where no identity endpoint exists', async () => {
+      // App Service style identity endpoint on a closed loopback port: no traffic leaves the machine.
+      const run = await runMock({ ...arm('ManagedServiceIdentity', { tenantid: 'tenant' }), env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'x', MSI_ENDPOINT: 'http://127.0.0.1:9/token', MSI_SECRET: 'x' } });
+      assert.ok(!run.succeeded);
+      assert.ok(!run.message.startsWith('Unexpected error'), run.message);
+    });
+  });
+});
