@@ -31,6 +31,13 @@ export interface TokenServerOptions {
   policy?: (identity: string, repository: string, asked: string[]) => string[];
   /** Lifetime of access tokens in seconds (default 300). */
   tokenLifetimeSec?: number;
+  /**
+   * Distribution accepts tokens up to 60 s past `exp`; with this set, `exp` is
+   * moved back by 60 s so the registry really refuses a token after its lifetime.
+   */
+  compensateRegistryLeeway?: boolean;
+  /** `expires_in` told to clients (default: the real lifetime); larger values simulate revoked tokens. */
+  advertisedLifetimeSec?: number;
   /** Validates a fake Entra token given to /oauth2/exchange; returns the identity or undefined. */
   validateEntraToken?: (token: string, tenant: string | undefined) => string | undefined;
   /** Anonymous GETs get a token with no access (like Docker Hub) when true; 401 otherwise. */
@@ -110,8 +117,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     }
     stats.tokensIssued++;
     stats.lastScopes = scopes;
-    const token = makeJwt(key, certDer, { iss: issuer, sub: identity, aud: options.service, exp: now + lifetime, nbf: now - 5, iat: now, jti: randomBytes(8).toString('hex'), access });
-    return { token, access_token: token, expires_in: lifetime, issued_at: new Date(now * 1000).toISOString() };
+    const exp = now + lifetime - (options.compensateRegistryLeeway ? 60 : 0);
+    const token = makeJwt(key, certDer, { iss: issuer, sub: identity, aud: options.service, exp, nbf: now - 120, iat: now, jti: randomBytes(8).toString('hex'), access });
+    return { token, access_token: token, expires_in: options.advertisedLifetimeSec ?? lifetime, issued_at: new Date(now * 1000).toISOString() };
   };
 
   const json = (res: http.ServerResponse, status: number, body: unknown) => {

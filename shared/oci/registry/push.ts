@@ -51,6 +51,8 @@ export interface PushOptions {
   /** Times one blob upload may start over when the registry lost the session (default 3). */
   maxRestarts?: number;
   client?: RegistryClient;
+  /** Called before each PATCH chunk (instrumentation and tests). */
+  onChunk?: (info: { digest: string; start: number; end: number }) => void | Promise<void>;
   /** Task input named in credential errors. */
   credentialsInput?: string;
 }
@@ -67,6 +69,8 @@ export interface BlobReport {
   /** Bytes actually sent (more than size when chunks were re-sent). */
   bytesSent: number;
   restarts: number;
+  /** PATCH requests sent (0 for single-PUT uploads). */
+  chunks: number;
 }
 
 export interface PushResult {
@@ -144,7 +148,7 @@ export class BlobPusher {
   constructor(
     private readonly client: RegistryClient,
     private readonly repository: string,
-    private readonly options: Pick<PushOptions, 'logger' | 'chunkSize' | 'retries' | 'retryBaseMs' | 'maxRestarts' | 'mountFrom' | 'signal'> = {},
+    private readonly options: Pick<PushOptions, 'logger' | 'chunkSize' | 'retries' | 'retryBaseMs' | 'maxRestarts' | 'mountFrom' | 'signal' | 'onChunk'> = {},
   ) {
     this.logger = options.logger ?? silentLogger;
     this.scopes = [repositoryScope(repository, 'pull,push')];
@@ -174,6 +178,7 @@ export class BlobPusher {
       seconds: (Date.now() - started) / 1000,
       bytesSent: 0,
       restarts: 0,
+      chunks: 0,
       ...extra,
     });
     if ((await this.client.blobSize(this.repository, d.digest, this.scopes)) !== undefined) return report('skipped');
@@ -193,7 +198,7 @@ export class BlobPusher {
       break;
     }
     const sent = await this.upload(d, path, session);
-    return report('uploaded', { bytesSent: sent.bytes, restarts: sent.restarts });
+    return report('uploaded', { bytesSent: sent.bytes, restarts: sent.restarts, chunks: sent.chunks });
   }
 
   private async startUpload(): Promise<URL> {
@@ -211,12 +216,13 @@ export class BlobPusher {
     return { offset: offsetFromRange(header(res, 'range')) ?? 0, location: header(res, 'location') ? new URL(header(res, 'location') as string, location) : location };
   }
 
-  private async upload(d: Descriptor, path: string, session?: URL): Promise<{ bytes: number; restarts: number }> {
+  private async upload(d: Descriptor, path: string, session?: URL): Promise<{ bytes: number; restarts: number; chunks: number }> {
     const signal = this.options.signal;
     const maxRestarts = this.options.maxRestarts ?? 3;
     const meter = d.size > this.chunkSize || d.size >= 32 << 20 ? new ProgressMeter({ label: `Uploading ${short(d.digest)}`, total: d.size, sink: this.logger.progress }) : undefined;
     let bytes = 0;
     let restarts = 0;
+    let chunks = 0;
     let location = session ?? (await this.startUpload());
     let offset = 0;
     let failures = 0;
@@ -277,6 +283,8 @@ export class BlobPusher {
         }
         while (offset < d.size) {
           const end = Math.min(offset + this.chunkSize, d.size) - 1;
+          await this.options.onChunk?.({ digest: d.digest, start: offset, end });
+          chunks++;
           const res = await this.client.request({
             method: 'PATCH',
             path: location,
@@ -316,7 +324,7 @@ export class BlobPusher {
       }
     }
     meter?.finish();
-    return { bytes, restarts };
+    return { bytes, restarts, chunks };
   }
 }
 

@@ -147,3 +147,36 @@ export async function buildTestImage(dir: string, options: TestImageOptions = {}
 export function skopeoInspectArgs(ref: string, creds?: { username: string; password: string }, raw = false): string[] {
   return ['inspect', ...(raw ? ['--raw'] : []), '--tls-verify=false', ...(creds ? ['--creds', `${creds.username}:${creds.password}`] : []), `docker://${ref}`];
 }
+
+export interface TestIndex {
+  layout: OciLayout;
+  indexDigest: string;
+  indexBytes: Buffer;
+  amd64: string;
+  arm64: string;
+}
+
+/**
+ * A layout with a two-platform OCI index (linux/amd64 and linux/arm64, both
+ * small images), ref names 'amd64', 'arm64' for the images and 'multi' for the index.
+ */
+export async function buildTestIndex(dir: string): Promise<TestIndex> {
+  const layout = await OciLayout.create(dir);
+  const digests: Record<string, string> = {};
+  const descriptors: Descriptor[] = [];
+  for (const arch of ['amd64', 'arm64']) {
+    const layer = await writeTarLayer(layout, [{ name: 'etc/arch', content: `${arch}\n` }, { name: 'data/blob.bin', size: 200_000, seed: `base-${arch}` }]);
+    const config: ImageConfig = { architecture: arch, os: 'linux', config: { Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.diffId] } };
+    const cfg = await layout.writeBlob(JSON.stringify(config));
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size }, layers: [layer.descriptor] };
+    const m = await layout.writeBlob(JSON.stringify(manifest));
+    const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size, platform: { architecture: arch, os: 'linux' } };
+    await layout.addManifest(desc, [arch]);
+    descriptors.push(desc);
+    digests[arch] = m.digest;
+  }
+  const indexBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descriptors }));
+  const idx = await layout.writeBlob(indexBytes);
+  await layout.addManifest({ mediaType: MediaType.OciIndex, digest: idx.digest, size: idx.size }, ['multi']);
+  return { layout, indexDigest: idx.digest, indexBytes, amd64: digests['amd64'] as string, arm64: digests['arm64'] as string };
+}

@@ -4,9 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pushImage } from '../../../shared/oci/registry/push';
+import { pullImage } from '../../../shared/oci/registry/pull';
+import { RegistryClient } from '../../../shared/oci/registry/client';
+import { OciLayout } from '../../../shared/oci/layout';
+import { parseReference } from '../../../shared/oci/reference';
+import { MediaType } from '../../../shared/oci/types';
 import { silentLogger, type Logger } from '../../../shared/log';
 import { startRegistry, type TestRegistry } from '../../helpers/registry';
-import { buildTestImage, skopeoInspectArgs, type TestImage } from './fixture';
+import { buildTestImage, buildTestIndex, skopeoInspectArgs, type TestImage } from './fixture';
 
 interface SkopeoInspect {
   Digest: string;
@@ -15,7 +20,7 @@ interface SkopeoInspect {
 }
 
 function inspect(ref: string, creds?: { username: string; password: string }): SkopeoInspect {
-  return JSON.parse(execFileSync('skopeo', skopeoInspectArgs(ref, creds), { encoding: 'utf8' })) as SkopeoInspect;
+  return JSON.parse(execFileSync('skopeo', skopeoInspectArgs(ref, creds), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as SkopeoInspect;
 }
 
 function collectingLogger(lines: string[]): Logger {
@@ -85,6 +90,9 @@ describe('registry push (Basic auth, real docker-registry)', function () {
     const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/chunked', tags: ['c'], credentials: creds, chunkSize: 1 << 20, logger: collectingLogger(lines) });
     assert.equal(result.digest, image.manifestDigest);
     assert.equal(inspect(`${registry.host}/team/chunked:c`, creds).Digest, image.manifestDigest);
+    const model = result.blobs.find((b) => b.digest === image.model.digest);
+    assert.equal(model?.action, 'uploaded');
+    assert.equal(model?.chunks, Math.ceil(image.model.size / (1 << 20)));
   });
 
   it('fails with a clear message on wrong credentials and writes no tag', async () => {
@@ -100,5 +108,20 @@ describe('registry push (Basic auth, real docker-registry)', function () {
 
   it('rejects an invalid tag before sending anything', async () => {
     await assert.rejects(pushImage({ layout: image.layout, registry: registry.host, repository: 'team/app', tags: ['-bad'], credentials: creds }), /not a valid tag/);
+  });
+
+  it('pulls a base image by tag and by digest from a multi-platform index with Basic auth', async () => {
+    const index = await buildTestIndex(join(work, 'index'));
+    for (const arch of ['amd64', 'arm64']) await pushImage({ layout: index.layout, source: arch, registry: registry.host, repository: 'base/multi', tags: [], credentials: creds, logger: silentLogger });
+    await new RegistryClient({ registry: registry.host, credentials: creds }).putManifest('base/multi', '1', index.indexBytes, MediaType.OciIndex);
+    const dest = await OciLayout.create(join(work, 'pulled'));
+    const byTag = await pullImage({ reference: parseReference(`${registry.host}/base/multi:1`), layout: dest, credentials: creds, logger: silentLogger });
+    assert.equal(byTag.manifestDescriptor.digest, index.amd64);
+    assert.equal(byTag.indexDigest, index.indexDigest);
+    const byDigest = await pullImage({ reference: parseReference(`${registry.host}/base/multi@${index.indexDigest}`), platform: { os: 'linux', architecture: 'arm64' }, layout: dest, credentials: creds, logger: silentLogger });
+    assert.equal(byDigest.manifestDescriptor.digest, index.arm64);
+    assert.equal(byDigest.config.architecture, 'arm64');
+    for (const d of [byDigest.manifest.config, ...byDigest.manifest.layers]) assert.ok(await dest.hasBlob(d.digest));
+    await assert.rejects(pullImage({ reference: parseReference(`${registry.host}/base/multi:1`), layout: dest, credentials: { username: 'alice', password: 'bad' }, logger: silentLogger, retries: 0 }), /rejected the credentials/);
   });
 });
