@@ -13,8 +13,8 @@
  * temporary sibling name starting with `.` and renamed into place (replacing
  * an older copy) only once complete and verified.
  */
-import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import { UserError } from '../errors';
 import type { Logger } from '../log';
 import { ProgressMeter } from '../progress';
@@ -190,6 +190,7 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
   try {
     for (const file of model.files) {
       const target = layout === 'file' ? placement.tempPath : layout === 'extracted' ? (archiveTemp as string) : join(placement.tempPath, ...file.relativePath.split('/'));
+      if (layout === 'folder') await mkdir(dirname(target), { recursive: true });
       const uri = store.uriOf(file.object.key);
       // The whole-model expectation applies to a file model; a folder's applies to its manifest.
       const plan = planVerification(file.object, store.kind, model.kind === 'file' ? expectedSha256 : undefined);

@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { startAzurite, type TestAzurite } from '../helpers/azurite';
 import { runMock, type MockRun } from './mock-task';
 
@@ -32,6 +34,23 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     await container.getBlockBlobClient('resnet/1.10.0/model.bin').uploadData(v110);
     await container.getBlockBlobClient('resnet/notes/README.md').uploadData(Buffer.from('not a version'));
     await container.getBlockBlobClient('single/model.onnx').uploadData(single, { metadata: { sha256: sha(single) } });
+    // Staged blocks: the service keeps no Content-MD5 for the whole blob, so nothing can verify it.
+    const unverified = container.getBlockBlobClient('blocks/model.bin');
+    await unverified.stageBlock(Buffer.from('000').toString('base64'), Buffer.from('part one,'), 9);
+    await unverified.stageBlock(Buffer.from('001').toString('base64'), Buffer.from('part two'), 8);
+    await unverified.commitBlockList([Buffer.from('000').toString('base64'), Buffer.from('001').toString('base64')]);
+    // Archives: a good one and one with an entry escaping the destination.
+    const src = join(work, 'archive-src');
+    mkdirSync(join(src, 'weights'), { recursive: true });
+    writeFileSync(join(src, 'config.json'), '{}');
+    writeFileSync(join(src, 'weights', 'w.bin'), 'weights');
+    execFileSync('tar', ['-czf', join(work, 'model.tar.gz'), '-C', src, 'config.json', 'weights']);
+    await container.getBlockBlobClient('archives/model.tar.gz').uploadFile(join(work, 'model.tar.gz'));
+    const evil = join(work, 'evil');
+    mkdirSync(evil);
+    symlinkSync('/etc', join(evil, 'escape'));
+    execFileSync('tar', ['-cf', join(work, 'evil.tar'), '-C', evil, 'escape']);
+    await container.getBlockBlobClient('archives/evil.tar').uploadFile(join(work, 'evil.tar'));
   });
   after(async () => {
     await azurite?.stop();
@@ -113,6 +132,35 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     assert.ok(!run.succeeded);
     assert.match(run.message, /mismatch/i);
     assert.deepEqual(existsSync(dest) ? readdirSync(dest) : [], []);
+  });
+
+  it('warns about an unverifiable model, and fails on it when requireChecksum is true', async () => {
+    const warned = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'blocks/model.bin', destination: join(work, 'unverified') }) });
+    assert.ok(warned.succeeded, warned.stdout);
+    assert.ok(warned.stdout.includes('##vso[task.issue type=warning') && warned.stdout.includes('unverified'), warned.stdout);
+    assert.equal(readFileSync(join(work, 'unverified', 'model.bin'), 'utf8'), 'part one,part two');
+    const dest = join(work, 'required');
+    const failed = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'blocks/model.bin', destination: dest, requireChecksum: 'true' }) });
+    assert.ok(!failed.succeeded);
+    assert.match(failed.message, /requireChecksum/);
+    assert.deepEqual(readdirSync(dest), []);
+  });
+
+  it('extracts a .tar.gz model into the destination', async () => {
+    const dest = join(work, 'extract');
+    const run = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'archives/model.tar.gz', destination: dest, extract: 'true' }) });
+    assert.ok(run.succeeded, run.stdout);
+    assert.equal(run.outputs.modelPath, join(dest, 'model'));
+    assert.equal(readFileSync(join(dest, 'model', 'weights', 'w.bin'), 'utf8'), 'weights');
+    assert.equal(run.outputs.modelSha256, sha(readFileSync(join(work, 'model.tar.gz'))));
+  });
+
+  it('refuses an archive whose entries escape the destination, leaving nothing behind', async () => {
+    const dest = join(work, 'evil-dest');
+    const run = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'archives/evil.tar', destination: dest, extract: 'true' }) });
+    assert.ok(!run.succeeded);
+    assert.match(run.message, /escape/);
+    assert.deepEqual(readdirSync(dest), []);
   });
 
   describe('Azure Resource Manager service connections', () => {
