@@ -4,6 +4,8 @@
  * results into output variables, and errors into one-line task failures.
  * Everything else in shared/ is plain TypeScript usable from any Node program.
  */
+// A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
 import type { Logger } from './log';
