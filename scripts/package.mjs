@@ -23,7 +23,14 @@ rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
 const listed = new Set(manifest.files.map((f) => f.path));
-for (const name of readdirSync(join(root, 'dist', 'tasks'))) {
+const taskNames = readdirSync(join(root, 'tasks')).filter((n) => existsSync(join(root, 'tasks', n, 'task.json')));
+for (const name of taskNames) {
+  if (!existsSync(join(root, 'dist', 'tasks', name, 'index.js'))) {
+    console.error(`tasks/${name} is not built: run npm run build first.`);
+    process.exit(1);
+  }
+}
+for (const name of taskNames) {
   const from = join(root, 'dist', 'tasks', name);
   if (!listed.has(`tasks/${name}`)) {
     console.error(`tasks/${name} is built but not listed under "files" in vss-extension.json: tfx would leave it out.`);
@@ -40,7 +47,7 @@ for (const name of readdirSync(join(root, 'dist', 'tasks'))) {
   taskJson.version = { Major: major, Minor: minor, Patch: patch };
   writeFileSync(join(to, 'task.json'), JSON.stringify(taskJson, null, 2));
 }
-for (const f of manifest.files) {
+for (const f of manifest.files.filter((f) => f.path.startsWith('tasks/'))) {
   if (!existsSync(join(stage, f.path))) {
     console.error(`vss-extension.json lists ${f.path}, which the build did not produce: run npm run build first.`);
     process.exit(1);
@@ -53,11 +60,18 @@ for (const extra of ['overview.md', 'LICENSE', 'images']) {
 
 const outDir = join(root, 'dist');
 const tfx = join(root, 'node_modules', '.bin', 'tfx');
-const out = execFileSync(
+let out;
+try {
+  out = execFileSync(
   tfx,
   ['extension', 'create', '--root', stage, '--manifests', 'vss-extension.json', '--output-path', outDir, '--override', JSON.stringify({ publisher, version }), '--no-prompt', '--json'],
-  { encoding: 'utf8', env: { ...process.env, TFX_TRACE: '' } },
+  { encoding: 'utf8', env: { ...process.env, TFX_TRACE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
 );
+} catch (err) {
+  // tfx explains what is wrong on stderr: show that, not a stack.
+  console.error(`tfx could not create the extension:\n${String(err.stderr ?? err.message).replace(/\x1b\[[0-9;]*m/g, '')}`);
+  process.exit(1);
+}
 const { path } = JSON.parse(out.slice(out.indexOf('{')));
 const size = statSync(path).size;
 console.log(`packaged ${path} (${(size / 1024 / 1024).toFixed(2)} MiB), publisher ${publisher}, version ${version}`);

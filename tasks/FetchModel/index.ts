@@ -13,8 +13,8 @@ import type { ModelStore } from '../../shared/storage/store';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
 import { s3StoreFor } from '../../shared/storage/s3';
 
-/** The agent's proxy settings (Agent.ProxyUrl etc.), when configured. */
-function agentProxy(): { proxyUrl?: string; noProxy?: string } {
+/** The agent's proxy settings (Agent.ProxyUrl etc.), when configured; its bypass list holds regular expressions. */
+function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   const proxyUrl = adapter.getVariable('Agent.ProxyUrl');
   if (!proxyUrl) return {};
   const user = adapter.getVariable('Agent.ProxyUsername');
@@ -28,13 +28,13 @@ function agentProxy(): { proxyUrl?: string; noProxy?: string } {
     url = u.toString();
     adapter.setSecret(url);
   }
-  let bypass: string[] = [];
+  let bypassPatterns: string[] = [];
   try {
-    bypass = JSON.parse(adapter.getVariable('Agent.ProxyBypassList') ?? '[]') as string[];
+    bypassPatterns = JSON.parse(adapter.getVariable('Agent.ProxyBypassList') ?? '[]') as string[];
   } catch {
-    bypass = [];
+    bypassPatterns = [];
   }
-  return { proxyUrl: url, noProxy: [process.env.NO_PROXY ?? process.env.no_proxy ?? '', ...bypass].filter(Boolean).join(',') };
+  return { proxyUrl: url, bypassPatterns };
 }
 
 function openStore(): { store: ModelStore; location: string } {
