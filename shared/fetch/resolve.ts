@@ -436,10 +436,12 @@ function latestModified(layout: Layout): ResolvedModel {
 
 function oneFolder(layout: Layout): ResolvedModel {
   const newest = newestOf(layout.all);
+  // A prefix that is itself a version folder (`bert/2.0.0/`) is that version.
+  const last = layout.prefix.split('/').filter((s) => s.length > 0).pop();
   return folderModel(
     layout.prefix,
     layout.all,
-    contentId(layout.all),
+    last !== undefined && parseVersion(last) ? last : contentId(layout.all),
     `'${layout.prefix}' holds one model (${plural(layout.all.length, 'file')}, no version folders), fetched whole; newest object modified ${newest.lastModified.toISOString()}.`,
   );
 }

@@ -251,6 +251,14 @@ describe('fetch/resolve', () => {
     assert.notEqual(a.version, b.version);
   });
 
+  it('a prefix that is itself a version folder takes its name as the version', () => {
+    const objs = [o('models/bert/2.0.0/config.json', 1), o('models/bert/2.0.0/weights/model.bin', 2)];
+    const m = resolveModel(objs, { modelPath: 'models/bert/2.0.0/', versionSelection: 'latestModified' });
+    assert.equal(m.kind, 'folder');
+    assert.equal(m.version, '2.0.0');
+    assert.deepEqual(m.files.map((f) => f.relativePath), ['config.json', 'weights/model.bin']);
+  });
+
   it('ADLS directory blobs (hdi_isfolder / zero-size folder names) are not model files', () => {
     const objs = [o('m/1.0', 1, { size: 0 }), o('m/1.0/model.onnx', 2), o('m/2.0', 3, { size: 0, metadata: { hdi_isfolder: 'true' } }), o('m/2.0/model.onnx', 4)];
     const m = resolveModel(objs, { modelPath: 'm/', versionSelection: 'highestVersion' });
