@@ -276,10 +276,11 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
   } catch (err) {
     if (isUserError(err)) {
       if (isDebug() && err.stack) console.log(err.stack);
-      tl.setResult(tl.TaskResult.Failed, err.message);
+      // One line: causes quoted from SDKs sometimes carry line breaks.
+      tl.setResult(tl.TaskResult.Failed, err.message.replace(/\s*[\r\n]+\s*/g, ' '));
     } else {
       if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
-      tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err)} (set the variable system.debug to true and re-run to see details).`);
+      tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`);
     }
     process.exitCode = 1;
   }
