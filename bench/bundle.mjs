@@ -277,6 +277,11 @@ async function main() {
   log('');
   log(md);
   if (!flag('--no-doc')) writeDoc(md);
+  // The memory bound is a hard requirement (the speed targets depend on the machine and its load).
+  if (ours.rssMB >= 200) {
+    console.error(`FAILED: BundleModelImage (auto) peaked at ${ours.rssMB.toFixed(0)} MB RSS (limit 200 MB)`);
+    process.exitCode = 1;
+  }
 }
 
 main()

@@ -153,7 +153,7 @@ export function encodeHeader(entry: TarEntry, mtime: number): Buffer {
 export function tarSize(entries: TarEntry[], mtime = 0): number {
   let total = 2 * BLOCK;
   for (const e of entries) {
-    total += encodeHeader({ ...e, size: Math.min(e.size, USTAR_MAX_SIZE + 1) }, mtime).length;
+    total += encodeHeader(e, mtime).length;
     if (e.type === 'file') total += e.size + padding(e.size);
   }
   return total;
