@@ -6,7 +6,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { InputError, UserError } from '../errors';
 import type { Logger } from '../log';
 import { parseReference, type ImageReference } from '../oci/reference';
@@ -24,8 +24,10 @@ import { applyTraceability, type TraceInfo } from './traceability';
 import { describeObject, isRecord, isWorkloadKind, type KubeObject } from './types';
 
 export interface DeployOptions {
-  /** Needed unless renderOnly. */
+  /** Needed unless renderOnly (or connect). */
   client?: KubeClient;
+  /** Called only once the manifests rendered fine, so bad input fails before any cluster access. */
+  connect?: () => Promise<KubeClient>;
   namespace: string;
   /** Files, folders or globs; empty: the built-in template. */
   manifests: string[];
@@ -235,7 +237,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     o.logger.info('renderOnly is true: nothing was applied.');
     return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
   }
-  const client = o.client;
+  const client = o.client ?? (o.connect ? await o.connect() : undefined);
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const now = o.now ?? Date.now;

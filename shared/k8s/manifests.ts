@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { minimatch } from 'minimatch';
 import { InputError } from '../errors';
 import { formatReference, parseReference, sameRepository, type ImageReference } from '../oci/reference';
