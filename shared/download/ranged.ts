@@ -20,7 +20,9 @@
  *   memcpy per byte from the page cache (a few GB/s, well below the hash's
  *   own cost). The bytes hashed are then the bytes actually on disk, which is
  *   what the user gets. If the page cache was evicted, the re-read hits the
- *   disk: slower, still correct.
+ *   disk: slower, still correct. Fast path: a write that lands exactly at the
+ *   end of the hashed prefix is hashed straight from its buffer, so in-order
+ *   data (always, with concurrency 1) is never read back.
  * - Every range is checked for its exact byte count. A transient failure
  *   (5xx, 429, resets, timeouts, truncated bodies, stalls) is retried with
  *   backoff, RESUMING the range at the first byte not yet received. A read that
@@ -174,7 +176,8 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
   let retried = 0;
   let failure: unknown;
 
-  // In-order hashing state: blocks [0, contiguous) are on disk; bytes [0, hashed) are hashed.
+  // In-order hashing state: blocks [0, contiguous) are on disk; bytes [0, hashed) are hashed
+  // (hashed may run ahead of the finished blocks through the fast path in flush()).
   const finished = new Set<number>();
   let contiguous = 0;
   let hashed = 0;
@@ -255,8 +258,17 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
       if (inflight) return inflight.then(flush);
       if (pending === 0) return Promise.resolve();
       const n = pending;
-      inflight = writeAll(buf, n, range.start + state.filled)
+      const position = range.start + state.filled;
+      inflight = writeAll(buf, n, position)
         .then(() => {
+          if (position === hashed && !hashing && failure === undefined) {
+            // Fast path: these bytes continue the hashed prefix; hash them now
+            // instead of reading them back later.
+            const bytes = n === buf.length ? buf : buf.subarray(0, n);
+            sha256.update(bytes);
+            md5?.update(bytes);
+            hashed += n;
+          }
           state.filled += n;
           pending = 0;
           options.onProgress?.(n);
