@@ -96,8 +96,29 @@ export function isDebug(): boolean {
 
 // ---------------------------------------------------------------- outputs and logging
 
+/**
+ * Registers a value to be masked in the log. task-lib refuses multi-line
+ * secrets, so a PEM document is registered line by line (its base64 body).
+ */
 export function setSecret(value: string | undefined): void {
-  if (value) tl.setSecret(value);
+  if (!value) return;
+  if (!/[\r\n]/.test(value)) {
+    tl.setSecret(value);
+    return;
+  }
+  for (const line of value.split(/\r?\n/)) {
+    const t = line.trim();
+    if (t.length >= 16 && !t.startsWith('-----')) tl.setSecret(t);
+  }
+}
+
+const KUBECONFIG_SECRET_KEYS = ['token', 'client-key-data', 'client-certificate-data', 'password', 'access-token', 'refresh-token', 'id-token', 'client-secret'];
+
+/** Registers the credentials inside a kubeconfig (YAML or JSON) without masking its harmless lines. */
+export function setKubeconfigSecrets(kubeconfig: string | undefined): void {
+  if (!kubeconfig) return;
+  const pattern = new RegExp(`["']?(?:${KUBECONFIG_SECRET_KEYS.join('|')})["']?\\s*:\\s*["']?([^"'\\s,}]+)`, 'g');
+  for (const m of kubeconfig.matchAll(pattern)) setSecret(m[1]);
 }
 
 export function setOutput(name: string, value: string | number): void {
@@ -258,7 +279,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
     return { id, authorizationType: 'AzureSubscription', serverUrl: tl.getEndpointUrl(id, true), token, certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw };
   }
   const kubeconfig = p['kubeconfig'];
-  setSecret(kubeconfig);
+  setKubeconfigSecrets(kubeconfig);
   if (!kubeconfig) throw new InputError(input, `Kubernetes service connection '${id}' holds no kubeconfig: edit the service connection.`);
   return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept };
 }

@@ -112,9 +112,8 @@ describe('DeployToAKS task (MockTestRunner)', function () {
     assert.equal(r.outputs.serviceEndpoint, 'resnet.sc-ns.svc.cluster.local:80');
   });
 
-  // shared/adapter.ts readKubernetesEndpoint calls setSecret() on the whole kubeconfig, which
-  // task-lib refuses for multi-line values; pending until the adapter registers its lines instead.
-  it.skip('deploys through a Kubernetes service connection holding a multi-line YAML kubeconfig (adapter fix pending)', async () => {
+  // task-lib refuses multi-line secrets: the adapter registers the kubeconfig's credentials, not the document.
+  it('deploys through a Kubernetes service connection holding a multi-line YAML kubeconfig, masking its token', async () => {
     const r = await runMock(
       base(
         { connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'k8s', namespace: 'yaml-ns' },
@@ -122,6 +121,9 @@ describe('DeployToAKS task (MockTestRunner)', function () {
       ),
     );
     assert.ok(r.succeeded, r.stdout);
+    assert.ok(r.stdout.includes('##vso[task.setsecret]test-token'), 'the kubeconfig token was not registered as a secret');
+    const visible = r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.setsecret]')).join('\n');
+    assert.ok(!visible.includes('test-token'), 'the kubeconfig token was printed');
   });
 
   it('deploys through a Kubernetes service connection (service account)', async () => {
