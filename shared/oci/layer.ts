@@ -13,10 +13,12 @@ import { createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { constants as zc, crc32, createGzip, deflateRawSync } from 'node:zlib';
 import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../errors';
 import type { Logger } from '../log';
 import { ProgressMeter } from '../progress';
 import { HashingStream, type OciLayout } from './layout';
-import { tarSize, tarStream, type TarEntry } from './tar';
+import { BLOCK, defaultMtime, encodeHeader, tarSize, tarStream, type TarEntry } from './tar';
 import { MediaType } from './types';
 
 export type CompressionPolicy = 'auto' | 'gzip' | 'none';
@@ -25,6 +27,8 @@ export type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
 export const SAMPLE_SIZE = 64 * 1024;
 /** Compressed/original ratio above which content counts as incompressible. */
 export const INCOMPRESSIBLE_RATIO = 0.9;
+/** Stored-gzip layers at least this big hash their diff_id on a worker thread. */
+export const PARALLEL_THRESHOLD = 8 * 1024 * 1024;
 /** Layers at least this big report progress. */
 export const PROGRESS_THRESHOLD = 64 * 1024 * 1024;
 
@@ -207,10 +211,77 @@ class Counter extends Transform {
   }
 }
 
+/** The uncompressed tar as a recipe: literal bytes (headers, padding) and file ranges. */
+export type TarSegment = { bytes: Uint8Array } | { path: string; size: number };
+
+export function tarRecipe(entries: TarEntry[], mtime: number): TarSegment[] {
+  const out: TarSegment[] = [];
+  for (const e of entries) {
+    out.push({ bytes: encodeHeader(e, mtime) });
+    if (e.type !== 'file' || e.size === 0) continue;
+    out.push({ path: e.source as string, size: e.size });
+    const pad = (BLOCK - (e.size % BLOCK)) % BLOCK;
+    if (pad) out.push({ bytes: new Uint8Array(pad) });
+  }
+  out.push({ bytes: new Uint8Array(2 * BLOCK) });
+  return out;
+}
+
+const DIFF_WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { createHash } = require('node:crypto');
+const h = createHash('sha256');
+const buf = Buffer.allocUnsafe(4 << 20);
+let total = 0;
+try {
+  for (const seg of workerData) {
+    if (seg.bytes) { h.update(seg.bytes); total += seg.bytes.length; continue; }
+    const fd = fs.openSync(seg.path, 'r');
+    try {
+      let pos = 0;
+      while (pos < seg.size) {
+        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, seg.size - pos), pos);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        pos += n;
+      }
+      total += pos;
+    } finally { fs.closeSync(fd); }
+  }
+  parentPort.postMessage({ digest: 'sha256:' + h.digest('hex'), total });
+} catch (err) {
+  parentPort.postMessage({ error: String(err && err.message || err) });
+}
+`;
+
+/**
+ * sha256 of the uncompressed tar (the diff_id) on a worker thread that reads
+ * the files itself (from the page cache), so the main thread only hashes the
+ * stored blob: the two hashes of a model layer run on two cores with no data
+ * passed between threads.
+ */
+export function diffIdOnWorker(recipe: TarSegment[]): { result: Promise<{ digest: string; total: number }>; cancel: () => Promise<void> } {
+  const worker = new Worker(DIFF_WORKER_SOURCE, { eval: true, workerData: recipe });
+  const result = new Promise<{ digest: string; total: number }>((resolve, reject) => {
+    worker.once('message', (m: { digest?: string; total?: number; error?: string }) => {
+      if (m.digest) resolve({ digest: m.digest, total: m.total ?? 0 });
+      else reject(new Error(`hashing the layer failed: ${m.error}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`hash worker exited with code ${code}`)));
+  });
+  result.catch(() => undefined);
+  return { result, cancel: async () => void (await worker.terminate()) };
+}
+
 /** Writes the entries as one layer blob into the layout. */
 export async function writeLayer(layout: OciLayout, entries: TarEntry[], options: WriteLayerOptions): Promise<LayerResult> {
   const { encoding, ratio } = await chooseEncoding(options.compression, entries);
-  return writeTarLayer(layout, () => tarStream(entries, { mtime: options.mtime }), tarSize(entries, options.mtime ?? 0), encoding, options, ratio);
+  const mtime = options.mtime ?? defaultMtime();
+  const total = tarSize(entries, mtime);
+  const recipe = encoding === 'gzip-stored' && total >= PARALLEL_THRESHOLD ? tarRecipe(entries, mtime) : undefined;
+  return writeTarLayer(layout, () => tarStream(entries, { mtime }), total, encoding, options, ratio, recipe);
 }
 
 /** Samples a ready-made tar file like a file entry (used for layers exported by Docker). */
@@ -226,12 +297,15 @@ export async function writeTarLayer(
   encoding: LayerEncoding,
   options: WriteLayerOptions,
   ratio?: number,
+  /** When given, the diff_id is hashed from this recipe on a worker thread instead of inline. */
+  diffRecipe?: TarSegment[],
 ): Promise<LayerResult> {
   const started = Date.now();
   const meter = total >= PROGRESS_THRESHOLD && options.logger?.progress ? new ProgressMeter({ label: `Writing ${options.label ?? 'layer'}`, total, sink: options.logger.progress }) : undefined;
-  const diff = new HashingStream();
   const stored = new HashingStream();
   const tmp = layout.tempPath();
+  const offload = diffRecipe && encoding !== 'none' ? diffIdOnWorker(diffRecipe) : undefined;
+  const diff = new HashingStream(!offload);
   const stages: NodeJS.ReadWriteStream[] = [diff];
   if (meter) stages.push(new Counter(meter));
   if (encoding === 'gzip-stored') stages.push(new StoredGzip());
@@ -240,19 +314,26 @@ export async function writeTarLayer(
   try {
     await pipeline([open(), ...stages, createWriteStream(tmp, { highWaterMark: 1 << 20 })], { signal: options.signal });
     const digest = encoding === 'none' ? diff.digest() : stored.digest();
+    let diffId = offload ? '' : diff.digest();
+    if (offload) {
+      const r = await offload.result;
+      if (r.total !== diff.bytes) throw new UserError(`A file changed while the layer was being written (${r.total} bytes hashed, ${diff.bytes} written): make sure nothing writes to the model or app files during the build.`, { code: 'FileChanged' });
+      diffId = r.digest;
+    }
     await layout.commitTemp(tmp, digest);
     meter?.finish();
     return {
       mediaType: layerMediaType(encoding, options.format ?? 'oci'),
       digest,
       size: encoding === 'none' ? diff.bytes : stored.bytes,
-      diffId: diff.digest(),
+      diffId,
       uncompressedSize: diff.bytes,
       encoding,
       ratio,
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
+    await offload?.cancel();
     await fsp.rm(tmp, { force: true });
     throw err;
   }

@@ -28,8 +28,13 @@ export class HashingStream extends Transform {
   bytes = 0;
   private result?: string;
 
+  /** With `hashing` false it only counts bytes (the hash is computed elsewhere). */
+  constructor(private readonly hashing = true) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.bytes += chunk.length;
     cb(null, chunk);
   }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { chooseEncoding, sampleCompressibility, StoredGzip, writeLayer } from '../../../shared/oci/layer';
+import { chooseEncoding, diffIdOnWorker, PARALLEL_THRESHOLD, sampleCompressibility, StoredGzip, tarRecipe, writeLayer } from '../../../shared/oci/layer';
 import { OciLayout } from '../../../shared/oci/layout';
 import { collectEntries, tarStream } from '../../../shared/oci/tar';
 import { MediaType } from '../../../shared/oci/types';
@@ -100,6 +100,19 @@ describe('oci/layer', () => {
       assert.equal(r.encoding, 'gzip-stored');
       assert.equal(r.mediaType, MediaType.OciLayerGzip);
       assert.ok(r.size > r.uncompressedSize);
+    });
+    it('auto on a big random file: diff_id hashed on a worker thread, still exact', async () => {
+      const r = await check('auto', randomBytes(PARALLEL_THRESHOLD + 12345));
+      assert.equal(r.encoding, 'gzip-stored');
+    });
+    it('the worker-side diff_id follows the same tar bytes as the stream (recipe)', async () => {
+      mkdirSync(join(dir, 'r'));
+      writeFileSync(join(dir, 'r', 'a.bin'), randomBytes(700));
+      writeFileSync(join(dir, 'r', 'b.bin'), randomBytes(513));
+      const entries = await collectEntries([{ hostPath: join(dir, 'r'), destination: '/m' }]);
+      const tar = await buffer(tarStream(entries, { mtime: 5 }));
+      const { result } = diffIdOnWorker(tarRecipe(entries, 5));
+      assert.deepEqual(await result, { digest: sha(tar), total: tar.length });
     });
     it('auto on text: compressed', async () => {
       const r = await check('auto', Buffer.from('lorem ipsum dolor '.repeat(100000)));
