@@ -99,7 +99,7 @@ export class OciLayout {
 
   private constructor(readonly dir: string) {}
 
-  /** Creates (or reuses) a layout at `dir`. An existing non-layout, non-empty folder is refused. */
+  /** Creates a layout at `dir` (or reuses the layout already there: its index and blobs are kept). */
   static async create(dir: string): Promise<OciLayout> {
     try {
       await fsp.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
