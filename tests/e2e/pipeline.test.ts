@@ -1,0 +1,164 @@
+/**
+ * End to end: the whole pipeline with the built task bundles run as the agent
+ * runs them (scripts/lib/chain.ts, the same code as `npm run demo`), against
+ * real local services: Azurite and s3rver hold two versions of the sample
+ * model, BundleModelImage builds onto a local Node base image, PushToACR
+ * pushes to Debian's docker-registry (Basic auth), a real Docker engine runs
+ * the pushed image, and DeployToAKS applies to the fake Kubernetes API server
+ * through a kubeconfig file. Each link is asserted here independently of the
+ * chain's own checks.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { join } from 'node:path';
+import { runChain, type ChainResult } from '../../scripts/lib/chain';
+import { sampleModel } from '../../scripts/lib/sample-model';
+import { onPath, startServices, type Services } from '../../scripts/lib/services';
+import { OciLayout } from '../../shared/oci/layout';
+import { Annotation } from '../../shared/oci/types';
+import { FakeApiServer } from '../helpers/fake-apiserver';
+
+const root = join(__dirname, '..', '..');
+const TASKS = ['FetchModel', 'BundleModelImage', 'PushToACR', 'DeployToAKS'];
+
+describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run -> DeployToAKS', function () {
+  this.timeout(600_000);
+  let services: Services | undefined;
+  let apiServer: FakeApiServer | undefined;
+  let workDir = '';
+  let result: ChainResult;
+
+  before(async function () {
+    for (const t of TASKS) {
+      if (!existsSync(join(root, 'dist', 'tasks', t, 'index.js'))) execFileSync(process.execPath, ['scripts/build.mjs', t], { cwd: root, stdio: 'pipe' });
+    }
+    workDir = mkdtempSync(join(tmpdir(), 'e2e-pipeline-'));
+    services = await startServices({ registryAuth: true });
+    apiServer = await FakeApiServer.start();
+    const kubeconfigPath = join(workDir, 'kubeconfig');
+    writeFileSync(kubeconfigPath, apiServer.kubeconfig(), { mode: 0o600 });
+    result = await runChain({
+      root,
+      workDir: join(workDir, 'run'),
+      baseImageCacheDir: join(tmpdir(), 'model-to-aks-node-base-cache'),
+      services,
+      kubeconfigPath,
+      namespace: 'models-e2e',
+      deployEnv: { DEPLOYTOAKS_TEST_POLL_MS: '20' },
+    });
+  });
+
+  after(async () => {
+    await apiServer?.stop();
+    await services?.stop();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  const expected = sampleModel('1.1.0');
+  // FetchModel's folder digest written out by hand: one "path sha256\n" line for the one file.
+  const expectedFolderSha = createHash('sha256').update(`model.json ${createHash('sha256').update(expected.body).digest('hex')}\n`).digest('hex');
+
+  it('FetchModel resolves the newest of two published versions from Azure Blob Storage and from S3', () => {
+    assert.equal(result.fetchAzure.modelVersion, '1.1.0');
+    assert.equal(result.fetchS3.modelVersion, '1.1.0');
+    assert.match(result.fetchAzure.modelUri ?? '', /\/devstoreaccount1\/models\/diabetes\/1\.1\.0\/$/);
+    assert.equal(result.fetchS3.modelUri, 's3://models/diabetes/1.1.0/');
+    assert.equal(result.fetchAzure.modelSha256, expectedFolderSha);
+    assert.equal(result.fetchS3.modelSha256, expectedFolderSha);
+    assert.deepEqual(readFileSync(join(result.fetchAzure.modelPath as string, 'model.json')), expected.body);
+    assert.deepEqual(readFileSync(join(result.fetchS3.modelPath as string, 'model.json')), expected.body);
+  });
+
+  it("BundleModelImage's image carries the model uri/version/sha256 as annotations and labels, and holds the model under /models", async () => {
+    const layout = await OciLayout.open(result.bundle.imageLayout as string);
+    const found = await layout.findManifest('101');
+    assert.equal(found.descriptor.digest, result.bundle.imageDigest);
+    const a = found.manifest.annotations ?? {};
+    assert.equal(a[Annotation.ModelUri], result.fetchAzure.modelUri);
+    assert.equal(a[Annotation.ModelVersion], '1.1.0');
+    assert.equal(a[Annotation.ModelSha256], result.fetchAzure.modelSha256);
+    const labels = found.config.config?.Labels ?? {};
+    assert.equal(labels[Annotation.ModelSha256], result.fetchAzure.modelSha256);
+    assert.ok(found.manifest.layers.some((l) => l.digest === result.bundle.modelLayerDigest), 'model layer is in the manifest');
+    assert.deepEqual(found.config.config?.Cmd, ['/app/server.js']);
+    assert.deepEqual(found.config.config?.Entrypoint, ['/usr/local/bin/node']);
+    // The model layer holds exactly the fetched bytes at /models/model.json.
+    const files = new Map<string, Buffer>();
+    const extract = tar.extract();
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        chunks.push(c as Buffer);
+      });
+      stream.on('end', () => {
+        if (header.type === 'file') files.set(header.name, Buffer.concat(chunks));
+        next();
+      });
+    });
+    await pipeline(Readable.from(layout.openBlob(result.bundle.modelLayerDigest as string)), createGunzip(), extract);
+    assert.deepEqual([...files.keys()], ['models/model.json']);
+    assert.deepEqual(files.get('models/model.json'), expected.body);
+  });
+
+  it('PushToACR reports the digest the registry and skopeo see, and the pushed manifest keeps the annotations', function () {
+    if (!services?.registry) this.skip();
+    const push = result.push as Record<string, string>;
+    assert.equal(push.imageDigest, result.bundle.imageDigest);
+    assert.equal(push.imageRef, `${services?.registry?.host}/samples/model-api@${result.bundle.imageDigest}`);
+    assert.deepEqual(push.imageTags?.split(',').sort(), ['101', 'latest', 'model-1.1.0']);
+    assert.equal(result.registryDigest, push.imageDigest);
+    assert.equal(result.registryAnnotations?.[Annotation.ModelSha256], result.fetchAzure.modelSha256);
+    assert.equal(result.registryAnnotations?.[Annotation.ModelVersion], '1.1.0');
+    if (!onPath('skopeo')) this.skip();
+    // Asked here again, independently of the chain: by tag and by the model version tag.
+    const reg = services?.registry;
+    for (const tag of ['latest', 'model-1.1.0']) {
+      const r = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--creds', `${reg?.username}:${reg?.password}`, `docker://${reg?.host}/samples/model-api:${tag}`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const info = JSON.parse(r.stdout) as { Digest: string; Labels: Record<string, string> };
+      assert.equal(info.Digest, push.imageDigest);
+      assert.equal(info.Labels[Annotation.ModelVersion], '1.1.0');
+    }
+    assert.equal(result.skopeoDigest, push.imageDigest);
+  });
+
+  it("the running container's /version serves FetchModel's version and sha256, and /score uses those weights", function () {
+    if (!services?.docker || !services.registry) this.skip();
+    const c = result.container;
+    assert.ok(c, 'the container ran');
+    assert.equal(c.version.modelSha256, result.fetchAzure.modelSha256);
+    assert.equal(c.version.modelVersion, result.fetchAzure.modelVersion);
+    assert.equal(c.version.modelUri, result.fetchAzure.modelUri);
+    assert.equal(c.version.modelKind, 'folder');
+    assert.equal(c.score.predictions[0], c.expectedPrediction);
+    // The older version's weights would give another answer: the prediction identifies the model.
+    const older = sampleModel('1.0.0');
+    const row = [0.03, 0.06, 0.02, 0.02];
+    let y = older.intercept;
+    row.forEach((v, i) => (y += (older.coefficients[i] as number) * v));
+    assert.notEqual(Math.round(y * 1e6) / 1e6, c.score.predictions[0]);
+  });
+
+  it('DeployToAKS applies the pushed digest with the model identity to the cluster', () => {
+    assert.equal(result.deployMode, 'kubeconfig');
+    const image = (result.push?.imageRef ?? result.deploy.deployedImage) as string;
+    assert.equal(result.deploy.deployedImage, image);
+    assert.ok(result.deploy.revision, 'a revision is reported');
+    const dep = apiServer?.get('apps/v1', 'deployments', 'models-e2e', 'model-api') as unknown as {
+      metadata: { annotations?: Record<string, string> };
+      spec: { template: { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ image: string }> } } };
+    };
+    assert.ok(dep, 'the Deployment exists on the API server');
+    assert.equal(dep.spec.template.spec.containers[0]?.image, image);
+    const annotations = { ...(dep.metadata.annotations ?? {}), ...(dep.spec.template.metadata.annotations ?? {}) };
+    assert.ok(Object.values(annotations).includes(result.fetchAzure.modelSha256 as string), `model sha256 among ${JSON.stringify(annotations)}`);
+    assert.ok(apiServer?.get('v1', 'services', 'models-e2e', 'model-api'), 'the Service exists');
+  });
+});
