@@ -20,6 +20,7 @@ import {
   getString,
   getVariable,
   readAzureRmEndpoint,
+  readDockerRegistryEndpoint,
   readKubernetesEndpoint,
   runTask,
   setOutput,
@@ -35,6 +36,40 @@ import { deploy } from '../../shared/k8s/deploy';
 import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../../shared/k8s/kubeconfig';
 import { parseEnvLines } from '../../shared/k8s/template';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { acrCredentials } from '../../shared/azure/acr';
+import type { ImageReference } from '../../shared/oci/reference';
+import type { RegistryCredentials } from '../../shared/oci/registry/auth';
+import { RegistryClient } from '../../shared/oci/registry/client';
+import { readImageAnnotations, resolveImageDigest } from '../../shared/oci/registry/image-info';
+
+/**
+ * How to read the pushed image (digest of a tag, model annotations): the
+ * imageRegistryConnection when given; for an *.azurecr.io image and an Azure
+ * Resource Manager cluster connection, that connection's identity through the
+ * ACR token exchange (it needs AcrPull); otherwise anonymously.
+ */
+function registryReader(connectionType: (typeof CONNECTION_TYPES)[number]): (ref: ImageReference) => RegistryClient {
+  const connectionId = getString('imageRegistryConnection');
+  let credentials: RegistryCredentials | undefined;
+  let credentialRegistry: string | undefined;
+  if (connectionId) {
+    const endpoint = readDockerRegistryEndpoint('imageRegistryConnection');
+    credentialRegistry = endpoint.registry;
+    credentials = endpoint.azure
+      ? acrCredentials({ registry: endpoint.registry, credential: azureCredentialFor(endpoint.azure), tenantId: endpoint.azure.tenantId, input: 'imageRegistryConnection', logger: taskLogger })
+      : endpoint.username
+        ? { username: endpoint.username, password: endpoint.password ?? '' }
+        : undefined;
+  }
+  return (ref) => {
+    let creds = credentials && credentialRegistry === ref.registry ? credentials : undefined;
+    if (!creds && connectionType === 'azureResourceManager' && /\.azurecr\.(io|us|cn)$/i.test(ref.registry)) {
+      const endpoint = readAzureRmEndpoint('azureSubscription');
+      creds = acrCredentials({ registry: ref.registry, credential: azureCredentialFor(endpoint), tenantId: endpoint.tenantId, input: 'azureSubscription', logger: taskLogger });
+    }
+    return new RegistryClient({ registry: ref.registry, credentials: creds, credentialsInput: connectionId ? 'imageRegistryConnection' : undefined, logger: taskLogger, retries: 1, retryBaseMs: 200 });
+  };
+}
 
 const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
 
@@ -160,7 +195,13 @@ void runTask(async () => {
     serviceEndpointTimeoutSeconds: Number.isFinite(pollMs) && pollMs > 0 ? 5 : undefined,
     logger: taskLogger,
   };
-  const result = await deploy({ ...options, connect: async () => new KubeClient(await clusterConfig(connectionType)) });
+  const reader = registryReader(connectionType);
+  const result = await deploy({
+    ...options,
+    fetchImageAnnotations: (ref) => readImageAnnotations(reader(ref), ref),
+    resolveDigest: (ref) => resolveImageDigest(reader(ref), ref),
+    connect: async () => new KubeClient(await clusterConfig(connectionType)),
+  });
   setOutput('deployedImage', result.deployedImage);
   setOutput('revision', result.revision);
   setOutput('serviceEndpoint', result.serviceEndpoint);
