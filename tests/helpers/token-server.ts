@@ -40,6 +40,10 @@ export interface TokenServerOptions {
   advertisedLifetimeSec?: number;
   /** Validates a fake Entra token given to /oauth2/exchange; returns the identity or undefined. */
   validateEntraToken?: (token: string, tenant: string | undefined) => string | undefined;
+  /** Identities limited to pull (declarative policy, usable across processes). */
+  readOnly?: string[];
+  /** Entra tokens starting with this prefix are accepted (declarative validator). */
+  entraTokenPrefix?: string;
   /** Anonymous GETs get a token with no access (like Docker Hub) when true; 401 otherwise. */
   allowAnonymous?: boolean;
 }
@@ -111,7 +115,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     for (const s of scopes) {
       const e = parseScope(s);
       if (!e || e.type !== 'repository') continue;
-      const allowed = identity === '' ? [] : (options.policy?.(identity, e.name, e.actions) ?? e.actions);
+      const allowed = identity === '' ? [] : options.policy ? options.policy(identity, e.name, e.actions) : options.readOnly?.includes(identity) ? ['pull'] : e.actions;
       const granted = e.actions.filter((a) => allowed.includes(a));
       if (granted.length) access.push({ type: e.type, name: e.name, actions: granted });
     }
@@ -168,7 +172,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         }
         if (form.get('grant_type') !== 'access_token') return deny(res, 400, 'grant_type must be access_token');
         if (form.get('service') !== options.service) return deny(res, 400, `unknown service ${form.get('service')}`);
-        const identity = options.validateEntraToken?.(form.get('access_token') ?? '', form.get('tenant') ?? undefined);
+        const entra = form.get('access_token') ?? '';
+        const identity = options.validateEntraToken ? options.validateEntraToken(entra, form.get('tenant') ?? undefined) : options.entraTokenPrefix && entra.startsWith(options.entraTokenPrefix) ? 'entra-identity' : undefined;
         if (!identity) return deny(res, 401, 'the Entra token was not accepted');
         stats.exchanges++;
         const refresh = `acr-refresh-${randomBytes(12).toString('hex')}`;
@@ -198,6 +203,46 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TokenServerProcess {
+  url: string;
+  realm: string;
+  service: string;
+  issuer: string;
+  rootCertBundlePath: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The same server in a child process, for tests whose own event loop blocks
+ * (task-lib's MockTestRunner runs the task with spawnSync).
+ */
+export async function startTokenServerProcess(options: Omit<TokenServerOptions, 'policy' | 'validateEntraToken'>): Promise<TokenServerProcess> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'token-server-main.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') });
+  const info = await new Promise<Omit<TokenServerProcess, 'pid' | 'stop'>>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as Omit<TokenServerProcess, 'pid' | 'stop'>);
+    });
+    child.once('exit', (code) => reject(new Error(`token server process exited with ${code}`)));
+  });
+  const pid = child.pid as number;
+  return {
+    ...info,
+    pid,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(pid, 'SIGTERM');
+        await exited;
+      }
     },
   };
 }
