@@ -55,6 +55,8 @@ export interface ChainOptions {
   deployEnv?: Record<string, string>;
   /** Namespace for DeployToAKS (default model-api-demo). */
   namespace?: string;
+  /** Checked before each step: true stops the chain (e.g. after Ctrl-C). */
+  interrupted?: () => boolean;
 }
 
 export interface Check {
@@ -138,6 +140,7 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     log(`  ok  ${what}: ${detail}`);
   };
   const run = async (link: string, task: string, inputs: Record<string, string | number | boolean | undefined>, extra: { endpoints?: Record<string, Endpoint>; env?: Record<string, string> } = {}) => {
+    if (options.interrupted?.()) throw new ChainError(link, 'interrupted before this step');
     log(`> ${link}`);
     const r = await runTask({ task, root, inputs, variables, endpoints: extra.endpoints, env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(extra.env ?? {}) }, echo: (line) => options.taskOutput?.(task, line) });
     if (r.result !== 'Succeeded' && r.result !== 'SucceededWithIssues') {

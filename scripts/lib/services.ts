@@ -41,6 +41,8 @@ export interface ServiceOptions {
   registryAuth?: boolean;
   /** Try to start a Docker engine (default true). */
   docker?: boolean;
+  /** Try to start a registry (default true). */
+  registry?: boolean;
   /**
    * Stop the Docker engine in stop() (the demo). Off by default: the engine is
    * shared by every test of one process and stopped when the process exits.
@@ -84,7 +86,9 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
     log(`S3 server (s3rver) on ${s3.endpoint} (pid ${s3.pid})`);
 
     let registry: RegistryService | undefined;
-    if (!onPath('docker-registry')) {
+    if (options.registry === false) {
+      skipped.push({ what: 'push to a local registry (PushToACR) and running the image', why: 'turned off', enable: 'unset DEMO_SKIP' });
+    } else if (!onPath('docker-registry')) {
       skipped.push({ what: 'push to a local registry (PushToACR) and running the image', why: 'docker-registry is not installed', enable: 'sudo apt-get install -y docker-registry' });
     } else {
       const useAuth = options.registryAuth !== false && onPath('htpasswd');
@@ -97,7 +101,9 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
     }
 
     let docker: DockerEngine | undefined;
-    if (options.docker !== false) {
+    if (options.docker === false) {
+      skipped.push({ what: 'running the pushed image in a Docker engine', why: 'turned off', enable: 'unset DEMO_SKIP' });
+    } else {
       if (process.getuid?.() !== 0) {
         skipped.push({ what: 'running the pushed image in a Docker engine', why: 'dockerd needs root', enable: 'sudo npm run demo   (after: sudo apt-get install -y docker.io)' });
       } else if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) {
