@@ -58,6 +58,8 @@ async function start(): Promise<DockerEngine | undefined> {
   const host = `unix://${sock}`;
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
   process.once('exit', () => stopSync(pid, dir));
+  // A watchdog stops dockerd even when this process dies without running exit handlers (SIGKILL, SIGTERM).
+  spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ${stopScript(pid, dir)}`], { detached: true, stdio: 'ignore' }).unref();
   const deadline = Date.now() + 60000;
   for (;;) {
     const r = spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' });
@@ -94,15 +96,13 @@ async function start(): Promise<DockerEngine | undefined> {
   };
 }
 
+/** Shell: stop dockerd by its PID (bounded wait, then SIGKILL), unmount what it left, remove its folder. */
+function stopScript(pid: number, dir: string): string {
+  return `if [ -d '${dir}' ]; then kill -TERM ${pid} 2>/dev/null; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; kill -9 ${pid} 2>/dev/null; grep -o ' ${dir}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null; rm -rf '${dir}'; fi; true`;
+}
+
 function stopSync(pid: number, dir: string): void {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-  // Wait (bounded) for dockerd to shut down, then remove its folder.
-  spawnSync('sh', ['-c', `i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; kill -9 ${pid} 2>/dev/null; true`]);
-  spawnSync('sh', ['-c', `grep -o ' ${dir}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null; rm -rf '${dir}'`]);
+  spawnSync('sh', ['-c', stopScript(pid, dir)]);
 }
 
 /** The engine of this test process (started on first use), or undefined when it cannot run here. */
