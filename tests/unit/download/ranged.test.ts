@@ -224,4 +224,27 @@ describe('download/ranged', () => {
     assert.equal(r.sha256, sha(data));
     assert.ok(peak <= 3, `peak ${peak}`);
   });
+
+  describe('hashing on a worker thread', () => {
+    it('gives the same sha256 and md5 with out-of-order blocks', async () => {
+      const data = randomBytes(3_000_017);
+      const store = new FakeStore(new Map([['k', data]]));
+      // Later blocks finish first: the first read of every even block is slowed by a reset.
+      store.faults = (n, start) => (n < 8 && (start / 100_000) % 2 === 0 ? { kind: 'reset', afterBytes: 50_000 } : undefined);
+      const dest = join(dir, 'k');
+      const r = await downloadObject(store, store.object('k'), dest, { blockSize: 100_000, concurrency: 6, hashes: ['md5'], hashInWorker: true, ...fast });
+      assert.equal(r.sha256, sha(data));
+      assert.equal(r.md5, md5(data));
+      assert.ok(readFileSync(dest).equals(data));
+    });
+
+    it('stops the worker and removes the file on failure', async () => {
+      const data = randomBytes(500_000);
+      const store = new FakeStore(new Map([['k', data]]));
+      store.faults = (_n, start) => (start >= 200_000 ? { kind: 'status', status: 500 } : undefined);
+      const dest = join(dir, 'k');
+      await assert.rejects(downloadObject(store, store.object('k'), dest, { blockSize: 100_000, retries: 1, hashInWorker: true, ...fast }), UserError);
+      assert.equal(existsSync(dest), false);
+    });
+  });
 });
