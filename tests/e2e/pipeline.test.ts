@@ -11,19 +11,21 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { join } from 'node:path';
+import { runTask } from '../../scripts/lib/agent';
 import { runChain, type ChainResult } from '../../scripts/lib/chain';
 import { sampleModel } from '../../scripts/lib/sample-model';
 import { onPath, startServices, type Services } from '../../scripts/lib/services';
 import { OciLayout } from '../../shared/oci/layout';
 import { Annotation } from '../../shared/oci/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
+import { freePort } from '../helpers/registry';
 
 const root = join(__dirname, '..', '..');
 const TASKS = ['FetchModel', 'BundleModelImage', 'PushToACR', 'DeployToAKS'];
@@ -144,6 +146,59 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     let y = older.intercept;
     row.forEach((v, i) => (y += (older.coefficients[i] as number) * v));
     assert.notEqual(Math.round(y * 1e6) / 1e6, c.score.predictions[0]);
+  });
+
+  it("Docker mode: the sample Dockerfile builds an image whose /version serves FetchModel's sha256", async function () {
+    const engine = services?.docker;
+    if (!engine || !onPath('skopeo')) this.skip();
+    // The app folder is copied: Docker mode writes the model into the build context (.bundle-model/).
+    const context = join(workDir, 'docker-app');
+    cpSync(join(root, 'samples', 'model-api'), context, { recursive: true });
+    engine.loadOciLayout(result.base.layoutDir, result.base.tag, 'e2e/node-base:1');
+    mkdirSync(join(workDir, 'agent-temp-docker'), { recursive: true });
+    const run = await runTask({
+      task: 'BundleModelImage',
+      root,
+      inputs: {
+        mode: 'docker',
+        dockerfile: join(context, 'Dockerfile'),
+        buildContext: context,
+        buildArgs: `BASE_IMAGE=e2e/node-base:1\nMODEL_VERSION=${result.fetchAzure.modelVersion}`,
+        modelPath: result.fetchAzure.modelPath,
+        modelUri: result.fetchAzure.modelUri,
+        modelVersion: result.fetchAzure.modelVersion,
+        modelSha256: result.fetchAzure.modelSha256,
+        tags: 'docker-mode',
+        outputPath: join(workDir, 'docker-image'),
+      },
+      variables: { 'Agent.TempDirectory': join(workDir, 'agent-temp-docker') },
+      env: { DOCKER_HOST: engine.host, DOCKER_BUILDKIT: '0' },
+    });
+    assert.equal(run.result, 'Succeeded', `${run.message}\n${run.log.slice(-15).join('\n')}`);
+    const layout = await OciLayout.open(run.outputs.imageLayout as string);
+    const found = await layout.findManifest('docker-mode');
+    assert.equal(found.manifest.annotations?.[Annotation.ModelSha256], result.fetchAzure.modelSha256);
+    engine.loadOciLayout(run.outputs.imageLayout as string, 'docker-mode', 'e2e/model-api:docker-mode');
+    const port = await freePort();
+    const id = engine.docker(['run', '-d', '--network', 'host', '-e', `PORT=${port}`, '-e', 'HOST=127.0.0.1', 'e2e/model-api:docker-mode']).trim();
+    try {
+      let version: Record<string, unknown> | undefined;
+      const deadline = Date.now() + 30_000;
+      while (!version) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/version`);
+          if (res.ok) version = (await res.json()) as Record<string, unknown>;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`the Docker-mode container did not answer: ${engine.docker(['logs', id])}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      assert.equal(version.modelSha256, result.fetchAzure.modelSha256);
+      assert.equal(version.modelVersion, result.fetchAzure.modelVersion);
+      assert.equal(version.modelKind, 'folder');
+    } finally {
+      engine.docker(['rm', '-f', id]);
+    }
   });
 
   it('DeployToAKS applies the pushed digest with the model identity to the cluster', () => {
