@@ -9,6 +9,7 @@ import { InputError, isUserError, errorMessage } from '../../shared/errors';
 import { OciLayout } from '../../shared/oci/layout';
 import { isValidTag, normaliseRegistry, parseReference, registryProblem, sanitizeTag } from '../../shared/oci/reference';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
+import { configureProxy } from '../../shared/oci/registry/http';
 import { pushImage } from '../../shared/oci/registry/push';
 import { Annotation } from '../../shared/oci/types';
 
@@ -67,7 +68,32 @@ async function openLayout(dir: string): Promise<OciLayout> {
   }
 }
 
+/** The agent's proxy settings (Agent.ProxyUrl, credentials, bypass list), when configured. */
+function useAgentProxy(): void {
+  const proxyUrl = adapter.getVariable('Agent.ProxyUrl');
+  if (!proxyUrl) return;
+  const user = adapter.getVariable('Agent.ProxyUsername');
+  const password = adapter.getVariable('Agent.ProxyPassword');
+  adapter.setSecret(password);
+  let url = proxyUrl;
+  if (user) {
+    const u = new URL(proxyUrl);
+    u.username = encodeURIComponent(user);
+    u.password = encodeURIComponent(password ?? '');
+    url = u.toString();
+    adapter.setSecret(url);
+  }
+  let bypassPatterns: string[] = [];
+  try {
+    bypassPatterns = JSON.parse(adapter.getVariable('Agent.ProxyBypassList') ?? '[]') as string[];
+  } catch {
+    bypassPatterns = [];
+  }
+  configureProxy({ proxyUrl: url, bypassPatterns });
+}
+
 async function main(): Promise<void> {
+  useAgentProxy();
   const layoutDir = adapter.getRequiredString('imageLayout');
   const sourceTag = adapter.getString('sourceTag');
   const tags = adapter.getLines('tags');

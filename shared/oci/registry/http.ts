@@ -6,6 +6,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { proxyFor, type ProxyOptions } from '../../storage/proxy';
 
 /** A request body: bytes, or a factory that opens a fresh stream (so the request can be replayed). */
 export type RequestBody = Buffer | string | (() => Readable);
@@ -33,6 +36,31 @@ export interface HttpResponse {
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
 
+let proxyOptions: ProxyOptions = {};
+const proxyAgents = new Map<string, http.Agent>();
+
+/**
+ * Proxy settings for registry requests (the agent's proxy URL, bypass list;
+ * else HTTPS_PROXY/HTTP_PROXY/NO_PROXY). Loopback hosts are always reached directly.
+ */
+export function configureProxy(options: ProxyOptions): void {
+  proxyOptions = options;
+  proxyAgents.clear();
+}
+
+function agentFor(url: URL): http.Agent {
+  const isHttps = url.protocol === 'https:';
+  const proxy = isLoopbackHost(url.hostname) ? undefined : proxyFor(url.toString(), proxyOptions);
+  if (!proxy) return isHttps ? httpsAgent : httpAgent;
+  const key = `${url.protocol}${proxy}`;
+  let agent = proxyAgents.get(key);
+  if (!agent) {
+    agent = isHttps ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+    proxyAgents.set(key, agent);
+  }
+  return agent;
+}
+
 function once(req: HttpRequest): Promise<HttpResponse> {
   const isHttps = req.url.protocol === 'https:';
   const mod = isHttps ? https : http;
@@ -42,7 +70,7 @@ function once(req: HttpRequest): Promise<HttpResponse> {
   else if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD' && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
   return new Promise<HttpResponse>((resolve, reject) => {
     let settled = false;
-    const request = mod.request(req.url, { method: req.method, headers, agent: isHttps ? httpsAgent : httpAgent, signal: req.signal });
+    const request = mod.request(req.url, { method: req.method, headers, agent: agentFor(req.url), signal: req.signal });
     request.setTimeout(req.idleTimeoutMs ?? 120_000, () => {
       request.destroy(Object.assign(new Error(`No answer from ${req.url.host} for ${Math.round((req.idleTimeoutMs ?? 120_000) / 1000)} s`), { code: 'ETIMEDOUT' }));
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readText, send } from '../../../shared/oci/registry/http';
+import { configureProxy, readText, send } from '../../../shared/oci/registry/http';
 
 async function listen(handler: http.RequestListener, host = '127.0.0.1'): Promise<{ server: http.Server; url: string }> {
   const server = http.createServer(handler);
@@ -68,6 +68,36 @@ describe('registry http client', () => {
     } finally {
       s.server.closeAllConnections();
       s.server.close();
+    }
+  });
+
+  it('goes through the configured proxy for remote hosts, directly for loopback', async () => {
+    const proxied: string[] = [];
+    const target = await listen((req, res) => res.end(`target saw ${req.url}`));
+    // A forward proxy that sends every request to the local target, whatever host it names.
+    const proxy = await listen((req, res) => {
+      proxied.push(req.url ?? '');
+      const t = new URL(target.url);
+      const fwd = http.request({ host: t.hostname, port: t.port, path: new URL(req.url ?? '/').pathname, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(fwd);
+    });
+    try {
+      configureProxy({ proxyUrl: proxy.url });
+      const res = await send({ method: 'GET', url: new URL('http://registry.example.test/v2/') });
+      assert.equal(await readText(res), 'target saw /v2/');
+      assert.deepEqual(proxied, ['http://registry.example.test/v2/']);
+      const direct = await send({ method: 'GET', url: new URL(`${target.url}/v2/direct`) });
+      assert.equal(await readText(direct), 'target saw /v2/direct');
+      assert.equal(proxied.length, 1, 'loopback not proxied');
+    } finally {
+      configureProxy({});
+      for (const s of [target, proxy]) {
+        s.server.closeAllConnections();
+        s.server.close();
+      }
     }
   });
 });
