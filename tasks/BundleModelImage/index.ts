@@ -4,6 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as adapter from '../../shared/adapter';
+import { acrCredentials } from '../../shared/azure/acr';
+import { azureCredentialFor } from '../../shared/azure/credential';
 import { InputError } from '../../shared/errors';
 import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } from '../../shared/oci/bundle';
 import { bundleWithDocker } from '../../shared/oci/docker-build';
@@ -45,10 +47,14 @@ function baseCredentials(): RegistryCredentials | undefined {
   if (!adapter.getString('baseRegistryConnection')) return undefined;
   const endpoint = adapter.readDockerRegistryEndpoint('baseRegistryConnection');
   if (endpoint.azure) {
-    throw new InputError(
-      'baseRegistryConnection',
-      `Registry connection '${endpoint.id}' signs in to ${endpoint.registry} with Entra ID, which pulling a base image does not support yet: use a service principal (username/password) Docker registry connection for the base image.`,
-    );
+    // ACR with workload identity federation or managed identity: Entra token -> ACR refresh token.
+    return acrCredentials({
+      registry: endpoint.registry,
+      credential: azureCredentialFor(endpoint.azure),
+      tenantId: endpoint.azure.tenantId,
+      input: 'baseRegistryConnection',
+      logger: adapter.taskLogger,
+    });
   }
   return { username: endpoint.username, password: endpoint.password };
 }
