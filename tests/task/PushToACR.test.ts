@@ -166,9 +166,8 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     });
   }
 
-  // Pending: shared/adapter.ts registers the PEM with setSecret, which task-lib refuses for multi-line values
-  // ("Secrets cannot contain multiple lines"); reported to the lead. Un-skip once the adapter registers each line.
-  it.skip('AzureRM service principal with a certificate: reaches the Entra sign-in', async () => {
+  // The certificate's PEM is multi-line: the adapter registers its body line by line (task-lib refuses multi-line secrets).
+  it('AzureRM service principal with a certificate: reaches the Entra sign-in without printing the key', async () => {
     const dir = mkdtempSync(join(work, 'cert-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=sp'], { stdio: 'ignore' });
     const pem = readFileSync(join(dir, 'k.pem'), 'utf8') + readFileSync(join(dir, 'c.pem'), 'utf8');
@@ -178,6 +177,9 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     assert.ok(r.tr.failed);
     assert.match(failure(r), /Could not get an Entra ID token/);
     assert.ok(!leaks(r, 'PRIVATE KEY'));
+    const keyLine = pem.split('\n')[1] as string;
+    assert.ok(r.tr.stdout.includes(`##vso[task.setsecret]${keyLine}`), 'the private key lines were not registered as secrets');
+    assert.ok(!leaks(r, keyLine));
   });
 
   it('ACR connection with managed identity: reaches the Entra sign-in', async () => {
