@@ -80,8 +80,14 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
     stops.length = 0;
   };
   try {
-    const [azurite, s3] = await Promise.all([startAzurite(), startS3Server()]);
-    stops.push(() => azurite.stop(), () => s3.stop());
+    // Started side by side; when one fails, the other is still stopped (by the catch below).
+    const [az, s3r] = await Promise.allSettled([startAzurite(), startS3Server()]);
+    if (az.status === 'fulfilled') stops.push(() => az.value.stop());
+    if (s3r.status === 'fulfilled') stops.push(() => s3r.value.stop());
+    if (az.status === 'rejected') throw new Error(`Azurite did not start: ${(az.reason as Error).message}`);
+    if (s3r.status === 'rejected') throw new Error(`The S3 server (s3rver) did not start: ${(s3r.reason as Error).message}`);
+    const azurite = az.value;
+    const s3 = s3r.value;
     log(`Azurite (Blob Storage emulator) on ${azurite.blobEndpoint} (pid ${azurite.pid})`);
     log(`S3 server (s3rver) on ${s3.endpoint} (pid ${s3.pid})`);
 
