@@ -1,0 +1,204 @@
+/**
+ * The task-lib adapter in process: inputs to typed values with one-line
+ * errors, service connection records for every scheme, secrets registered
+ * (never echoed, multi-line ones line by line) and failures turned into task
+ * results. task-lib reads INPUT_* / ENDPOINT_* once; the test sets them and
+ * asks task-lib to load them again.
+ */
+import { strict as assert } from 'node:assert';
+import { Writable } from 'node:stream';
+import * as im from 'azure-pipelines-task-lib/internal';
+import * as adapter from '../../shared/adapter';
+import { InputError, UserError } from '../../shared/errors';
+
+const env: Record<string, string> = {
+  INPUT_NAME: '  value  ',
+  INPUT_EMPTY: '',
+  INPUT_FLAG: 'true',
+  INPUT_BADFLAG: 'maybe',
+  INPUT_COUNT: '12',
+  INPUT_BADCOUNT: '12x',
+  INPUT_MODE: 'PINNED',
+  INPUT_LINES: 'a=1\n\n# comment\n  b=2  \n',
+  INPUT_SECRETINPUT: 'super-secret-connection-string',
+  INPUT_ARM: 'arm1',
+  INPUT_ARMCERT: 'armCert',
+  INPUT_ARMWIF: 'armWif',
+  INPUT_ARMBAD: 'armBad',
+  INPUT_S3: 's3c',
+  INPUT_REGOTHERS: 'regOthers',
+  INPUT_REGACR: 'regAcr',
+  INPUT_REGACRWIF: 'regAcrWif',
+  INPUT_K8S: 'k8s',
+  INPUT_K8SSA: 'k8sSa',
+  INPUT_MISSINGCONN: 'nope',
+};
+
+function endpoint(id: string, scheme: string, parameters: Record<string, string>, data: Record<string, string> = {}, url?: string): void {
+  env[`ENDPOINT_AUTH_${id}`] = JSON.stringify({ scheme, parameters });
+  env[`ENDPOINT_AUTH_SCHEME_${id}`] = scheme;
+  for (const [k, v] of Object.entries(data)) env[`ENDPOINT_DATA_${id}_${k.toUpperCase()}`] = v;
+  if (url) env[`ENDPOINT_URL_${id}`] = url;
+}
+
+const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuic\n-----END PRIVATE KEY-----\n';
+endpoint('arm1', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant', serviceprincipalkey: 'sp-secret-123456' }, { subscriptionid: 'sub', environment: 'AzureUSGovernment' });
+endpoint('armCert', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant', authenticationType: 'spnCertificate', servicePrincipalCertificate: PEM });
+endpoint('armWif', 'WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
+endpoint('armBad', 'UsernamePassword', { username: 'u' });
+endpoint('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: 'job-access-token-xyz' });
+endpoint('s3c', 'UsernamePassword', { username: 'AKID', password: 's3-secret-key-000', sessionToken: 'sess-token-000', assumeRoleArn: 'arn:aws:iam::1:role/r' }, { region: 'eu-west-1', forcePathStyle: 'true' }, 'http://127.0.0.1:9000/');
+endpoint('regOthers', 'UsernamePassword', { registry: 'https://registry.example.test:5000/', username: 'bob', password: 'bob-password-1' });
+endpoint('regAcr', 'ServicePrincipal', { loginServer: 'contoso.azurecr.io', serviceprincipalid: 'sp', serviceprincipalkey: 'acr-sp-secret-1', tenantid: 't' }, { registrytype: 'ACR' });
+endpoint('regAcrWif', 'WorkloadIdentityFederation', { loginServer: 'contoso.azurecr.io', serviceprincipalid: 'sp', tenantid: 't' }, { registrytype: 'ACR' });
+endpoint(
+  'k8s',
+  'Kubernetes',
+  { kubeconfig: 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: kube-token-abcdef\n    client-key-data: a2V5LWRhdGEtc2VjcmV0\n', clusterContext: 'ctx' },
+  { authorizationType: 'Kubeconfig' },
+);
+endpoint('k8sSa', 'Token', { apiToken: Buffer.from('sa-token-value').toString('base64'), serviceAccountCertificate: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64') }, { authorizationType: 'ServiceAccount' }, 'https://10.0.0.1:443');
+
+/** Everything task-lib prints while `fn` runs. */
+function capture<T>(fn: () => T): { value: T; out: string } {
+  let out = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out += chunk.toString();
+      cb();
+    },
+  });
+  im._setStdStream(sink);
+  const log = console.log;
+  console.log = (...args: unknown[]) => {
+    out += `${args.join(' ')}\n`;
+  };
+  try {
+    return { value: fn(), out };
+  } finally {
+    im._setStdStream(process.stdout);
+    console.log = log;
+  }
+}
+
+describe('task-lib adapter', () => {
+  const saved: Record<string, string | undefined> = {};
+  before(() => {
+    for (const [k, v] of Object.entries(env)) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+    capture(() => im._loadData());
+  });
+  after(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  it('reads strings trimmed, with defaults and required errors naming the input', () => {
+    assert.equal(capture(() => adapter.getString('name')).value, 'value');
+    assert.equal(capture(() => adapter.getString('empty', { defaultValue: 'd' })).value, 'd');
+    assert.throws(() => capture(() => adapter.getRequiredString('empty')), (e: unknown) => e instanceof InputError && e.input === 'empty' && /Input 'empty' is required/.test(e.message));
+  });
+
+  it('reads booleans, whole numbers in range and choices, rejecting the rest in one sentence', () => {
+    assert.equal(capture(() => adapter.getBool('flag')).value, true);
+    assert.equal(capture(() => adapter.getBool('missing', true)).value, true);
+    assert.throws(() => capture(() => adapter.getBool('badflag')), /must be true or false \(got 'maybe'\)/);
+    assert.equal(capture(() => adapter.getInt('count', { defaultValue: 1, min: 1, max: 64 })).value, 12);
+    assert.throws(() => capture(() => adapter.getInt('count', { defaultValue: 1, min: 1, max: 8 })), /between 1 and 8 \(got '12'\)/);
+    assert.throws(() => capture(() => adapter.getInt('badcount', { defaultValue: 1 })), /whole number/);
+    assert.equal(capture(() => adapter.getChoice('mode', ['latest', 'pinned'] as const, 'latest')).value, 'pinned');
+    assert.throws(() => capture(() => adapter.getChoice('name', ['latest', 'pinned'] as const, 'latest')), /one of latest, pinned/);
+    assert.deepEqual(capture(() => adapter.getLines('lines')).value, ['a=1', 'b=2']);
+  });
+
+  it('reads a secret input without echoing it and registers it', () => {
+    const { value, out } = capture(() => adapter.getString('secretInput', { secret: true }));
+    assert.equal(value, 'super-secret-connection-string');
+    assert.ok(out.includes('##vso[task.setsecret]super-secret-connection-string'));
+    assert.ok(!out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('super-secret')), out);
+  });
+
+  it('reads Azure Resource Manager connections for every scheme', () => {
+    const sp = capture(() => adapter.readAzureRmEndpoint('arm'));
+    assert.deepEqual(
+      { ...sp.value },
+      { id: 'arm1', scheme: 'ServicePrincipal', tenantId: 'tenant', clientId: 'app', clientSecret: 'sp-secret-123456', subscriptionId: 'sub', environment: 'AzureUSGovernment', authorityHost: undefined },
+    );
+    assert.ok(sp.out.includes('##vso[task.setsecret]sp-secret-123456'));
+    assert.ok(!sp.out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('sp-secret-123456')));
+
+    const cert = capture(() => adapter.readAzureRmEndpoint('armCert'));
+    assert.equal(cert.value.certificatePem, PEM);
+    // Multi-line secrets are registered line by line (task-lib refuses them whole).
+    assert.ok(cert.out.includes('##vso[task.setsecret]MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'));
+
+    const wif = capture(() => adapter.readAzureRmEndpoint('armWif'));
+    assert.equal(wif.value.scheme, 'WorkloadIdentityFederation');
+    assert.equal(wif.value.systemAccessToken, 'job-access-token-xyz');
+    assert.ok(!wif.out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('job-access-token-xyz')));
+
+    assert.throws(() => capture(() => adapter.readAzureRmEndpoint('armBad')), /'armBad' uses authentication scheme 'UsernamePassword', which is not supported/);
+    assert.throws(() => capture(() => adapter.readAzureRmEndpoint('missingConn')), /'nope' given in 'missingConn' was not found/);
+  });
+
+  it('reads the S3 service connection', () => {
+    const { value, out } = capture(() => adapter.readS3Endpoint('s3'));
+    assert.deepEqual(
+      { ...value },
+      { id: 's3c', accessKeyId: 'AKID', secretAccessKey: 's3-secret-key-000', sessionToken: 'sess-token-000', roleArn: 'arn:aws:iam::1:role/r', roleSessionName: undefined, externalId: undefined, region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000/', forcePathStyle: true },
+    );
+    for (const s of ['s3-secret-key-000', 'sess-token-000']) assert.ok(out.includes(`##vso[task.setsecret]${s}`));
+    assert.equal(capture(() => adapter.readS3Endpoint('empty')).value, undefined);
+  });
+
+  it('reads Docker registry connections: Others, ACR service principal, ACR with Entra ID', () => {
+    assert.deepEqual({ ...capture(() => adapter.readDockerRegistryEndpoint('regOthers')).value }, { id: 'regOthers', registryType: 'Others', registry: 'registry.example.test:5000', username: 'bob', password: 'bob-password-1' });
+    const acr = capture(() => adapter.readDockerRegistryEndpoint('regAcr')).value;
+    assert.deepEqual([acr.registryType, acr.registry, acr.username, acr.password], ['ACR', 'contoso.azurecr.io', 'sp', 'acr-sp-secret-1']);
+    const wif = capture(() => adapter.readDockerRegistryEndpoint('regAcrWif')).value;
+    assert.equal(wif.azure?.scheme, 'WorkloadIdentityFederation');
+    assert.equal(wif.azure?.systemAccessToken, 'job-access-token-xyz');
+  });
+
+  it('reads Kubernetes connections and masks the kubeconfig credentials, not the document', () => {
+    const k = capture(() => adapter.readKubernetesEndpoint('k8s'));
+    assert.equal(k.value.authorizationType, 'Kubeconfig');
+    assert.equal(k.value.clusterContext, 'ctx');
+    assert.ok(k.out.includes('##vso[task.setsecret]kube-token-abcdef'));
+    assert.ok(k.out.includes('##vso[task.setsecret]a2V5LWRhdGEtc2VjcmV0'));
+    assert.ok(!k.out.includes('##vso[task.setsecret]kind: Config'));
+    const sa = capture(() => adapter.readKubernetesEndpoint('k8sSa')).value;
+    assert.deepEqual([sa.authorizationType, sa.serverUrl, sa.token], ['ServiceAccount', 'https://10.0.0.1:443', 'sa-token-value']);
+    assert.match(sa.certificate ?? '', /BEGIN CERTIFICATE/);
+  });
+
+  it('turns a UserError into a one-line failure and anything else into an "Unexpected error" with exit code 1', async () => {
+    const exit = process.exitCode;
+    try {
+      let out = '';
+      await (async () => {
+        const sink = new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) });
+        im._setStdStream(sink);
+        try {
+          await adapter.runTask(async () => {
+            throw new UserError('The bucket input is wrong:\nfix it.');
+          });
+          await adapter.runTask(async () => {
+            throw new TypeError('boom');
+          });
+        } finally {
+          im._setStdStream(process.stdout);
+        }
+      })();
+      assert.ok(out.includes('##vso[task.complete result=Failed;]The bucket input is wrong: fix it.'), out);
+      assert.ok(out.includes('##vso[task.complete result=Failed;]Unexpected error: boom (set the variable system.debug to true'), out);
+      assert.equal(process.exitCode, 1);
+    } finally {
+      process.exitCode = exit;
+    }
+  });
+});
