@@ -63,7 +63,9 @@ describe('storage/azure-blob against Azurite', function () {
   let store: AzureBlobStore;
   const big = randomBytes(3 * 1024 * 1024 + 17);
 
-  before(async () => {
+  before(async function () {
+    // Azurite creates the 5,003 blobs at its own pace (about 45 s on two idle cores); leave room for a busy machine.
+    this.timeout(360_000);
     az = await startAzurite();
     const service = BlobServiceClient.fromConnectionString(az.connectionString);
     container = service.getContainerClient('models');
