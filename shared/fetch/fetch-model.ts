@@ -239,9 +239,11 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
       logger.warn(`${message}; the model (sha256 ${modelSha256}) is unverified. Set expectedSha256 or requireChecksum to enforce verification.`);
     }
 
+    let extractedFiles: Array<{ path: string; size: number; sha256: string }> = [];
     if (layout === 'extracted') {
-      logger.info(`Extracting ${fileName} into ${destination}.`);
-      await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger });
+      logger.info(`Extracting ${fileName} into ${modelPathLocal}.`);
+      const extracted = await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger });
+      extractedFiles = extracted.files.map((f) => ({ path: `${name}/${f.path}`, size: f.size, sha256: f.sha256 }));
       await rm(archiveTemp as string, { force: true });
     }
 
@@ -254,7 +256,8 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
       modelPath: name,
       modelSha256,
       objects: model.files.map((f, i) => ({ key: f.object.key, etag: f.object.etag, versionId: f.object.versionId, size: f.object.size, sha256: (fetched[i] as FetchedFile).sha256 })),
-      files: layout === 'extracted' ? [] : fetched.map((f) => ({ path: layout === 'file' ? name : `${name}/${f.relativePath}`, size: f.size, sha256: f.sha256 })),
+      // Extracted models are checked by their extracted files (re-hashed on a cache hit).
+      files: layout === 'extracted' ? extractedFiles : fetched.map((f) => ({ path: layout === 'file' ? name : `${name}/${f.relativePath}`, size: f.size, sha256: f.sha256 })),
     });
 
     const seconds = (Date.now() - started) / 1000;

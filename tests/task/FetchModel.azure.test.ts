@@ -153,6 +153,13 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     assert.equal(run.outputs.modelPath, join(dest, 'model'));
     assert.equal(readFileSync(join(dest, 'model', 'weights', 'w.bin'), 'utf8'), 'weights');
     assert.equal(run.outputs.modelSha256, sha(readFileSync(join(work, 'model.tar.gz'))));
+    // Same archive again: skipped. An edited extracted file is noticed and the model fetched again.
+    const again = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'archives/model.tar.gz', destination: dest, extract: 'true' }) });
+    assert.ok(again.succeeded && again.stdout.includes('download skipped'), again.stdout);
+    writeFileSync(join(dest, 'model', 'weights', 'w.bin'), 'tampered');
+    const repaired = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'archives/model.tar.gz', destination: dest, extract: 'true' }) });
+    assert.ok(repaired.succeeded && !repaired.stdout.includes('download skipped'), repaired.stdout);
+    assert.equal(readFileSync(join(dest, 'model', 'weights', 'w.bin'), 'utf8'), 'weights');
   });
 
   it('refuses an archive whose entries escape the destination, leaving nothing behind', async () => {
