@@ -90,6 +90,35 @@ export function getVariable(name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/**
+ * The agent's proxy settings (Agent.ProxyUrl with its credentials, and its
+ * bypass list of regular expressions), when configured; the proxy URL with
+ * credentials is registered as a secret.
+ */
+export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
+  const proxyUrl = getVariable('Agent.ProxyUrl');
+  if (!proxyUrl) return {};
+  const user = getVariable('Agent.ProxyUsername');
+  const password = getVariable('Agent.ProxyPassword');
+  setSecret(password);
+  let url = proxyUrl;
+  if (user) {
+    const u = new URL(proxyUrl);
+    u.username = encodeURIComponent(user);
+    u.password = encodeURIComponent(password ?? '');
+    url = u.toString();
+    setSecret(url);
+  }
+  let bypassPatterns: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(getVariable('Agent.ProxyBypassList') ?? '[]');
+    if (Array.isArray(parsed)) bypassPatterns = parsed.filter((x): x is string => typeof x === 'string');
+  } catch {
+    bypassPatterns = [];
+  }
+  return { proxyUrl: url, bypassPatterns };
+}
+
 export function isDebug(): boolean {
   return (getVariable('system.debug') ?? '').toLowerCase() === 'true';
 }

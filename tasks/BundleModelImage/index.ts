@@ -11,6 +11,7 @@ import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } fro
 import { bundleWithDocker } from '../../shared/oci/docker-build';
 import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
+import { configureProxy } from '../../shared/oci/registry/http';
 
 /** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
 function creationTime(): string {
@@ -79,6 +80,8 @@ function outputPath(): string {
 }
 
 void adapter.runTask(async () => {
+  // Base images are pulled through the agent's proxy when it has one (HTTPS_PROXY/NO_PROXY otherwise).
+  configureProxy(adapter.agentProxy());
   const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
   const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
   const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');

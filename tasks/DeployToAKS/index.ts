@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import {
+  agentProxy,
   getBool,
   getChoice,
   getInt,
@@ -40,6 +41,7 @@ import { acrCredentials } from '../../shared/azure/acr';
 import type { ImageReference } from '../../shared/oci/reference';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
 import { RegistryClient } from '../../shared/oci/registry/client';
+import { configureProxy } from '../../shared/oci/registry/http';
 import { readImageAnnotations, resolveImageDigest } from '../../shared/oci/registry/image-info';
 
 /**
@@ -148,6 +150,8 @@ async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<K
 }
 
 void runTask(async () => {
+  // The image is read from its registry through the agent's proxy when it has one.
+  configureProxy(agentProxy());
   const renderOnly = getBool('renderOnly', false);
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');

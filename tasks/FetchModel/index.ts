@@ -13,33 +13,9 @@ import type { ModelStore } from '../../shared/storage/store';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
 import { s3StoreFor } from '../../shared/storage/s3';
 
-/** The agent's proxy settings (Agent.ProxyUrl etc.), when configured; its bypass list holds regular expressions. */
-function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
-  const proxyUrl = adapter.getVariable('Agent.ProxyUrl');
-  if (!proxyUrl) return {};
-  const user = adapter.getVariable('Agent.ProxyUsername');
-  const password = adapter.getVariable('Agent.ProxyPassword');
-  adapter.setSecret(password);
-  let url = proxyUrl;
-  if (user) {
-    const u = new URL(proxyUrl);
-    u.username = encodeURIComponent(user);
-    u.password = encodeURIComponent(password ?? '');
-    url = u.toString();
-    adapter.setSecret(url);
-  }
-  let bypassPatterns: string[] = [];
-  try {
-    bypassPatterns = JSON.parse(adapter.getVariable('Agent.ProxyBypassList') ?? '[]') as string[];
-  } catch {
-    bypassPatterns = [];
-  }
-  return { proxyUrl: url, bypassPatterns };
-}
-
 function openStore(): { store: ModelStore; location: string } {
   const provider = adapter.getChoice('provider', ['azureBlob', 's3'] as const, 'azureBlob');
-  const proxy = agentProxy();
+  const proxy = adapter.agentProxy();
   if (provider === 'azureBlob') {
     const container = adapter.getRequiredString('container');
     const authType = adapter.getChoice('authType', ['serviceConnection', 'connectionString'] as const, 'serviceConnection');

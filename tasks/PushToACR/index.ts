@@ -68,32 +68,9 @@ async function openLayout(dir: string): Promise<OciLayout> {
   }
 }
 
-/** The agent's proxy settings (Agent.ProxyUrl, credentials, bypass list), when configured. */
-function useAgentProxy(): void {
-  const proxyUrl = adapter.getVariable('Agent.ProxyUrl');
-  if (!proxyUrl) return;
-  const user = adapter.getVariable('Agent.ProxyUsername');
-  const password = adapter.getVariable('Agent.ProxyPassword');
-  adapter.setSecret(password);
-  let url = proxyUrl;
-  if (user) {
-    const u = new URL(proxyUrl);
-    u.username = encodeURIComponent(user);
-    u.password = encodeURIComponent(password ?? '');
-    url = u.toString();
-    adapter.setSecret(url);
-  }
-  let bypassPatterns: string[] = [];
-  try {
-    bypassPatterns = JSON.parse(adapter.getVariable('Agent.ProxyBypassList') ?? '[]') as string[];
-  } catch {
-    bypassPatterns = [];
-  }
-  configureProxy({ proxyUrl: url, bypassPatterns });
-}
-
 async function main(): Promise<void> {
-  useAgentProxy();
+  // The agent's proxy (Agent.ProxyUrl, bypass list); HTTPS_PROXY/NO_PROXY apply otherwise.
+  configureProxy(adapter.agentProxy());
   const layoutDir = adapter.getRequiredString('imageLayout');
   const sourceTag = adapter.getString('sourceTag');
   const tags = adapter.getLines('tags');

@@ -32,6 +32,10 @@ const env: Record<string, string> = {
   INPUT_K8S: 'k8s',
   INPUT_K8SSA: 'k8sSa',
   INPUT_MISSINGCONN: 'nope',
+  AGENT_PROXYURL: 'http://proxy.corp.test:8080',
+  AGENT_PROXYUSERNAME: 'proxy-user',
+  AGENT_PROXYPASSWORD: 'proxy-pass-word',
+  AGENT_PROXYBYPASSLIST: '["\\\\.internal\\\\.test", "localhost"]',
 };
 
 function endpoint(id: string, scheme: string, parameters: Record<string, string>, data: Record<string, string> = {}, url?: string): void {
@@ -174,6 +178,13 @@ describe('task-lib adapter', () => {
     const sa = capture(() => adapter.readKubernetesEndpoint('k8sSa')).value;
     assert.deepEqual([sa.authorizationType, sa.serverUrl, sa.token], ['ServiceAccount', 'https://10.0.0.1:443', 'sa-token-value']);
     assert.match(sa.certificate ?? '', /BEGIN CERTIFICATE/);
+  });
+
+  it("reads the agent's proxy with its credentials (registered as secrets) and bypass list", () => {
+    const { value, out } = capture(() => adapter.agentProxy());
+    assert.equal(value.proxyUrl, 'http://proxy-user:proxy-pass-word@proxy.corp.test:8080/');
+    assert.deepEqual(value.bypassPatterns, ['\\.internal\\.test', 'localhost']);
+    assert.ok(out.includes('##vso[task.setsecret]proxy-pass-word'));
   });
 
   it('turns a UserError into a one-line failure and anything else into an "Unexpected error" with exit code 1', async () => {
