@@ -7,9 +7,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { Writable } from 'node:stream';
-import * as im from 'azure-pipelines-task-lib/internal';
-import * as adapter from '../../shared/adapter';
 import { InputError, UserError } from '../../shared/errors';
+
+type Adapter = typeof import('../../shared/adapter');
+type Internal = typeof import('azure-pipelines-task-lib/internal');
+// Loaded in before(), quietly: task-lib prints its debug lines when it loads.
+let adapter: Adapter;
+let im: Internal;
 
 const env: Record<string, string> = {
   INPUT_NAME: '  value  ',
@@ -92,7 +96,19 @@ describe('task-lib adapter', () => {
       saved[k] = process.env[k];
       process.env[k] = v;
     }
-    capture(() => im._loadData());
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      im = require('azure-pipelines-task-lib/internal') as Internal;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      adapter = require('../../shared/adapter') as Adapter;
+    } finally {
+      process.stdout.write = write;
+    }
+    // task-lib loads (and removes) INPUT_*/ENDPOINT_* when it is first required; if another test
+    // loaded it before, they are still in the environment: load them now.
+    if (process.env.INPUT_NAME !== undefined) capture(() => im._loadData());
   });
   after(() => {
     for (const [k, v] of Object.entries(saved)) {
