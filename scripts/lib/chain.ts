@@ -18,7 +18,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { OciLayout } from '../../shared/oci/layout';
 import { Annotation, MANIFEST_ACCEPT } from '../../shared/oci/types';
@@ -26,6 +25,7 @@ import { runTask, type Endpoint, type TaskRun } from './agent';
 import { buildNodeBaseImage, type NodeBaseImage } from './node-base-image';
 import { predict, publishToAzureBlob, publishToS3, sampleModel, SAMPLE_VERSIONS, type SampleModelVersion } from './sample-model';
 import { onPath, type Services } from './services';
+import { freePort } from '../../tests/helpers/net';
 
 export class ChainError extends Error {
   constructor(
@@ -92,17 +92,6 @@ export interface ChainResult {
 
 const REPOSITORY = 'samples/model-api';
 const BUILD_ID = '101';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function gitHead(root: string): string | undefined {
   try {

@@ -5,9 +5,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './net';
+
+export { freePort };
 
 export type RegistryAuthMode =
   | { mode: 'none' }
@@ -24,17 +26,6 @@ export interface TestRegistry {
   stop(): Promise<void>;
   /** Server log (stderr), for diagnosing failures. */
   log(): string;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHttp(url: string, timeoutMs: number, proc: ChildProcess): Promise<void> {

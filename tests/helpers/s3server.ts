@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CreateBucketCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
+import { freePort } from './net';
 
 export interface TestS3Server {
   /** http://127.0.0.1:<port> */
@@ -48,17 +49,6 @@ export interface S3ServerOptions {
   /** Run s3rver as its own process: the default; `true` is accepted for callers that ask for it explicitly. */
   childProcess?: boolean;
   buckets?: string[];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, proc: ChildProcess, timeoutMs: number): Promise<void> {

@@ -7,25 +7,14 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manifestDigest } from '../../../shared/download/verify';
 import { predict, sampleModel } from '../../../scripts/lib/sample-model';
+import { freePort } from '../../helpers/net';
 
 const server = join(__dirname, '..', '..', '..', 'samples', 'model-api', 'server.js');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface App {
   url: string;
