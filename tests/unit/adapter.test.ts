@@ -6,6 +6,9 @@
  * asks task-lib to load them again.
  */
 import { strict as assert } from 'node:assert';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { InputError, UserError } from '../../shared/errors';
 
@@ -36,6 +39,8 @@ const env: Record<string, string> = {
   INPUT_K8S: 'k8s',
   INPUT_K8SSA: 'k8sSa',
   INPUT_MISSINGCONN: 'nope',
+  // task-lib keeps key files (vault, proxy password) in Agent.TempDirectory: not in the repository.
+  AGENT_TEMPDIRECTORY: mkdtempSync(join(tmpdir(), 'adapter-test-')),
   AGENT_PROXYURL: 'http://proxy.corp.test:8080',
   AGENT_PROXYUSERNAME: 'proxy-user',
   AGENT_PROXYPASSWORD: 'proxy-pass-word',
