@@ -14,30 +14,16 @@ import { IgnoreMatcher } from './dockerignore';
 import { buildConfig, buildManifest, canonicalJson, configMediaType, convertLayerMediaType, manifestMediaType, type ImageFormat, type NewLayer } from './image';
 import { writeLayer, type CompressionPolicy, type LayerResult } from './layer';
 import { DEFAULT_PLATFORM, formatPlatform, OciLayout } from './layout';
-import { parseReference, type ImageReference } from './reference';
-import { pullImage as registryPull } from './registry/pull';
+import { parseReference } from './reference';
+import { pullImage as registryPull, type PullOptions, type PullResult } from './registry/pull';
 import type { RegistryCredentials } from './registry/auth';
 import { collectEntries, defaultMtime, type TreeSource } from './tar';
 import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from './types';
 
 export const IMAGE_NAME_ANNOTATION = 'io.modeltoaks.image.name';
 
-export interface PullImageOptions {
-  reference: ImageReference;
-  platform?: Platform;
-  layout: OciLayout;
-  credentials?: RegistryCredentials;
-  insecure?: boolean;
-  logger?: Logger;
-  signal?: AbortSignal;
-}
-export interface PulledImage {
-  manifestDescriptor: Descriptor;
-  manifest: ImageManifest;
-  config: ImageConfig;
-  indexDigest?: string;
-}
-export type PullImageFn = (options: PullImageOptions) => Promise<PulledImage>;
+/** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
+export type PullImageFn = (options: PullOptions) => Promise<PullResult>;
 
 export interface Provenance {
   modelUri?: string;
@@ -244,7 +230,7 @@ export async function writeImage(
   annotations: Record<string, string>,
   tags: string[],
   imageName?: string,
-): Promise<Descriptor> {
+): Promise<Descriptor & { configDigest: string }> {
   const cfg = await layout.writeBlob(canonicalJson(config));
   const manifest = buildManifest(format, { mediaType: configMediaType(format), ...cfg }, layers, annotations);
   const m = await layout.writeBlob(canonicalJson(manifest));
@@ -252,7 +238,7 @@ export async function writeImage(
   const entryAnnotations: Record<string, string> = {};
   if (imageName) entryAnnotations[IMAGE_NAME_ANNOTATION] = imageName;
   await layout.addManifest({ ...descriptor, ...(imageName ? { annotations: entryAnnotations } : {}) }, tags);
-  return descriptor;
+  return { ...descriptor, configDigest: cfg.digest };
 }
 
 export async function bundleImage(options: BundleOptions): Promise<BundleResult> {
@@ -331,7 +317,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
       manifestDigest: descriptor.digest,
       manifestSize: descriptor.size,
       manifestMediaType: descriptor.mediaType,
-      configDigest: (await OciLayout.open(outputPath).then((l) => l.findManifest(tags[0]))).manifest.config.digest,
+      configDigest: descriptor.configDigest,
       modelLayerDigest: modelLayer?.digest,
       appLayerDigest: appLayer?.digest,
       baseDigest: base?.digest,

@@ -262,7 +262,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
       manifestDigest: descriptor.digest,
       manifestSize: descriptor.size,
       manifestMediaType: descriptor.mediaType,
-      configDigest: (await (await OciLayout.open(outputPath)).findManifest(tags[0])).manifest.config.digest,
+      configDigest: descriptor.configDigest,
       tags,
       layers: summary,
     };
