@@ -26,6 +26,7 @@ import { OciLayout } from '../../shared/oci/layout';
 import { Annotation } from '../../shared/oci/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { freePort } from '../helpers/registry';
+import { missingPrerequisite, requirePrerequisite } from '../helpers/prerequisite';
 
 const root = join(__dirname, '..', '..');
 const TASKS = ['FetchModel', 'BundleModelImage', 'PushToACR', 'DeployToAKS'];
@@ -110,7 +111,7 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
   });
 
   it('PushToACR reports the digest the registry and skopeo see, and the pushed manifest keeps the annotations', function () {
-    if (!services?.registry) this.skip();
+    requirePrerequisite(this, Boolean(services?.registry), 'docker-registry (Debian docker-registry)');
     const push = result.push as Record<string, string>;
     assert.equal(push.imageDigest, result.bundle.imageDigest);
     assert.equal(push.imageRef, `${services?.registry?.host}/samples/model-api@${result.bundle.imageDigest}`);
@@ -118,7 +119,7 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     assert.equal(result.registryDigest, push.imageDigest);
     assert.equal(result.registryAnnotations?.[Annotation.ModelSha256], result.fetchAzure.modelSha256);
     assert.equal(result.registryAnnotations?.[Annotation.ModelVersion], '1.1.0');
-    if (!onPath('skopeo')) this.skip();
+    requirePrerequisite(this, onPath('skopeo'), 'skopeo (Debian skopeo)');
     // Asked here again, independently of the chain: by tag and by the model version tag.
     const reg = services?.registry;
     for (const tag of ['latest', 'model-1.1.0']) {
@@ -132,7 +133,7 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
   });
 
   it("the running container's /version serves FetchModel's version and sha256, and /score uses those weights", function () {
-    if (!services?.docker || !services.registry) this.skip();
+    requirePrerequisite(this, Boolean(services?.docker && services.registry), 'a Docker engine and docker-registry (Debian docker.io, docker-registry; as root)');
     const c = result.container;
     assert.ok(c, 'the container ran');
     assert.equal(c.version.modelSha256, result.fetchAzure.modelSha256);
@@ -150,7 +151,7 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
 
   it("Docker mode: the sample Dockerfile builds an image whose /version serves FetchModel's sha256", async function () {
     const engine = services?.docker;
-    if (!engine || !onPath('skopeo')) this.skip();
+    if (!engine || !onPath('skopeo')) missingPrerequisite(this, 'a Docker engine and skopeo (Debian docker.io, skopeo; as root)');
     // The app folder is copied: Docker mode writes the model into the build context (.bundle-model/).
     const context = join(workDir, 'docker-app');
     cpSync(join(root, 'samples', 'model-api'), context, { recursive: true });

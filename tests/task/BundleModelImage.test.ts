@@ -14,6 +14,7 @@ import { Annotation } from '../../shared/oci/types';
 import { buildBusyboxBase, busyboxAvailable, type BaseImageInfo } from '../helpers/base-images';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { root, runMock, type MockRun, type TaskSpec } from './mock-task';
+import { requirePrerequisite } from '../helpers/prerequisite';
 
 describe('BundleModelImage task', function () {
   this.timeout(180000);
@@ -23,7 +24,7 @@ describe('BundleModelImage task', function () {
   let registry: TestRegistry | undefined;
 
   before(async function () {
-    if (!busyboxAvailable()) this.skip();
+    requirePrerequisite(this, busyboxAvailable(), 'busybox (Debian busybox-static)');
     execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), 'BundleModelImage'], { stdio: 'pipe' });
     work = mkdtempSync(join(tmpdir(), 'bundle-task-'));
     base = await buildBusyboxBase(join(work, 'base'), '1');

@@ -18,6 +18,7 @@ import { Annotation, MediaType, type ImageIndex, type ImageManifest } from '../.
 import { buildBusyboxBase, buildMultiPlatformBase, busyboxAvailable, type BaseImageInfo } from '../../helpers/base-images';
 import { dockerEngine, unavailableReason } from '../../helpers/docker-engine';
 import { startRegistry, type TestRegistry } from '../../helpers/registry';
+import { requirePrerequisite } from '../../helpers/prerequisite';
 
 const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
@@ -56,7 +57,7 @@ describe('BundleModelImage library with real tools', function () {
   let modelBytes: Buffer;
 
   before(async function () {
-    if (!busyboxAvailable()) this.skip();
+    requirePrerequisite(this, busyboxAvailable(), 'busybox (Debian busybox-static)');
     work = mkdtempSync(join(tmpdir(), 'bundle-it-'));
     base = await buildBusyboxBase(join(work, 'base'), '1');
     modelBytes = randomBytes(6 * 1024 * 1024 + 123);
@@ -187,10 +188,7 @@ describe('BundleModelImage library with real tools', function () {
 
   describe('with a real Docker engine', () => {
     before(async function () {
-      if (!(await dockerEngine())) {
-        console.log(`    (no Docker engine here: ${unavailableReason()})`);
-        this.skip();
-      }
+      requirePrerequisite(this, Boolean(await dockerEngine()), `a Docker engine (${unavailableReason()})`);
     });
 
     it('loads and runs the image: the container prints the model sha256 (OCI via skopeo, Docker schema 2 via a registry pull)', async () => {
