@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
@@ -29,30 +28,9 @@ import {
   azureBlobStoreFromSasUrl,
   type AzureBlobStore,
 } from '../../../shared/storage/azure-blob';
-import type { StoredObject } from '../../../shared/storage/store';
 import { startAzurite, type TestAzurite } from '../../helpers/azurite';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy';
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function collect(it: AsyncIterable<StoredObject>): Promise<StoredObject[]> {
-  const out: StoredObject[] = [];
-  for await (const o of it) out.push(o);
-  return out;
-}
-
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
+import { collect, pool, readAll } from './util';
 
 const MANY = 5_003;
 

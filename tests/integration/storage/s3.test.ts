@@ -11,34 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { AuthError, InputError, NotFoundError, UserError } from '../../../shared/errors';
 import { httpStatusOf } from '../../../shared/retry';
 import { S3Store, s3StoreFor, s3StoreOptionsFrom } from '../../../shared/storage/s3';
 import type { StoredObject } from '../../../shared/storage/store';
 import { startS3Server, type TestS3Server } from '../../helpers/s3server';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy';
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function collect(it: AsyncIterable<StoredObject>): Promise<StoredObject[]> {
-  const out: StoredObject[] = [];
-  for await (const o of it) out.push(o);
-  return out;
-}
-
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
+import { collect, pool, readAll } from './util';
 
 const MANY = 1_234; // two ListObjectsV2 pages of 1000
 
