@@ -24,9 +24,13 @@ const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = '(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])';
 const HOST_RE = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*$`);
-const IPV6_RE = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9]+)?\]$/;
+/** distribution/reference `ipv6address`: hex digits and colons only (no zone id, no embedded IPv4). */
+const IPV6_RE = /^\[[0-9A-Fa-f:]+\]$/;
 const PORT_RE = /^[0-9]{1,5}$/;
-const MAX_NAME_LENGTH = 255;
+/** distribution/reference `RepositoryNameTotalLengthMax`: applies to the path (repository without the registry). */
+const MAX_PATH_LENGTH = 255;
+/** distribution/reference `identifier`: a whole reference of 64 hex characters is an image ID, not a name. */
+const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
 
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
@@ -77,6 +81,8 @@ export function registryProblem(registry: string): string | undefined {
       if (!rest.startsWith(':')) return `'${registry}' is not a valid registry host`;
       port = rest.slice(1);
     }
+    if (host.includes('%')) return `'${host}' has an IPv6 zone id ('%...'), which image references do not allow`;
+    if (host.includes('.')) return `'${host}' embeds an IPv4 address in an IPv6 address, which image references do not allow: write it in hex`;
     if (!IPV6_RE.test(host)) return `'${host}' is not a valid IPv6 address`;
   } else {
     const colon = registry.lastIndexOf(':');
@@ -122,6 +128,7 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (raw === '') throw new InputError(inputName, `Image reference is empty: give one like 'myregistry.azurecr.io/app:1.0'.`);
   if (/\s/.test(raw)) fail('it contains whitespace');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) fail(`drop the URL scheme and give it as 'host/repository:tag'`);
+  if (IDENTIFIER_RE.test(raw)) fail('64 hexadecimal characters are an image ID, not a repository name: give the repository (and @sha256:<digest> to pin it)');
 
   let rest = raw;
   let digest: string | undefined;
@@ -143,7 +150,8 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase())) {
     const problem = registryProblem(first);
     if (problem) fail(problem);
-    registry = normaliseRegistry(first);
+    // Lower-case the host only when it stays a host: 'LOCALDOMAIN/x' is a host only by its upper case.
+    registry = /[.:]/.test(first) || first.toLowerCase() === 'localhost' ? normaliseRegistry(first) : first;
     remainder = rest.slice(slash + 1);
   } else {
     registry = DOCKER_HUB_REGISTRY;
@@ -167,7 +175,7 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   }
   let repository = remainder;
   if (registry === DOCKER_HUB_REGISTRY && !repository.includes('/')) repository = `library/${repository}`;
-  if (`${registry}/${repository}`.length > MAX_NAME_LENGTH) fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (repository.length > MAX_PATH_LENGTH) fail(`the repository path is ${repository.length} characters long; at most ${MAX_PATH_LENGTH} are allowed (the registry host does not count)`);
 
   if (tag === undefined && digest === undefined && options.defaultTag !== undefined) {
     if (!isValidTag(options.defaultTag)) fail(`default tag '${options.defaultTag}' is not a valid tag`);
