@@ -262,7 +262,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
     const ignoreFile = options.app.ignoreFile ?? join(dir, '.dockerignore');
     const ignoreText = await fsp.readFile(ignoreFile, 'utf8').catch(() => undefined);
     if (options.app.ignoreFile && ignoreText === undefined) throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
-    appSource = { hostPath: dir, destination: options.app.destination ?? '/app', ignore: ignoreText ? IgnoreMatcher.parse(ignoreText) : undefined, input: 'appDirectory' };
+    appSource = { hostPath: dir, destination: options.app.destination ?? '/app', ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
   }
   if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);

@@ -10,7 +10,7 @@ import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import { join, posix, relative, resolve, sep, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { UserError } from '../errors';
-import { IgnoreMatcher } from './dockerignore';
+import { IgnoreMatcher, type MatchInfo } from './dockerignore';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -236,21 +236,26 @@ export async function collectEntries(sources: TreeSource[]): Promise<TarEntry[]>
       map.set(dest, { path: dest, type: 'dir', mode: 0o755, size: 0 });
     }
     const ignore = src.ignore;
-    const walk = async (hostDir: string, rel: string): Promise<void> => {
+    // The builder's walk (fsutil, as `docker build` does it): each folder hands its per-pattern
+    // results to its children (MatchesUsingParentResults); an excluded folder is walked only
+    // when an exception could re-include something inside it; its entry then comes from
+    // addParents when something inside is kept.
+    const walk = async (hostDir: string, rel: string, parentInfo?: MatchInfo): Promise<void> => {
       const names = (await fsp.readdir(hostDir)).sort();
       for (const name of names) {
         const relPath = rel ? `${rel}/${name}` : name;
         const hostPath = join(hostDir, name);
         const archivePath = dest ? `${dest}/${relPath}` : relPath;
         const lst = await fsp.lstat(hostPath);
-        const excluded = ignore ? ignore.ignores(relPath) : false;
+        const result = ignore?.matchUsingParent(relPath, parentInfo);
+        const excluded = result?.excluded ?? false;
         if (lst.isDirectory()) {
-          if (excluded && !ignore?.hasExceptions) continue;
+          if (excluded && ignore?.canSkipExcludedDir(relPath)) continue;
           if (!excluded) {
             addParents(map, archivePath);
             map.set(archivePath, { path: archivePath, type: 'dir', mode: 0o755, size: 0 });
           }
-          await walk(hostPath, relPath);
+          await walk(hostPath, relPath, result?.info);
           continue;
         }
         if (excluded) continue;

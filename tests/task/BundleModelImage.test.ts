@@ -135,6 +135,7 @@ describe('BundleModelImage task', function () {
     ['invalid compression', () => spec({ compression: 'zstd' }), /Input 'compression' must be one of auto, gzip, none/],
     ['output path not writable', () => spec({ outputPath: join(work, 'a-file', 'image') }), /Output path .* is not writable/],
     ['symlink escaping the app directory', () => spec({ appDirectory: join(work, 'evil-app') }), /Symbolic link .*escape-link.* outside/],
+    ['malformed .dockerignore pattern', () => spec({ appDirectory: join(work, 'bad-ignore-app') }), /Exclusion file '.*bad-ignore-app\/\.dockerignore' line 3: pattern '\[a-' is malformed/],
     ['docker mode without an engine', () => spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile') }, { env: { DOCKER_HOST: `unix://${join(tmpdir(), 'no-docker-here.sock')}` } }), /Docker mode needs a reachable Docker engine/],
   ];
 
@@ -144,6 +145,9 @@ describe('BundleModelImage task', function () {
       mkdirSync(join(work, 'evil-app'), { recursive: true });
       if (!existsSync(join(work, 'evil-app', 'escape-link'))) symlinkSync('../../../../etc/passwd', join(work, 'evil-app', 'escape-link'));
       writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
+      mkdirSync(join(work, 'bad-ignore-app'), { recursive: true });
+      writeFileSync(join(work, 'bad-ignore-app', 'serve.py'), '');
+      writeFileSync(join(work, 'bad-ignore-app', '.dockerignore'), '# secrets\n**.env\n[a-\n');
     });
     for (const [name, make, pattern] of failures) {
       it(name, async () => {

@@ -202,6 +202,56 @@ describe('oci/tar', () => {
     assert.equal(new IgnoreMatcher(['?.txt']).ignores('a.txt'), true);
   });
 
+  it('excludes .env files in every folder for **.env (moby: ** inside a segment crosses folders)', async () => {
+    mkdirSync(join(dir, 'src', 'config'), { recursive: true });
+    mkdirSync(join(dir, 'src', 'lib'), { recursive: true });
+    writeFileSync(join(dir, 'src', '.env'), 'TOKEN=1');
+    writeFileSync(join(dir, 'src', 'config', '.env'), 'TOKEN=2');
+    writeFileSync(join(dir, 'src', 'config', 'prod.env'), 'TOKEN=3');
+    writeFileSync(join(dir, 'src', 'lib', 'main.py'), '');
+    const entries = await collectEntries([{ hostPath: join(dir, 'src'), destination: '/app', ignore: IgnoreMatcher.parse('**.env\n') }]);
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ['app', 'app/config', 'app/lib', 'app/lib/main.py'],
+    );
+  });
+
+  it('walks an excluded folder the way the builder does: parent results, wildcard exceptions', async () => {
+    mkdirSync(join(dir, 'src', 'd'), { recursive: true });
+    mkdirSync(join(dir, 'src', 'logs', 'x'), { recursive: true });
+    writeFileSync(join(dir, 'src', 'd', 'f'), '');
+    writeFileSync(join(dir, 'src', 'd', 'g'), '');
+    writeFileSync(join(dir, 'src', 'logs', 'a.log'), '');
+    writeFileSync(join(dir, 'src', 'logs', 'x', 'important.log'), '');
+    // 'd/f' then '!d': the builder (MatchesUsingParentResults) evaluates '!d' against 'd/f' only, so d/f stays excluded.
+    // 'logs' then '!**/important.log': an exception with a wildcard makes the builder walk the excluded folder.
+    const ignore = IgnoreMatcher.parse('d/f\n!d\nlogs\n!**/important.log\n');
+    const entries = await collectEntries([{ hostPath: join(dir, 'src'), destination: '/app', ignore }]);
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ['app', 'app/d', 'app/d/g', 'app/logs', 'app/logs/x', 'app/logs/x/important.log'],
+    );
+  });
+
+  it('reads .dockerignore like moby: only a leading # is a comment, \\ escapes', async () => {
+    mkdirSync(join(dir, 'src'));
+    for (const name of ['#x', '# not a comment', 'a*b', 'axb']) writeFileSync(join(dir, 'src', name), '');
+    const ignore = IgnoreMatcher.parse('#x\n  # not a comment\na\\*b\n');
+    const entries = await collectEntries([{ hostPath: join(dir, 'src'), destination: '/app', ignore }]);
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ['app', 'app/#x', 'app/axb'],
+    );
+  });
+
+  it('refuses a malformed .dockerignore pattern, naming the file and line', () => {
+    assert.throws(
+      () => IgnoreMatcher.parse('node_modules\n\n# c\n[a-\n', { file: '/src/.dockerignore', input: 'appDirectory' }),
+      (err: unknown) => err instanceof UserError && err.input === 'appDirectory' && /\/src\/\.dockerignore' line 4: pattern '\[a-' is malformed/.test(err.message) && !err.message.includes('\n'),
+    );
+    assert.throws(() => IgnoreMatcher.parse('ok\n!\n', { file: '.dockerignore' }), /line 2: illegal exclusion pattern/);
+  });
+
   it('puts a single model file under the destination folder', async () => {
     writeFileSync(join(dir, 'model.onnx'), 'w');
     const entries: TarEntry[] = await collectEntries([{ hostPath: join(dir, 'model.onnx'), destination: '/models/resnet' }]);
