@@ -302,6 +302,15 @@ describe('.dockerignore: moby/patternmatcher tables', () => {
     }
   });
 
+  it('counts the ported rows', () => {
+    // TestMatches tests + multiPatternTests, the small single-case tests, matchTests, compileTests,
+    // TestCleanPatterns* (5) and the three error tests; ignorefile: ReadAll(nil) and the 7-line content.
+    const patternmatcher = matchesRows.length + multiRows.length + smallRows.length + globRows.length + compileRows.length + 5 + 3;
+    const ignorefile = 1 + IGNOREFILE_EXPECTED.length;
+    console.log(`      ported rows: patternmatcher_test.go ${patternmatcher}, ignorefile_test.go ${ignorefile}`);
+    assert.ok(patternmatcher > 0 && ignorefile > 0);
+  });
+
   describe('errors and cleaning', () => {
     it('a single "!" is an error (TestSingleExclamationError, TestCleanPatternsErrorSingleException)', () => {
       assert.throws(() => new IgnoreMatcher(['!']), (err: unknown) => err instanceof UserError && /illegal exclusion pattern/.test(err.message));
