@@ -331,3 +331,33 @@ describe('.dockerignore: moby/patternmatcher tables', () => {
     });
   });
 });
+
+/**
+ * Not upstream rows: moby hands the escaped pattern to Go's regexp package,
+ * so Go regexp syntax reachable through `\` and `[...]` applies. These check
+ * the translation to JavaScript against Go's documented syntax.
+ */
+describe('.dockerignore: Go regexp syntax reachable from a pattern', () => {
+  const rows: Array<[pattern: string, text: string, pass: boolean]> = [
+    ['[[:digit:]]*.log', '1abc.log', true],
+    ['[[:digit:]]*.log', 'abc.log', false],
+    ['[[:^digit:]]', 'a', true],
+    ['a\\d', 'a1', true], // Go: \d is a digit class
+    ['a\\d', 'ad', false],
+    // \Q...\E quotes literally in Go, but moby has already turned * and ? into [^/]* and [^/]:
+    ['a\\Q*?\\E', 'a[^/]*[^/]', true],
+    ['a\\Q*?\\E', 'axy', false],
+    ['x\\x41', 'xA', true],
+    ['x\\101', 'xA', true], // octal
+    ['a^b', 'a^b', true], // no wildcard: exact match
+    ['*^b', 'a^b', false], // with a wildcard, ^ is Go's start-of-text anchor
+    ['é?', 'éa', true],
+    ['?', '😀', true], // one code point, like Go's runes
+  ];
+  for (const [pattern, text, pass] of rows) {
+    it(`${JSON.stringify(pattern)} vs ${JSON.stringify(text)} -> ${pass}`, () => assert.equal(new IgnoreMatcher([pattern]).ignores(text), pass));
+  }
+  for (const bad of ['a\\e', 'a\\1', '[b-a]x', '[[:nope:]]']) {
+    it(`${JSON.stringify(bad)} is malformed`, () => assert.throws(() => new IgnoreMatcher([bad]), UserError));
+  }
+});
