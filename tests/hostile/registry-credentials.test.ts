@@ -164,4 +164,17 @@ describe('hostile registries: credentials go only to the registry (PushToACR bun
       }
     });
   }
+
+  it('a push whose second tag is refused names the tag already written', async () => {
+    const reg = await startHostileRegistryProcess({ auth: 'basic', username: USER, password: PASSWORD, refuseTags: ['two'] });
+    try {
+      const run = await push(reg, 'loopback', { tags: 'one\ntwo\nthree' });
+      const line = oneLine(run);
+      assert.match(line, /tag 'two'/);
+      assert.match(line, /already written: one\b/);
+      assert.match(line, /not written: two, three/);
+    } finally {
+      await reg.stop();
+    }
+  });
 });

@@ -11,6 +11,7 @@ import { isUserError } from '../../../shared/errors';
 import { credentialsAllowedAt } from '../../../shared/oci/registry/auth';
 import { RegistryClient } from '../../../shared/oci/registry/client';
 import { drain } from '../../../shared/oci/registry/http';
+import { withTagsWritten } from '../../../shared/oci/registry/push';
 
 describe('registry credentials stay with the registry', () => {
   // [realm, registry origin, allowed]
@@ -79,5 +80,14 @@ describe('registry credentials stay with the registry', () => {
       foreign.close();
       registry.close();
     }
+  });
+
+  it('a push stopped after some tags names the tags written and those not', () => {
+    const msg = withTagsWritten("The identity is not allowed to push to repository 'a' (DENIED: immutable): grant it AcrPush.", 'two', ['one'], ['two', 'three']);
+    assert.equal(
+      msg,
+      "The identity is not allowed to push to repository 'a' (DENIED: immutable): grant it AcrPush. Pushing stopped at tag 'two': already written: one; not written: two, three (the image is complete under the written tags; fix the cause and re-run to write the rest).",
+    );
+    assert.ok(!/\n/.test(msg));
   });
 });
