@@ -165,6 +165,17 @@ describe('hostile registries: credentials go only to the registry (PushToACR bun
     });
   }
 
+  it('a registry connection whose stored JSON is malformed fails with one line that does not echo it', async () => {
+    const run = await runMock({
+      task: 'PushToACR',
+      inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'broken', repository: 'models/scorer', tags: '1' },
+      env: { ENDPOINT_AUTH_broken: `{"scheme":"UsernamePassword","parameters":{"registry":"127.0.0.1:1","username":"${USER}","password":"${PASSWORD}"`, ENDPOINT_DATA_broken_REGISTRYTYPE: 'Others' },
+    });
+    const line = oneLine(run);
+    assert.match(line, /Service connection 'broken' given in 'dockerRegistryConnection' is stored in a form that cannot be read/);
+    assert.ok(!run.visible.includes(PASSWORD) && !line.includes('{'), run.visible);
+  });
+
   it('a push whose second tag is refused names the tag already written', async () => {
     const reg = await startHostileRegistryProcess({ auth: 'basic', username: USER, password: PASSWORD, refuseTags: ['two'] });
     try {
