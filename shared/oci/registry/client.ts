@@ -91,6 +91,9 @@ export class RegistryClient {
    * a step down from https to plain http.
    */
   checkLocation(url: URL): URL {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new UserError(`Registry ${this.registry} sent an upload location that is not an http(s) URL (${url.protocol}): refused; it does not follow the distribution API.`, { code: 'InsecureLocation' });
+    }
     if (this.baseUrl.protocol === 'https:' && url.protocol !== 'https:') {
       throw new UserError(
         `Registry ${this.registry} sent an upload location on plain http (${url.origin}) for an https registry: refused, the image would travel unencrypted; check the registry's storage settings or a proxy rewriting its answers.`,

@@ -48,7 +48,8 @@ describe('registry credentials stay with the registry', () => {
       () => client.checkLocation(new URL('http://storage.example.test/up/1?sig=x')),
       (e: unknown) => isUserError(e) && /sent an upload location on plain http \(http:\/\/storage\.example\.test\)/.test(e.message) && !e.message.includes('sig=x'),
     );
-    // A plain-http (loopback) registry may hand out any Location.
+    assert.throws(() => client.checkLocation(new URL('file:///etc/passwd')), /not an http\(s\) URL \(file:\)/);
+    // A plain-http (loopback) registry may hand out any http(s) Location.
     assert.equal(new RegistryClient({ registry: '127.0.0.1:5000' }).checkLocation(new URL('http://127.0.0.1:5001/u')).port, '5001');
   });
 
