@@ -10,6 +10,7 @@ import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
+import { secretPieces } from './secret-pieces';
 import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
 
 export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
@@ -128,11 +129,15 @@ export function isDebug(): boolean {
 /**
  * Registers a value to be masked in the log. task-lib refuses multi-line
  * secrets, so a PEM document is registered line by line (its base64 body).
+ * The pieces that can appear on their own are registered too: a connection
+ * string's AccountKey / SharedAccessSignature, a SAS's sig (as written and
+ * decoded), a URL's password.
  */
 export function setSecret(value: string | undefined): void {
   if (!value) return;
   if (!/[\r\n]/.test(value)) {
     tl.setSecret(value);
+    for (const piece of secretPieces(value)) tl.setSecret(piece);
     return;
   }
   for (const line of value.split(/\r?\n/)) {
@@ -168,8 +173,22 @@ export const taskLogger: Logger = {
 
 // ---------------------------------------------------------------- service connections
 
+/**
+ * task-lib's endpoint authorization, without its error for malformed JSON
+ * (it quotes the whole stored document, credentials included).
+ */
+function readEndpointAuthorization(id: string, input: string): tl.EndpointAuthorization | undefined {
+  try {
+    return quietly(() => tl.getEndpointAuthorization(id, true));
+  } catch {
+    // Never the stored text: it holds the credentials.
+    if (id === 'SYSTEMVSSCONNECTION') throw new InputError(input, `The job's access token (SYSTEMVSSCONNECTION) needed for '${input}' is stored in a form that cannot be read: re-run the job; if it persists, check the agent.`);
+    throw new InputError(input, `Service connection '${id}' given in '${input}' is stored in a form that cannot be read (its authorization is not valid JSON): edit the service connection, re-enter its credentials and save it.`);
+  }
+}
+
 function endpointAuth(id: string, input: string): { scheme: string; parameters: Record<string, string> } {
-  const auth = quietly(() => tl.getEndpointAuthorization(id, true));
+  const auth = readEndpointAuthorization(id, input);
   if (!auth) {
     throw new InputError(input, `Service connection '${id}' given in '${input}' was not found or has no authorization: check the connection exists and this pipeline is allowed to use it.`);
   }
@@ -217,7 +236,7 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
     }
   }
   if (scheme === 'WorkloadIdentityFederation') {
-    const system = quietly(() => tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true));
+    const system = readEndpointAuthorization('SYSTEMVSSCONNECTION', input);
     endpoint.systemAccessToken = system?.parameters?.['AccessToken'];
     setSecret(endpoint.systemAccessToken);
     if (!endpoint.tenantId || !endpoint.clientId) {
@@ -254,6 +273,11 @@ export function readS3Endpoint(input: string): S3Endpoint | undefined {
   return e;
 }
 
+/** The value of a Basic Authorization header built from these credentials: a secret of its own. */
+function setBasicSecret(username: string | undefined, password: string | undefined): void {
+  if (username !== undefined && password) setSecret(Buffer.from(`${username}:${password}`).toString('base64'));
+}
+
 export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoint {
   const id = getRequiredString(input);
   const auth = endpointAuth(id, input);
@@ -263,6 +287,7 @@ export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoin
   if (registryType === 'Others') {
     const registry = stripScheme(p['registry'] ?? tl.getEndpointUrl(id, true) ?? '');
     setSecret(p['password']);
+    setBasicSecret(p['username'], p['password']);
     if (!registry) throw new InputError(input, `Docker registry service connection '${id}' has no registry URL: edit the service connection.`);
     return { id, registryType, registry, username: p['username'], password: p['password'] };
   }
@@ -271,10 +296,11 @@ export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoin
   const scheme = auth.scheme.toLowerCase();
   if (scheme === 'serviceprincipal' || scheme === 'usernamepassword') {
     setSecret(p['serviceprincipalkey'] ?? p['password']);
+    setBasicSecret(p['serviceprincipalid'] ?? p['username'], p['serviceprincipalkey'] ?? p['password']);
     return { id, registryType, registry, username: p['serviceprincipalid'] ?? p['username'], password: p['serviceprincipalkey'] ?? p['password'] };
   }
   const azureScheme: AzureRmScheme = scheme === 'managedserviceidentity' ? 'ManagedServiceIdentity' : 'WorkloadIdentityFederation';
-  const system = quietly(() => tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true));
+  const system = readEndpointAuthorization('SYSTEMVSSCONNECTION', input);
   const token = system?.parameters?.['AccessToken'];
   setSecret(token);
   return {

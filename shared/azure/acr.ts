@@ -1,8 +1,10 @@
 /**
  * Azure Container Registry sign-in with Entra ID: an Entra access token for
  * `https://containerregistry.azure.net/.default` is exchanged at
- * `<registry>/oauth2/exchange` for an ACR refresh token (about 3 h), which the
- * registry client then trades at `/oauth2/token` for access tokens per scope.
+ * `https://<login server>/oauth2/exchange` for an ACR refresh token (about 3 h),
+ * which the registry client then trades at the login server's `/oauth2/token`
+ * for access tokens per scope. Neither goes to the origin a challenge's realm
+ * names.
  * The exchange is done again when the Entra token expires or the token
  * endpoint refuses the refresh token; 429/5xx answers are retried with backoff.
  */
@@ -13,7 +15,6 @@ import { silentLogger } from '../log';
 import { isTransientError, withRetry } from '../retry';
 import type { RefreshTokenContext, RegistryCredentials } from '../oci/registry/auth';
 import { readText, send } from '../oci/registry/http';
-import { isLoopbackRegistry } from '../oci/reference';
 
 export const ACR_ENTRA_SCOPE = 'https://containerregistry.azure.net/.default';
 /** The user name `docker login` uses with an ACR refresh token. */
@@ -30,7 +31,6 @@ export interface AcrExchangeOptions {
   /** Retries of the exchange on 429/5xx/network errors (default 5). */
   retries?: number;
   retryBaseMs?: number;
-  insecure?: boolean;
   now?: () => number;
 }
 
@@ -47,19 +47,12 @@ export function tenantOfJwt(token: string): string | undefined {
 }
 
 /**
- * Exchange URL: the origin of the registry's token realm (ACR's realm is
- * `https://<registry>/oauth2/token`), else the registry itself.
+ * Exchange URL: always the login server's own `/oauth2/exchange`, never the
+ * origin a challenge's realm names (the Entra token is valid for every
+ * registry the identity can reach, so it goes to this one only).
  */
-export function exchangeUrlFor(registry: string, realm?: string, insecure?: boolean): URL {
-  if (realm) {
-    try {
-      return new URL('/oauth2/exchange', new URL(realm));
-    } catch {
-      /* fall through */
-    }
-  }
-  const plain = insecure || isLoopbackRegistry(registry);
-  return new URL(`${plain ? 'http' : 'https'}://${registry}/oauth2/exchange`);
+export function exchangeUrlFor(registryUrl: string): URL {
+  return new URL('/oauth2/exchange', registryUrl);
 }
 
 /** A refresh-token provider for {@link RegistryCredentials.refreshToken}, exchanging Entra tokens as needed. */
@@ -81,7 +74,7 @@ export function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: Refr
     }
     if (!entra?.token) throw new AuthError(`The Azure service connection returned no Entra ID token for registry ${options.registry}: check the service connection.`, { input: options.input });
     const tenant = options.tenantId ?? tenantOfJwt(entra.token);
-    const url = exchangeUrlFor(options.registry, ctx.realm, options.insecure);
+    const url = exchangeUrlFor(ctx.registryUrl);
     const form = new URLSearchParams({ grant_type: 'access_token', service: ctx.service || options.registry, access_token: entra.token });
     if (tenant) form.set('tenant', tenant);
     const body = await withRetry(
@@ -122,5 +115,5 @@ export function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: Refr
 
 /** Registry credentials signing in with an Entra ID credential. */
 export function acrCredentials(options: AcrExchangeOptions): RegistryCredentials {
-  return { username: ACR_NULL_USER, refreshToken: acrRefreshTokenProvider(options) };
+  return { username: ACR_NULL_USER, refreshToken: acrRefreshTokenProvider(options), tokenAtRegistry: true };
 }

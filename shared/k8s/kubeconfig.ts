@@ -23,7 +23,7 @@ export function kubeConfigFromString(text: string, options: { context?: string; 
   try {
     kc.loadFromString(text);
   } catch (err) {
-    throw new InputError(options.input, `The kubeconfig${where} given in '${options.input}' cannot be read: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; check it is a valid kubeconfig YAML file.`, err);
+    throw new InputError(options.input, `The kubeconfig${where} given in '${options.input}' cannot be read: ${parseReason(err)}; check it is a valid kubeconfig YAML file.`);
   }
   if (options.context) {
     if (!kc.getContextObject(options.context)) {
@@ -36,6 +36,16 @@ export function kubeConfigFromString(text: string, options: { context?: string; 
     throw new InputError(options.input, `The kubeconfig${where} given in '${options.input}' has no current context with a cluster: set current-context or choose a cluster context.`);
   }
   return kc;
+}
+
+/**
+ * The parser's reason and position, without any text of the document: a
+ * kubeconfig holds credentials, and YAML errors quote alias names, tags and
+ * snippets (the first line only, quoted parts and tags blanked).
+ */
+function parseReason(err: unknown): string {
+  const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return first.replace(/"[^"]*"|'[^']*'|!<[^>]*>|!\S+/g, '(…)').slice(0, 200);
 }
 
 export interface ServiceAccountRecord {

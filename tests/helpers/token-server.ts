@@ -246,3 +246,31 @@ export async function startTokenServerProcess(options: Omit<TokenServerOptions, 
     },
   };
 }
+
+/**
+ * An ACR-like login server in front of a test registry and token server: as
+ * on ACR, `/oauth2/*` (exchange, token) is served on the login server's own
+ * origin; everything else goes to the registry (Host kept, so its upload
+ * Locations point back here).
+ */
+export async function startAcrLoginServer(registryHost: string, tokenServerUrl: string): Promise<{ host: string; stop(): Promise<void> }> {
+  const token = new URL(tokenServerUrl);
+  const server = http.createServer((req, res) => {
+    const toTokens = (req.url ?? '').startsWith('/oauth2/');
+    const [hostname, port] = toTokens ? [token.hostname, token.port] : (registryHost.split(':') as [string, string]);
+    const upstream = http.request({ hostname, port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

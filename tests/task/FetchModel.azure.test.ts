@@ -86,6 +86,8 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     assert.deepEqual(readFileSync(join(dest, '1.10.0', 'model.bin')), v110);
     assert.ok(run.stdout.includes('Summary'), 'no summary in the log');
     assert.ok(run.secrets.includes(azurite.connectionString), 'the connection string was not registered as a secret');
+    const accountKey = /AccountKey=([^;]+)/.exec(azurite.connectionString)?.[1] as string;
+    assert.ok(run.secrets.includes(accountKey), 'the AccountKey was not registered on its own');
     assertNoSecret(run);
   });
 

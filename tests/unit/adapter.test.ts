@@ -28,6 +28,10 @@ const env: Record<string, string> = {
   INPUT_MODE: 'PINNED',
   INPUT_LINES: 'a=1\n\n# comment\n  b=2  \n',
   INPUT_SECRETINPUT: 'super-secret-connection-string',
+  INPUT_CONNKEY: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5K2tleS8xMjM0NTY3ODkwYWJjZGVm/+Q==;EndpointSuffix=core.windows.net',
+  INPUT_CONNSAS: 'BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D',
+  INPUT_REGBADJSON: 'regBadJson',
+  INPUT_K8SBADJSON: 'k8sBadJson',
   INPUT_ARM: 'arm1',
   INPUT_ARMCERT: 'armCert',
   INPUT_ARMWIF: 'armWif',
@@ -59,6 +63,9 @@ endpoint('arm1', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'ten
 endpoint('armCert', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant', authenticationType: 'spnCertificate', servicePrincipalCertificate: PEM });
 endpoint('armWif', 'WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
 endpoint('armBad', 'UsernamePassword', { username: 'u' });
+// A service connection whose stored JSON is cut short: task-lib's own error would quote all of it.
+env['ENDPOINT_AUTH_regBadJson'] = '{"scheme":"UsernamePassword","parameters":{"registry":"r.example.test","username":"u","password":"leaky-json-pw-123"';
+env['ENDPOINT_AUTH_k8sBadJson'] = '{"scheme":"Kubernetes","parameters":{"kubeconfig":"users:\\n- user: {token: leaky-kube-token-123}"}}}';
 endpoint('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: 'job-access-token-xyz' });
 endpoint('s3c', 'UsernamePassword', { username: 'AKID', password: 's3-secret-key-000', sessionToken: 'sess-token-000', assumeRoleArn: 'arn:aws:iam::1:role/r' }, { region: 'eu-west-1', forcePathStyle: 'true' }, 'http://127.0.0.1:9000/');
 endpoint('regOthers', 'UsernamePassword', { registry: 'https://registry.example.test:5000/', username: 'bob', password: 'bob-password-1' });
@@ -147,6 +154,40 @@ describe('task-lib adapter', () => {
     assert.ok(!out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('super-secret')), out);
   });
 
+  it('registers the key, the SAS and its signature of a connection string on their own, not only the whole string', () => {
+    const key = capture(() => adapter.getString('connKey', { secret: true }));
+    assert.ok(key.out.includes('##vso[task.setsecret]a2V5K2tleS8xMjM0NTY3ODkwYWJjZGVm/+Q=='), key.out);
+    const sas = capture(() => adapter.getString('connSas', { secret: true }));
+    // task-lib escapes '%' in commands as %AZP25; the agent turns it back.
+    const lines = sas.out.split('\n').map((l) => l.replace(/%AZP25/g, '%'));
+    for (const piece of ['sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D', 'AbCd%2Bef%2Fghij0123456789%3D', 'AbCd+ef/ghij0123456789=']) {
+      assert.ok(lines.includes(`##vso[task.setsecret]${piece}`), `${piece} not registered:\n${sas.out}`);
+    }
+  });
+
+  it('a service connection with malformed JSON fails with one line naming the input, without echoing it', () => {
+    for (const [input, read, leak] of [
+      ['regBadJson', () => adapter.readDockerRegistryEndpoint('regBadJson'), 'leaky-json-pw-123'],
+      ['k8sBadJson', () => adapter.readKubernetesEndpoint('k8sBadJson'), 'leaky-kube-token-123'],
+    ] as const) {
+      let out = '';
+      assert.throws(
+        () => {
+          const r = capture<unknown>(read);
+          out = r.out;
+        },
+        (e: unknown) => {
+          assert.ok(e instanceof InputError && e.input === input, String(e));
+          assert.ok(!e.message.includes(leak) && !e.message.includes('{'), e.message);
+          assert.match(e.message, new RegExp(`Service connection '${input}' given in '${input}' is stored in a form that cannot be read`));
+          assert.ok(!/\n/.test(e.message));
+          return true;
+        },
+      );
+      assert.ok(!out.includes(leak), out);
+    }
+  });
+
   it('reads Azure Resource Manager connections for every scheme', () => {
     const sp = capture(() => adapter.readAzureRmEndpoint('arm'));
     assert.deepEqual(
@@ -181,7 +222,10 @@ describe('task-lib adapter', () => {
   });
 
   it('reads Docker registry connections: Others, ACR service principal, ACR with Entra ID', () => {
-    assert.deepEqual({ ...capture(() => adapter.readDockerRegistryEndpoint('regOthers')).value }, { id: 'regOthers', registryType: 'Others', registry: 'registry.example.test:5000', username: 'bob', password: 'bob-password-1' });
+    const others = capture(() => adapter.readDockerRegistryEndpoint('regOthers'));
+    assert.deepEqual({ ...others.value }, { id: 'regOthers', registryType: 'Others', registry: 'registry.example.test:5000', username: 'bob', password: 'bob-password-1' });
+    // The Basic header value is a secret of its own.
+    assert.ok(others.out.includes(`##vso[task.setsecret]${Buffer.from('bob:bob-password-1').toString('base64')}`), others.out);
     const acr = capture(() => adapter.readDockerRegistryEndpoint('regAcr')).value;
     assert.deepEqual([acr.registryType, acr.registry, acr.username, acr.password], ['ACR', 'contoso.azurecr.io', 'sp', 'acr-sp-secret-1']);
     const wif = capture(() => adapter.readDockerRegistryEndpoint('regAcrWif')).value;

@@ -9,11 +9,13 @@ import { AuthError, UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { isTransientError, withRetry } from '../../retry';
 import { parseErrorBody } from './errors';
-import { drain, readText, send } from './http';
+import { drain, isLoopbackHost, readText, send } from './http';
 
 export interface RefreshTokenContext {
-  /** Token endpoint from the registry's challenge. */
+  /** Token endpoint the refresh token is traded at. */
   realm: string;
+  /** The registry's own origin (`https://<registry>`, plain http for a loopback or insecure one). */
+  registryUrl: string;
   service: string;
   /** True when the token server rejected the previous refresh token. */
   forceRenew: boolean;
@@ -27,6 +29,12 @@ export interface RegistryCredentials {
    * token). A function is asked each time a token is needed and may renew it.
    */
   refreshToken?: string | ((ctx: RefreshTokenContext) => Promise<string>);
+  /**
+   * Trade the refresh token at the registry's own `/oauth2/token`, whatever
+   * realm its challenge names (ACR: the refresh token, like the Entra token
+   * behind it, is good for every registry the identity can reach).
+   */
+  tokenAtRegistry?: boolean;
 }
 
 export interface Challenge {
@@ -85,6 +93,8 @@ interface CachedToken {
 
 export interface AuthOptions {
   registry: string;
+  /** The registry's own origin (default https://<registry>). */
+  registryUrl?: URL;
   credentials?: RegistryCredentials;
   logger?: Logger;
   /** Input to name in credential errors. */
@@ -105,8 +115,11 @@ export class RegistryAuth {
   /** Number of tokens fetched (tests, logs). */
   tokensFetched = 0;
 
+  private readonly registryUrl: URL;
+
   constructor(private readonly options: AuthOptions) {
     this.now = options.now ?? Date.now;
+    this.registryUrl = options.registryUrl ?? new URL(`https://${options.registry}`);
   }
 
   /** Records the challenge from a 401 (returns true when it carries `error="invalid_token"`). */
@@ -150,17 +163,17 @@ export class RegistryAuth {
   }
 
   private async fetchToken(c: Challenge, scopes: string[]): Promise<CachedToken> {
-    const realm = c.params['realm'];
-    if (!realm) throw new UserError(`Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`, { code: 'AuthFailed' });
-    let realmUrl: URL;
-    try {
-      realmUrl = new URL(realm);
-    } catch {
-      throw new UserError(`Registry ${this.options.registry} named an invalid token server '${realm}'.`, { code: 'AuthFailed' });
-    }
+    const creds = this.options.credentials;
     const service = c.params['service'] ?? '';
     const allScopes = scopes;
-    const creds = this.options.credentials;
+    const realmUrl = creds?.tokenAtRegistry ? new URL('/oauth2/token', this.registryUrl) : this.realmOf(c);
+    const sendsSecrets = creds?.refreshToken !== undefined || (creds?.username !== undefined && creds.password !== undefined);
+    if (sendsSecrets && !credentialsAllowedAt(realmUrl, this.registryUrl)) {
+      throw new UserError(
+        `Registry ${this.options.registry} wants the credentials sent to the token server ${realmUrl.origin} over plain http: refused, credentials go to a token server only over https (plain http only on the registry's own host when it is loopback or marked insecure); make the registry's token realm https.`,
+        { code: 'AuthFailed' },
+      );
+    }
     const started = this.now();
     const body = await withRetry(
       async () => {
@@ -176,6 +189,16 @@ export class RegistryAuth {
     this.tokensFetched++;
     this.options.logger?.debug(`Got a registry token for ${allScopes.join(' ') || '(no scope)'} valid ${lifetime} s`);
     return { token, expiresAt: started + lifetime * 1000 - margin };
+  }
+
+  private realmOf(c: Challenge): URL {
+    const realm = c.params['realm'];
+    if (!realm) throw new UserError(`Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`, { code: 'AuthFailed' });
+    try {
+      return new URL(realm);
+    } catch {
+      throw new UserError(`Registry ${this.options.registry} named an invalid token server '${realm}'.`, { code: 'AuthFailed' });
+    }
   }
 
   private async getToken(realm: URL, service: string, scopes: string[], creds?: RegistryCredentials): Promise<TokenBody> {
@@ -194,7 +217,7 @@ export class RegistryAuth {
 
   private async postRefreshToken(realm: URL, service: string, scopes: string[], refresh: string | ((ctx: RefreshTokenContext) => Promise<string>)): Promise<TokenBody> {
     for (let attempt = 0; ; attempt++) {
-      const refreshToken = typeof refresh === 'string' ? refresh : await refresh({ realm: realm.toString(), service, forceRenew: attempt > 0 });
+      const refreshToken = typeof refresh === 'string' ? refresh : await refresh({ realm: realm.toString(), registryUrl: this.registryUrl.origin, service, forceRenew: attempt > 0 });
       const form = new URLSearchParams({ grant_type: 'refresh_token', service, scope: scopes.join(' '), refresh_token: refreshToken, client_id: 'model-to-aks-tasks' });
       const res = await send({
         method: 'POST',
@@ -240,6 +263,19 @@ interface TokenBody {
 
 function scopeKey(scopes: string[]): string {
   return [...scopes].sort().join(' ');
+}
+
+/**
+ * Whether credentials (Basic, a refresh token) may be sent to the token server
+ * `realm` of the registry at `registryUrl`: any https realm (Docker Hub's is on
+ * another host); a plain-http one only when the registry itself is plain http
+ * (loopback or marked insecure) and the realm is on a loopback host or the
+ * registry's own host. Never over plain http to any other host.
+ */
+export function credentialsAllowedAt(realm: URL, registryUrl: URL): boolean {
+  if (realm.protocol === 'https:') return true;
+  if (realm.protocol !== 'http:' || registryUrl.protocol !== 'http:') return false;
+  return isLoopbackHost(realm.hostname) || realm.hostname.toLowerCase() === registryUrl.hostname.toLowerCase();
 }
 
 /** Union of our scopes and the challenge's (the challenge may name more, e.g. a mount source). */

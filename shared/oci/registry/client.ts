@@ -67,6 +67,7 @@ export class RegistryClient {
     this.logger = options.logger ?? silentLogger;
     this.auth = new RegistryAuth({
       registry: options.registry,
+      registryUrl: this.baseUrl,
       credentials: options.credentials,
       logger: this.logger,
       input: options.credentialsInput,
@@ -78,6 +79,28 @@ export class RegistryClient {
 
   resolve(path: string | URL): URL {
     return typeof path === 'string' ? new URL(path, this.baseUrl) : path;
+  }
+
+  /** True when `url` is on the registry's own origin (the only one that gets its credentials). */
+  isOwnOrigin(url: URL): boolean {
+    return url.protocol === this.baseUrl.protocol && url.host === this.baseUrl.host;
+  }
+
+  /**
+   * A URL the registry handed out (upload Location): kept as given, but never
+   * a step down from https to plain http.
+   */
+  checkLocation(url: URL): URL {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new UserError(`Registry ${this.registry} sent an upload location that is not an http(s) URL (${url.protocol}): refused; it does not follow the distribution API.`, { code: 'InsecureLocation' });
+    }
+    if (this.baseUrl.protocol === 'https:' && url.protocol !== 'https:') {
+      throw new UserError(
+        `Registry ${this.registry} sent an upload location on plain http (${url.origin}) for an https registry: refused, the image would travel unencrypted; check the registry's storage settings or a proxy rewriting its answers.`,
+        { code: 'InsecureLocation' },
+      );
+    }
+    return url;
   }
 
   /** GET /v2/: checks this is a registry and learns how it wants to be authenticated. Runs once. */
@@ -157,10 +180,14 @@ export class RegistryClient {
     let scopes = opts.scopes;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-      const authorization = await this.auth.authorization(scopes);
+      const url = typeof opts.path === 'string' ? this.resolve(opts.path) : this.checkLocation(opts.path);
+      // Credentials go to the registry's own origin only: an upload Location elsewhere (storage) gets none,
+      // and a 401 from there teaches nothing about how to sign in to the registry.
+      const own = this.isOwnOrigin(url);
+      const authorization = own ? await this.auth.authorization(scopes) : undefined;
       if (authorization) headers['Authorization'] = authorization;
-      const res = await send({ method: opts.method, url: this.resolve(opts.path), headers, body: opts.body, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs });
-      if (res.status === 401 && attempt < 2) {
+      const res = await send({ method: opts.method, url, headers, body: opts.body, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs });
+      if (res.status === 401 && own && attempt < 2) {
         const challengeHeader = header(res, 'www-authenticate');
         const challenge = parseChallenges(challengeHeader).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
         const insufficient = challenge?.params['error'] === 'insufficient_scope';

@@ -328,6 +328,11 @@ export class BlobPusher {
   }
 }
 
+/** A tag failure's message, extended with the tags already written and those not written. */
+export function withTagsWritten(message: string, failedTag: string, written: string[], notWritten: string[]): string {
+  return `${message.replace(/[.\s]+$/, '')}. Pushing stopped at tag '${failedTag}': already written: ${written.join(', ')}; not written: ${notWritten.join(', ')} (the image is complete under the written tags; fix the cause and re-run to write the rest).`;
+}
+
 function short(digest: string): string {
   return digest.slice(0, 19);
 }
@@ -389,11 +394,19 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
 
   // Every blob is in place: now (and only now) the tags.
   const references = options.tags.length ? options.tags : [found.descriptor.digest];
+  const written: string[] = [];
   for (const ref of references) {
-    const returned = await client.putManifest(options.repository, ref, manifestBytes, mediaType);
-    if (returned && returned !== found.descriptor.digest) {
-      throw new ChecksumMismatchError(`Registry ${options.registry} stored the manifest for tag '${ref}' as ${returned}, not ${found.descriptor.digest}: it rewrote the manifest; this registry cannot keep the image digest.`);
+    try {
+      const returned = await client.putManifest(options.repository, ref, manifestBytes, mediaType);
+      if (returned && returned !== found.descriptor.digest) {
+        throw new ChecksumMismatchError(`Registry ${options.registry} stored the manifest for tag '${ref}' as ${returned}, not ${found.descriptor.digest}: it rewrote the manifest; this registry cannot keep the image digest.`);
+      }
+    } catch (err) {
+      // Half done: say which tags already point at the image.
+      if (written.length > 0 && err instanceof Error) err.message = withTagsWritten(err.message, ref, written, references.slice(written.length));
+      throw err;
     }
+    written.push(ref);
   }
 
   const uploaded = reports.filter((r) => r.action === 'uploaded').reduce((n, r) => n + r.size, 0) + manifestBytes.length;

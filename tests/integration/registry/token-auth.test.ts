@@ -14,7 +14,7 @@ import { pullImage } from '../../../shared/oci/registry/pull';
 import { pushImage } from '../../../shared/oci/registry/push';
 import { MediaType } from '../../../shared/oci/types';
 import { startRegistry, type TestRegistry } from '../../helpers/registry';
-import { startTokenServer, type TokenServer } from '../../helpers/token-server';
+import { startAcrLoginServer, startTokenServer, type TokenServer } from '../../helpers/token-server';
 import { buildTestImage, buildTestIndex, skopeoInspectArgs, type TestImage, type TestIndex } from './fixture';
 
 const SERVICE = 'test-registry.local';
@@ -46,6 +46,8 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
   const users = { alice: 'alice-pw', reader: 'reader-pw' };
   let tokens: TokenServer;
   let registry: TestRegistry;
+  /** ACR serves /oauth2/* on the login server itself: the Entra token is exchanged there, never at the realm's origin. */
+  let loginServer: { host: string; stop(): Promise<void> };
   let work: string;
   let image: TestImage;
   let index: TestIndex;
@@ -58,11 +60,13 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
       validateEntraToken: (token, tenant) => (token.startsWith('fake-entra.') && tenant === TENANT ? 'entra-app' : undefined),
     });
     registry = await startRegistry({ mode: 'token', realm: tokens.realm, service: SERVICE, issuer: tokens.issuer, rootCertBundlePath: tokens.rootCertBundlePath });
+    loginServer = await startAcrLoginServer(registry.host, tokens.url);
     work = mkdtempSync(join(tmpdir(), 'push-token-'));
     image = await buildTestImage(join(work, 'img'), { modelSize: 2 << 20 });
     index = await buildTestIndex(join(work, 'index'));
   });
   after(async () => {
+    await loginServer?.stop();
     await registry?.stop();
     await tokens?.stop();
     rmSync(work, { recursive: true, force: true });
@@ -100,10 +104,10 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
     const refreshes = tokens.stats.refreshTokens;
     const result = await pushImage({
       layout: image.layout,
-      registry: registry.host,
+      registry: loginServer.host,
       repository: 'apps/acr',
       tags: ['7'],
-      credentials: acrCredentials({ registry: registry.host, credential: cred, tenantId: TENANT, retryBaseMs: 50 }),
+      credentials: acrCredentials({ registry: loginServer.host, credential: cred, tenantId: TENANT, retryBaseMs: 50 }),
       logger: silentLogger,
     });
     assert.equal(result.digest, image.manifestDigest);
@@ -115,7 +119,7 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
   it('fails with a clear message when the Entra token is refused by the exchange', async () => {
     const bad: TokenCredential = { getToken: async () => ({ token: 'not-entra', expiresOnTimestamp: Date.now() + 3600_000 }) };
     await assert.rejects(
-      pushImage({ layout: image.layout, registry: registry.host, repository: 'apps/acr', tags: ['8'], credentials: acrCredentials({ registry: registry.host, credential: bad, tenantId: TENANT, retryBaseMs: 10 }), logger: silentLogger, retries: 0 }),
+      pushImage({ layout: image.layout, registry: loginServer.host, repository: 'apps/acr', tags: ['8'], credentials: acrCredentials({ registry: loginServer.host, credential: bad, tenantId: TENANT, retryBaseMs: 10 }), logger: silentLogger, retries: 0 }),
       /refused the Entra ID token.*AcrPush/,
     );
   });

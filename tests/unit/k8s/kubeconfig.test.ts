@@ -46,6 +46,20 @@ describe('kubeconfig', () => {
     assert.equal(kc.getCurrentUser()?.token, 't');
   });
 
+  it('a kubeconfig that cannot be parsed gives one line that quotes none of it', () => {
+    const broken = [
+      '{"users":[{"name":"u","user":{"token":"leaky-kube-123"}}', // JSON cut short
+      'users:\n- name: u\n  user:\n    token: *leaky-kube-123\n', // alias naming the secret
+      'users:\n- user: !leaky-kube-123 x\n', // tag naming it
+    ];
+    for (const text of broken) {
+      assert.throws(
+        () => kubeConfigFromString(text, { input: 'kubeconfig' }),
+        (e: unknown) => e instanceof Error && /^The kubeconfig given in 'kubeconfig' cannot be read: .*check it is a valid kubeconfig YAML file\.$/.test(e.message) && !e.message.includes('leaky') && !/\n/.test(e.message),
+      );
+    }
+  });
+
   it('names a missing context and lists the known ones', () => {
     assert.throws(() => kubeConfigFromString(entra, { input: 'kubernetesServiceConnection', context: 'prod' }), /has no context 'prod' \(contexts: aks\)/);
   });
