@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { createdFromEpoch, logLayerTable, prepareStaging, provenanceMetadata, publishStaging, validateTags, writeImage, type BundleResult, type LayerSummary, type Provenance } from './bundle';
+import { assertReplaceableOutput, createdFromEpoch, logLayerTable, prepareStaging, provenanceMetadata, publishStaging, validateTags, writeImage, type BundleResult, type LayerSummary, type Provenance } from './bundle';
 import type { ImageFormat } from './image';
 import { chooseEncodingForFile, writeTarLayer, type CompressionPolicy } from './layer';
 import { OciLayout } from './layout';
@@ -92,6 +92,16 @@ function run(cli: string, args: string[], env: NodeJS.ProcessEnv, options: { log
         (err: unknown) => reject(err),
       );
     });
+  });
+}
+
+/** The command line as it may be printed: build-arg values (tokens, passwords) become `***`; only MODEL_PATH, which this module sets, stays. */
+export function printableArgs(args: string[]): string[] {
+  return args.map((a, i) => {
+    if (args[i - 1] !== '--build-arg') return a;
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a : a.slice(0, eq);
+    return eq < 0 || name === 'MODEL_PATH' ? a : `${name}=***`;
   });
 }
 
@@ -183,6 +193,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const tags = validateTags(options.tags ?? ['latest']);
   if (!options.outputPath?.trim()) throw new InputError('outputPath', `Input 'outputPath' is required: name the folder to write the OCI image layout into.`);
   const outputPath = resolve(options.outputPath);
+  await assertReplaceableOutput(outputPath, options.outputPath);
   const dockerfile = resolve(options.dockerfile);
   if (!(await fsp.stat(dockerfile).catch(() => undefined))?.isFile()) {
     throw new InputError('dockerfile', `Dockerfile '${options.dockerfile}' given in 'dockerfile' does not exist: check the path.`);
@@ -215,7 +226,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     }
     for (const [k, v] of options.buildArgs ?? []) args.push('--build-arg', `${k}=${v}`);
     args.push(context);
-    logger.info(`${cli} ${args.join(' ')}`);
+    logger.info(`${cli} ${printableArgs(args).join(' ')}`);
     const b = await run(cli, args, env, { logger, signal: options.signal });
     if (b.code !== 0) {
       const last = (b.stderr || b.stdout).trim().split('\n').slice(-1)[0] ?? '';
