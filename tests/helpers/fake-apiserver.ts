@@ -52,6 +52,8 @@ export interface FakeApiServerOptions {
   proxyStatus?: number;
   /** Names of objects whose real (non-dry-run) apply fails with HTTP 500. */
   failApplyOf?: string[];
+  /** Names of objects whose dry-run apply is refused (403, as RBAC or a policy would). */
+  failDryRunOf?: string[];
 }
 
 interface Resource {
@@ -293,6 +295,7 @@ export class FakeApiServer {
     if (method === 'POST' && resource === 'namespaces') {
       const obj = JSON.parse(body) as Obj;
       if (this.get('v1', 'namespaces', undefined, obj.metadata.name)) return this.send(res, 409, statusBody(409, 'AlreadyExists', `namespaces "${obj.metadata.name}" already exists`));
+      if (query.dryRun === 'All') return this.send(res, 201, JSON.stringify({ ...obj, status: { phase: 'Active' } }));
       const created = this.put('v1', 'namespaces', undefined, { ...obj, status: { phase: 'Active' } });
       return this.send(res, 201, JSON.stringify(created));
     }
@@ -337,6 +340,9 @@ export class FakeApiServer {
     };
     const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(obj.spec);
     merged.metadata.generation = ((existing?.metadata.generation as number | undefined) ?? 0) + (specChanged || !existing ? 1 : 0);
+    if (query.dryRun === 'All' && this.options.failDryRunOf?.includes(name)) {
+      return this.send(res, 403, statusBody(403, 'Forbidden', `${def.name} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource "${def.name}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`));
+    }
     if (query.dryRun === 'All') return this.send(res, 200, JSON.stringify(merged));
     if (this.options.failApplyOf?.includes(name)) return this.send(res, 500, statusBody(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out'));
     if (!existing) delete merged.status;
