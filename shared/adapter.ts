@@ -205,6 +205,8 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
     environment: endpointData(id, 'environment'),
     authorityHost: endpointData(id, 'activeDirectoryAuthority'),
   };
+  const armUrl = tl.getEndpointUrl(id, true)?.trim();
+  if (armUrl) endpoint.resourceManagerUrl = armUrl;
   if (scheme === 'ServicePrincipal') {
     if ((p['authenticationtype'] ?? '').toLowerCase() === 'spncertificate') {
       endpoint.certificatePem = p['serviceprincipalcertificate'];

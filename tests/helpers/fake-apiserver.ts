@@ -555,6 +555,9 @@ export interface FakeArmCluster {
   failWith?: number;
 }
 
+/** The IDENTITY_HEADER value FakeArm's managed identity endpoint (`<url>/msi/token`) expects. */
+export const MSI_HEADER = 'fake-identity-header';
+
 export class FakeArm {
   readonly requests: { method: string; path: string; query: Record<string, string> }[] = [];
   private server!: https.Server;
@@ -594,6 +597,13 @@ export class FakeArm {
       res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
       res.end(text);
     };
+    // A managed identity endpoint in the App Service style (IDENTITY_ENDPOINT + IDENTITY_HEADER, as the Azure SDK reads them):
+    // the task's real credential code gets this fake's token for every resource.
+    if (url.pathname === '/msi/token') {
+      if (req.headers['x-identity-header'] !== MSI_HEADER) return reply(401, { error: 'unauthorized', error_description: 'missing X-IDENTITY-HEADER' });
+      const expiresOn = Math.floor(Date.now() / 1000) + 3600;
+      return reply(200, { access_token: this.token, expires_on: String(expiresOn), resource: url.searchParams.get('resource') ?? '', token_type: 'Bearer', client_id: 'fake-msi' });
+    }
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
     const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)\/(listClusterUserCredential|listClusterAdminCredential)$/i.exec(url.pathname);
     if (req.method !== 'POST' || !m) return reply(404, { error: { code: 'NotFound', message: `no route ${req.method} ${url.pathname}` } });
