@@ -206,6 +206,10 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   if (modelPath && !(await fsp.stat(modelPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);
   }
+  // The model is placed into the context under MODEL_CONTEXT_DIR and removed afterwards: never someone else's folder.
+  if (modelPath && (await fsp.lstat(join(context, MODEL_CONTEXT_DIR)).catch(() => undefined))) {
+    throw new InputError('buildContext', `Build context '${options.buildContext ?? context}' given in 'buildContext' already holds '${MODEL_CONTEXT_DIR}', where Docker mode places the model for the build: rename or remove it (a run that was killed can leave it behind).`);
+  }
   const engine = await checkDockerEngine(cli, env);
   logger.info(`Docker engine ${engine}`);
 
@@ -214,12 +218,13 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const modelDir = join(context, MODEL_CONTEXT_DIR);
   const imageTag = `bundlemodelimage-tmp:${randomBytes(6).toString('hex')}`;
   let built = false;
+  let madeModelDir = false;
   try {
     const args = ['build', '--file', dockerfile, '--tag', imageTag];
     if (options.network) args.push('--network', options.network);
     if (modelPath) {
-      await fsp.rm(modelDir, { recursive: true, force: true });
-      await fsp.mkdir(modelDir, { recursive: true });
+      await fsp.mkdir(modelDir); // not recursive and no rm first: it was checked not to exist
+      madeModelDir = true;
       const name = basename(modelPath);
       await linkOrCopyTree(modelPath, join(modelDir, name));
       args.push('--build-arg', `MODEL_PATH=${relative(context, join(modelDir, name)).split(sep).join('/')}`);
@@ -281,7 +286,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     await fsp.rm(staging, { recursive: true, force: true });
     throw err;
   } finally {
-    if (modelPath) await fsp.rm(modelDir, { recursive: true, force: true });
+    if (madeModelDir) await fsp.rm(modelDir, { recursive: true, force: true });
     await fsp.rm(work, { recursive: true, force: true });
     if (built) await run(cli, ['image', 'rm', imageTag], env).catch(() => undefined);
   }

@@ -108,16 +108,31 @@ describe('BundleModelImage task: paths and what it prints', function () {
     assert.ok(r.succeeded, r.stdout);
   });
 
-  it('docker mode prints build-arg names but never their values', async () => {
-    // A stand-in docker CLI: answers `version`, fails `build` (the command line is printed before the build runs).
+  /** A stand-in docker CLI on PATH: answers `version`, fails `build` (the command line is printed before the build runs). */
+  function standInDocker(): Record<string, string> {
     const bin = join(work, 'bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'docker'), '#!/bin/sh\nif [ "$1" = version ]; then echo 27.0.0; exit 0; fi\necho "build refused by the stand-in" >&2\nexit 1\n');
     chmodSync(join(bin, 'docker'), 0o755);
+    return { PATH: `${bin}:${process.env.PATH ?? ''}` };
+  }
+
+  it("docker mode refuses a build context that already holds its model folder, and leaves that folder alone", async () => {
+    const context = join(work, 'ctx');
+    mkdirSync(join(context, '.bundle-model'), { recursive: true });
+    writeFileSync(join(context, '.bundle-model', 'mine.txt'), 'not yours');
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\n');
+    const r = await runMock(spec({ mode: 'docker', dockerfile: join(context, 'Dockerfile'), buildContext: context, outputPath: join(work, 'docker-ctx-out') }, { env: standInDocker() }));
+    assertOneLine(r, /'buildContext'.*\.bundle-model/);
+    assert.equal(readFileSync(join(context, '.bundle-model', 'mine.txt'), 'utf8'), 'not yours');
+  });
+
+  it('docker mode prints build-arg names but never their values', async () => {
+    const env = standInDocker();
     writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
     const secret = 'npm-token-Zx81-do-not-print';
     const r = await runMock(
-      spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile'), buildArgs: `NPM_TOKEN=${secret}\nPLAIN=visible-value`, outputPath: join(work, 'docker-out') }, { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } }),
+      spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile'), buildArgs: `NPM_TOKEN=${secret}\nPLAIN=visible-value`, outputPath: join(work, 'docker-out') }, { env }),
     );
     assert.equal(r.succeeded, false, r.stdout);
     assert.ok(r.stdout.includes('--build-arg NPM_TOKEN'), r.stdout);
