@@ -78,8 +78,9 @@ export function getChoice<T extends string>(name: string, choices: readonly T[],
 }
 
 /** Non-empty, trimmed lines of a multi-line input (lines starting with # are comments). */
-export function getLines(name: string): string[] {
-  const raw = tl.getInput(name, false) ?? '';
+/** Non-empty, non-comment lines of a multi-line input; `quiet` keeps task-lib from echoing the value into the debug log. */
+export function getLines(name: string, options: { quiet?: boolean } = {}): string[] {
+  const raw = (options.quiet ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false)) ?? '';
   return raw
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -223,6 +224,8 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
     environment: endpointData(id, 'environment'),
     authorityHost: endpointData(id, 'activeDirectoryAuthority'),
   };
+  const armUrl = tl.getEndpointUrl(id, true)?.trim();
+  if (armUrl) endpoint.resourceManagerUrl = armUrl;
   if (scheme === 'ServicePrincipal') {
     if ((p['authenticationtype'] ?? '').toLowerCase() === 'spncertificate') {
       endpoint.certificatePem = p['serviceprincipalcertificate'];

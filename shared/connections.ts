@@ -17,6 +17,8 @@ export interface AzureRmEndpoint {
   /** Cloud name, e.g. AzureCloud, AzureUSGovernment, AzureChinaCloud. */
   environment?: string;
   authorityHost?: string;
+  /** The connection's URL: its cloud's Azure Resource Manager endpoint (as Microsoft's Azure tasks use it). */
+  resourceManagerUrl?: string;
   /** Job access token, used to request OIDC tokens for workload identity federation. */
   systemAccessToken?: string;
 }

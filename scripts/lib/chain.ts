@@ -51,8 +51,10 @@ export interface ChainOptions {
   taskOutput?: (task: string, line: string) => void;
   /** Deploy with this kubeconfig file; without it DeployToAKS renders only. */
   kubeconfigPath?: string;
-  /** Extra environment for DeployToAKS (e.g. DEPLOYTOAKS_TEST_POLL_MS). */
+  /** Extra environment for DeployToAKS. */
   deployEnv?: Record<string, string>;
+  /** Extra inputs for DeployToAKS (e.g. statusPollIntervalMs against a fake API server). */
+  deployInputs?: Record<string, string>;
   /** Namespace for DeployToAKS (default model-api-demo). */
   namespace?: string;
   /** Checked before each step: true stops the chain (e.g. after Ctrl-C). */
@@ -337,6 +339,7 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     modelSha256: fetchAzure.modelSha256,
     renderOnly: deployMode === 'renderOnly',
     rolloutTimeoutSeconds: 120,
+    ...options.deployInputs,
   };
   const deploy = (await run(deployMode === 'kubeconfig' ? `DeployToAKS with kubeconfig ${options.kubeconfigPath}` : 'DeployToAKS (renderOnly: no KUBECONFIG)', 'DeployToAKS', deployInputs, { env: options.deployEnv })).outputs;
   const renderedDir = deploy.renderedManifests ?? '';

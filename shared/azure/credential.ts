@@ -13,7 +13,7 @@ import {
   type TokenCredential,
 } from '@azure/identity';
 import type { AzureRmEndpoint } from '../connections';
-import { AuthError } from '../errors';
+import { AuthError, InputError } from '../errors';
 
 interface Cloud {
   authorityHost: string;
@@ -39,6 +39,24 @@ export function blobEndpointFor(account: string, environment?: string): string {
 
 export function authorityHostOf(endpoint: Pick<AzureRmEndpoint, 'environment' | 'authorityHost'>): string {
   return (endpoint.authorityHost ?? cloudOf(endpoint.environment).authorityHost).replace(/\/+$/, '');
+}
+
+/**
+ * The Azure Resource Manager endpoint of a connection: its URL (the agent
+ * gives every AzureRM connection one, e.g. https://management.azure.com/ or an
+ * Azure Stack hub's), else the environment's. Only https: the Entra token goes there.
+ */
+export function resourceManagerOf(endpoint: Pick<AzureRmEndpoint, 'id' | 'environment' | 'resourceManagerUrl'>, input: string): string {
+  const url = endpoint.resourceManagerUrl;
+  if (!url) return cloudOf(endpoint.environment).resourceManager;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InputError(input, `Azure service connection '${endpoint.id}' has a URL that is not valid ('${url}'): edit the service connection (its Resource Manager URL).`);
+  }
+  if (parsed.protocol !== 'https:') throw new InputError(input, `Azure service connection '${endpoint.id}' has the Resource Manager URL '${url}', which is not https: the Azure token is only sent over https; edit the service connection.`);
+  return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
 }
 
 /** A TokenCredential for the connection's scheme. Throws AuthError when the record is incomplete. */

@@ -27,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
+import { ensureDir } from '../fs/ensure-dir';
 import { UserError, errorMessage, isUserError } from '../errors';
 import type { Logger } from '../log';
 
@@ -321,7 +322,7 @@ export async function extractArchive(
   const display = options.displayName ?? archiveFile;
   const format = options.format ?? archiveFormatOf(archiveFile);
   if (!format) throw new UserError(`Cannot extract ${display}: only .tar, .tar.gz, .tgz and .zip archives are supported; turn off the 'extract' input for other files.`, { input: 'extract' });
-  await mkdir(destDir, { recursive: true });
+  await ensureDir(destDir);
   const x = new Extraction(display, destDir, options.logger);
   try {
     if (format === 'zip') await extractZip(archiveFile, x, display);

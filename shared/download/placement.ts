@@ -15,10 +15,10 @@
  *   catch (e) { await p.abort(); throw e; }
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError, errorMessage } from '../errors';
+import { ensureDir } from '../fs/ensure-dir';
 
 export type PlacementKind = 'file' | 'folder';
 
@@ -50,10 +50,7 @@ function notWritable(dir: string, err: unknown): UserError {
 /** Create `dir` (and parents) and check that it is a writable folder; UserError naming 'destination' otherwise. */
 export async function ensureWritableDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw Object.assign(new Error('it exists and is not a folder'), { code: 'ENOTDIR' });
-    await access(dir, constants.W_OK | constants.X_OK);
+    await ensureDir(dir); // level by level: recursive mkdir loops forever under /proc
   } catch (err) {
     throw notWritable(dir, err);
   }

@@ -3,8 +3,10 @@
  * namespaced and cluster-scoped objects, the target namespace created when
  * missing, bodies sent verbatim as application/apply-patch+yaml with a field
  * manager. Everything is first applied with dryRun=All, so permission and
- * validation errors surface before anything changes; if a real apply still
- * fails, the error says what was already applied.
+ * validation errors surface before anything changes: missing namespaces are
+ * created only after every other check passed (objects inside them can only
+ * be dry-run once they exist); if a later step fails, the error says what was
+ * already applied or created.
  */
 import { UserError } from '../errors';
 import type { Logger } from '../log';
@@ -28,24 +30,31 @@ export interface ApplyOptions {
   logger: Logger;
 }
 
-export async function ensureNamespace(client: KubeClient, namespace: string, logger: Logger): Promise<void> {
+/** Whether a namespace exists: true, false, or undefined when the identity may not read namespaces (apply will tell). */
+export async function namespaceExists(client: KubeClient, namespace: string, logger: Logger): Promise<boolean | undefined> {
   try {
     await client.request({ path: `/api/v1/namespaces/${encodeURIComponent(namespace)}` });
-    return;
+    return true;
   } catch (err) {
     if (err instanceof KubeApiError && err.statusCode === 403) {
       // May not read namespaces (namespace-scoped RBAC): assume it exists, apply will tell.
       logger.debug(`cannot read namespace ${namespace} (403); assuming it exists`);
-      return;
+      return undefined;
     }
-    if (!(err instanceof KubeApiError && err.statusCode === 404)) throw explainKubeError(err, `reading namespace ${namespace}`);
+    if (err instanceof KubeApiError && err.statusCode === 404) return false;
+    throw explainKubeError(err, `reading namespace ${namespace}`);
   }
+}
+
+/** Creates a namespace; true when this call created it (false: it appeared concurrently). */
+export async function createNamespace(client: KubeClient, namespace: string, logger: Logger, alreadyCreated: string[] = []): Promise<boolean> {
   try {
     await client.request({ method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
     logger.info(`Created namespace ${namespace}.`);
+    return true;
   } catch (err) {
-    if (err instanceof KubeApiError && err.statusCode === 409) return; // created concurrently
-    throw explainKubeError(err, `creating namespace ${namespace} (it does not exist)`);
+    if (err instanceof KubeApiError && err.statusCode === 409) return false; // created concurrently
+    throw explainKubeError(err, `creating namespace ${namespace} (it does not exist; ${alreadyCreated.length ? `created namespace ${alreadyCreated.join(', ')} before, ` : ''}nothing else was applied)`);
   }
 }
 
@@ -79,19 +88,34 @@ export async function applyObjects(client: KubeClient, objects: KubeObject[], op
     }
     resolved.push({ res, obj: copy });
   }
-  // 2. Namespaces the objects go to.
+  // 2. Namespaces the objects go to, and which of them are missing.
   const namespaces = new Set(resolved.filter((r) => r.res.namespaced).map((r) => r.obj.metadata?.namespace as string));
   const createdHere = new Set(resolved.filter((r) => r.obj.kind === 'Namespace').map((r) => r.obj.metadata?.name));
-  for (const ns of namespaces) if (!createdHere.has(ns)) await ensureNamespace(client, ns, options.logger);
-  // 3. Dry run everything (server-side validation, admission, RBAC).
-  for (const { res, obj } of resolved) {
-    if (obj.kind === 'Namespace' || createdHere.has(obj.metadata?.namespace)) continue;
-    try {
-      await applyRequest(client, res, obj, fieldManager, true);
-    } catch (err) {
-      throw explainKubeError(err, `checking ${describeObject(obj)} with a dry run; nothing was applied`);
+  const missing = new Set<string>();
+  for (const ns of namespaces) if (!createdHere.has(ns) && (await namespaceExists(client, ns, options.logger)) === false) missing.add(ns);
+  // 3. Dry run (server-side validation, admission, RBAC) of everything that can be checked before anything
+  //    changes: every object whose namespace exists (creating a namespace is the first change).
+  const dryRun = async (entries: typeof resolved, done: string) => {
+    for (const { res, obj } of entries) {
+      try {
+        await applyRequest(client, res, obj, fieldManager, true);
+      } catch (err) {
+        throw explainKubeError(err, `checking ${describeObject(obj)} with a dry run; ${done}`);
+      }
     }
-  }
+  };
+  const checkable = resolved.filter(({ obj }) => obj.kind !== 'Namespace' && !createdHere.has(obj.metadata?.namespace));
+  await dryRun(
+    checkable.filter(({ obj }) => !missing.has(obj.metadata?.namespace as string)),
+    'nothing was applied',
+  );
+  // Objects in a missing namespace can only be dry-run once it exists (the API server refuses them before).
+  const created: string[] = [];
+  for (const ns of missing) if (await createNamespace(client, ns, options.logger, created)) created.push(ns);
+  await dryRun(
+    checkable.filter(({ obj }) => missing.has(obj.metadata?.namespace as string)),
+    created.length ? `nothing was applied except creating namespace ${created.join(', ')}` : 'nothing was applied',
+  );
   // 4. Apply for real.
   const applied: AppliedObject[] = [];
   for (const { res, obj } of resolved) {
@@ -100,8 +124,10 @@ export async function applyObjects(client: KubeClient, objects: KubeObject[], op
       applied.push({ resource: res, object: obj, live });
       options.logger.info(`Applied ${describeObject(obj)}.`);
     } catch (err) {
-      const done = applied.length ? `already applied: ${applied.map((a) => describeObject(a.object)).join(', ')}` : 'nothing was applied';
-      const e = explainKubeError(err, `applying ${describeObject(obj)} (${done})`);
+      const objects = applied.map((a) => describeObject(a.object)).join(', ');
+      const namespacesNote = created.length ? `creating namespace ${created.join(', ')}` : '';
+      const done = objects ? `(already applied: ${objects})${namespacesNote ? ` after ${namespacesNote}` : ''}` : `(nothing was applied${namespacesNote ? ` except ${namespacesNote}` : ''})`;
+      const e = explainKubeError(err, `applying ${describeObject(obj)} ${done}`);
       throw new UserError(e.message, { code: e.code, cause: err });
     }
   }

@@ -4,10 +4,11 @@
  * watch the rollout like kubectl, diagnose and roll back on failure, smoke
  * test, and report the outputs.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { InputError, UserError } from '../errors';
+import { errorMessage, InputError, UserError } from '../errors';
+import { ensureDir } from '../fs/ensure-dir';
 import type { Logger } from '../log';
 import { parseReference, type ImageReference } from '../oci/reference';
 import { Annotation } from '../oci/types';
@@ -126,13 +127,18 @@ export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeOb
   return { objects, image, ref };
 }
 
-function writeRendered(dir: string, objects: KubeObject[], namespace: string): string {
-  mkdirSync(dir, { recursive: true });
+/** Writes manifests.yaml (it may hold the user's Secrets: 0600, in a folder closed to others when this creates it). */
+async function writeRendered(dir: string, objects: KubeObject[], namespace: string): Promise<string> {
+  try {
+    await ensureDir(dir, { mode: 0o700 });
+  } catch (err) {
+    throw new UserError(`The rendered manifests cannot be written to ${dir} (${errorMessage(err)}): make the agent's temp folder (Agent.TempDirectory) writable.`, { code: 'NotWritable', cause: err });
+  }
   const file = join(dir, 'manifests.yaml');
   const text = `# Rendered by DeployToAKS for namespace ${namespace}\n` + objects.map((x) => yaml.dump(x, { noRefs: true, lineWidth: -1 })).join('---\n');
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file); // never a half-written file
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, file); // never a half-written file
   return dir;
 }
 
@@ -231,7 +237,7 @@ function revisionString(live: KubeObject | undefined): string {
 
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const { objects, image } = await renderObjects(o);
-  const renderedManifests = writeRendered(o.renderDir, objects, o.namespace);
+  const renderedManifests = await writeRendered(o.renderDir, objects, o.namespace);
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, UserError } from '../errors';
 import { formatBytes } from '../format';
+import { ensureDir, EnsureDirError } from '../fs/ensure-dir';
 import { silentLogger, type Logger } from '../log';
 import { IgnoreMatcher } from './dockerignore';
 import { buildConfig, buildManifest, canonicalJson, configMediaType, convertLayerMediaType, manifestMediaType, type ImageFormat, type NewLayer } from './image';
@@ -157,21 +158,59 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
   return { name: reference.toString(), digest: pulled.manifestDescriptor.digest, manifest: pulled.manifest, config: pulled.config };
 }
 
+/**
+ * A path inside the image as the user wrote it: refused (naming `input`)
+ * when a segment is '..', '.' or empty, or it holds a backslash or a control
+ * character, before anything normalises it (`../../etc` must not become `/etc`).
+ */
+export function validateImageDestination(value: string, input: string): string {
+  const shown = JSON.stringify(value).slice(1, -1);
+  const why = (reason: string) => new InputError(input, `Input '${input}' ('${shown}') ${reason}: give an absolute path inside the image such as /models, without '.', '..' or empty segments.`);
+  if (!value.trim()) throw why('is empty');
+  if (/[\x00-\x1f\x7f]/.test(value)) throw why('contains a control character');
+  if (value.includes('\\')) throw why("contains a backslash (image paths use '/')");
+  const segments = value.replace(/^\//, '').replace(/\/$/, '').split('/');
+  if (value !== '/' && segments.some((seg) => seg === '' || seg === '.' || seg === '..')) throw why("has an empty, '.' or '..' segment");
+  return value;
+}
+
+/**
+ * outputPath is replaced as a whole when the image is written, so it must be
+ * absent, an empty folder or an earlier OCI image layout (it holds an
+ * `oci-layout` file): BundleModelImage never deletes a folder it did not make.
+ */
+export async function assertReplaceableOutput(outputPath: string, given: string = outputPath): Promise<void> {
+  const st = await fsp.stat(outputPath).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' cannot be read (${err.code ?? err.message}): choose a folder the agent can write to.`, err);
+  });
+  if (!st) return;
+  if (!st.isDirectory()) throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' is a file, not a folder: name a new or empty folder, or one holding an earlier image layout.`);
+  const names = await fsp.readdir(outputPath);
+  if (names.length === 0 || names.includes('oci-layout')) return;
+  throw new InputError(
+    'outputPath',
+    `Output path '${given}' given in 'outputPath' is a folder holding other files and no OCI image layout (no oci-layout file), and BundleModelImage replaces its output folder: name a new or empty folder, e.g. $(Build.ArtifactStagingDirectory)/image.`,
+  );
+}
+
 /** Creates the parent of outputPath and a fresh staging folder next to it; clear error when not writable. */
 export async function prepareStaging(outputPath: string): Promise<string> {
   const parent = dirname(outputPath);
   const staging = join(parent, `.${basename(outputPath)}.partial-${randomBytes(6).toString('hex')}`);
   try {
-    await fsp.mkdir(parent, { recursive: true });
+    await ensureDir(parent);
     await fsp.mkdir(staging);
   } catch (err) {
-    throw new InputError('outputPath', `Output path '${outputPath}' is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`, err);
+    const why = err instanceof EnsureDirError ? err.message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new InputError('outputPath', `Output path '${outputPath}' given in 'outputPath' is not writable (${why}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`, err);
   }
   return staging;
 }
 
 /** Replaces outputPath by the finished staging folder (the old content goes only once the new one is complete). */
 export async function publishStaging(staging: string, outputPath: string): Promise<void> {
+  await assertReplaceableOutput(outputPath); // again: it may have changed while the image was written
   const old = `${staging}.old`;
   let moved = false;
   try {
@@ -251,9 +290,12 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
   const tags = validateTags(options.tags ?? ['latest']);
   if (!options.outputPath?.trim()) throw new InputError('outputPath', `Input 'outputPath' is required: name the folder to write the OCI image layout into.`);
   const outputPath = resolve(options.outputPath);
+  await assertReplaceableOutput(outputPath, options.outputPath);
 
   // Validate sources before any slow work.
-  const modelSource: TreeSource | undefined = options.model ? { hostPath: resolve(options.model.path), destination: options.model.destination ?? '/models', input: 'modelPath' } : undefined;
+  const modelSource: TreeSource | undefined = options.model
+    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? '/models', 'modelDestination'), input: 'modelPath' }
+    : undefined;
   let appSource: TreeSource | undefined;
   if (options.app) {
     const dir = resolve(options.app.directory);
@@ -262,7 +304,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
     const ignoreFile = options.app.ignoreFile ?? join(dir, '.dockerignore');
     const ignoreText = await fsp.readFile(ignoreFile, 'utf8').catch(() => undefined);
     if (options.app.ignoreFile && ignoreText === undefined) throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
-    appSource = { hostPath: dir, destination: options.app.destination ?? '/app', ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
+    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? '/app', 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
   }
   if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { createdFromEpoch, logLayerTable, prepareStaging, provenanceMetadata, publishStaging, validateTags, writeImage, type BundleResult, type LayerSummary, type Provenance } from './bundle';
+import { assertReplaceableOutput, createdFromEpoch, logLayerTable, prepareStaging, provenanceMetadata, publishStaging, validateTags, writeImage, type BundleResult, type LayerSummary, type Provenance } from './bundle';
 import type { ImageFormat } from './image';
 import { chooseEncodingForFile, writeTarLayer, type CompressionPolicy } from './layer';
 import { OciLayout } from './layout';
@@ -92,6 +92,16 @@ function run(cli: string, args: string[], env: NodeJS.ProcessEnv, options: { log
         (err: unknown) => reject(err),
       );
     });
+  });
+}
+
+/** The command line as it may be printed: build-arg values (tokens, passwords) become `***`; only MODEL_PATH, which this module sets, stays. */
+export function printableArgs(args: string[]): string[] {
+  return args.map((a, i) => {
+    if (args[i - 1] !== '--build-arg') return a;
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a : a.slice(0, eq);
+    return eq < 0 || name === 'MODEL_PATH' ? a : `${name}=***`;
   });
 }
 
@@ -183,6 +193,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const tags = validateTags(options.tags ?? ['latest']);
   if (!options.outputPath?.trim()) throw new InputError('outputPath', `Input 'outputPath' is required: name the folder to write the OCI image layout into.`);
   const outputPath = resolve(options.outputPath);
+  await assertReplaceableOutput(outputPath, options.outputPath);
   const dockerfile = resolve(options.dockerfile);
   if (!(await fsp.stat(dockerfile).catch(() => undefined))?.isFile()) {
     throw new InputError('dockerfile', `Dockerfile '${options.dockerfile}' given in 'dockerfile' does not exist: check the path.`);
@@ -195,6 +206,10 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   if (modelPath && !(await fsp.stat(modelPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);
   }
+  // The model is placed into the context under MODEL_CONTEXT_DIR and removed afterwards: never someone else's folder.
+  if (modelPath && (await fsp.lstat(join(context, MODEL_CONTEXT_DIR)).catch(() => undefined))) {
+    throw new InputError('buildContext', `Build context '${options.buildContext ?? context}' given in 'buildContext' already holds '${MODEL_CONTEXT_DIR}', where Docker mode places the model for the build: rename or remove it (a run that was killed can leave it behind).`);
+  }
   const engine = await checkDockerEngine(cli, env);
   logger.info(`Docker engine ${engine}`);
 
@@ -203,19 +218,20 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const modelDir = join(context, MODEL_CONTEXT_DIR);
   const imageTag = `bundlemodelimage-tmp:${randomBytes(6).toString('hex')}`;
   let built = false;
+  let madeModelDir = false;
   try {
     const args = ['build', '--file', dockerfile, '--tag', imageTag];
     if (options.network) args.push('--network', options.network);
     if (modelPath) {
-      await fsp.rm(modelDir, { recursive: true, force: true });
-      await fsp.mkdir(modelDir, { recursive: true });
+      await fsp.mkdir(modelDir); // not recursive and no rm first: it was checked not to exist
+      madeModelDir = true;
       const name = basename(modelPath);
       await linkOrCopyTree(modelPath, join(modelDir, name));
       args.push('--build-arg', `MODEL_PATH=${relative(context, join(modelDir, name)).split(sep).join('/')}`);
     }
     for (const [k, v] of options.buildArgs ?? []) args.push('--build-arg', `${k}=${v}`);
     args.push(context);
-    logger.info(`${cli} ${args.join(' ')}`);
+    logger.info(`${cli} ${printableArgs(args).join(' ')}`);
     const b = await run(cli, args, env, { logger, signal: options.signal });
     if (b.code !== 0) {
       const last = (b.stderr || b.stdout).trim().split('\n').slice(-1)[0] ?? '';
@@ -270,7 +286,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     await fsp.rm(staging, { recursive: true, force: true });
     throw err;
   } finally {
-    if (modelPath) await fsp.rm(modelDir, { recursive: true, force: true });
+    if (madeModelDir) await fsp.rm(modelDir, { recursive: true, force: true });
     await fsp.rm(work, { recursive: true, force: true });
     if (built) await run(cli, ['image', 'rm', imageTag], env).catch(() => undefined);
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumMismatchError, UserError } from '../errors';
+import { ensureDir } from '../fs/ensure-dir';
 import { Annotation, isIndexMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types';
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
@@ -102,7 +103,7 @@ export class OciLayout {
   /** Creates a layout at `dir` (or reuses the layout already there: its index and blobs are kept). */
   static async create(dir: string): Promise<OciLayout> {
     try {
-      await fsp.mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      await ensureDir(join(dir, 'blobs', 'sha256'));
     } catch (err) {
       throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${(err as Error).message}; choose a writable output folder.`, { code: 'NotWritable', cause: err });
     }

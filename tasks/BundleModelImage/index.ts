@@ -103,7 +103,8 @@ void adapter.runTask(async () => {
       ...common,
       dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
       buildContext: adapter.getString('buildContext'),
-      buildArgs: parseKeyValues(adapter.getLines('buildArgs'), 'buildArgs', 'env'),
+      // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
+      buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
       model: { path: modelPath },
       labels: labelMap(),
     });

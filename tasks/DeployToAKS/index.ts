@@ -1,16 +1,12 @@
 /**
  * DeployToAKS task entry: reads inputs and the cluster connection, then runs
- * the deploy library (shared/k8s/deploy.ts) and sets the outputs.
- *
- * Test hooks (honoured only for loopback URLs, so harmless on real agents):
- * DEPLOYTOAKS_TEST_ARM_ENDPOINT (https://127.0.0.1:<port>) replaces the cloud's
- * ARM endpoint and DEPLOYTOAKS_TEST_AZURE_TOKEN is then used as the Azure
- * access token for every scope; DEPLOYTOAKS_TEST_POLL_MS shortens polling.
+ * the deploy library (shared/k8s/deploy.ts) and sets the outputs. It has no
+ * test-only switches: the ARM endpoint is the AzureRM connection's URL and the
+ * polling interval an input, so tests configure it as a user can.
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccessToken, TokenCredential } from '@azure/identity';
 import {
   agentProxy,
   getBool,
@@ -29,7 +25,7 @@ import {
   succeed,
   taskLogger,
 } from '../../shared/adapter';
-import { azureCredentialFor, cloudOf } from '../../shared/azure/credential';
+import { azureCredentialFor, resourceManagerOf } from '../../shared/azure/credential';
 import { InputError } from '../../shared/errors';
 import { fetchAksKubeconfig } from '../../shared/k8s/aks';
 import { KubeClient } from '../../shared/k8s/client';
@@ -75,24 +71,6 @@ function registryReader(connectionType: (typeof CONNECTION_TYPES)[number]): (ref
 
 const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
 
-function isLoopbackUrl(u: string): boolean {
-  try {
-    const h = new URL(u).hostname;
-    return h === '127.0.0.1' || h === 'localhost' || h === '[::1]';
-  } catch {
-    return false;
-  }
-}
-
-/** The test hook: a fixed token from a loopback-only fake ARM setup. */
-function testAzure(): { armEndpoint: string; credential: TokenCredential } | undefined {
-  const arm = process.env.DEPLOYTOAKS_TEST_ARM_ENDPOINT;
-  const token = process.env.DEPLOYTOAKS_TEST_AZURE_TOKEN;
-  if (!arm || !token || !isLoopbackUrl(arm)) return undefined;
-  const credential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
-  return { armEndpoint: arm, credential };
-}
-
 /**
  * Registers a kubeconfig's credentials (tokens, passwords, client keys and
  * certificates) as secrets. The document as a whole cannot be one: task-lib
@@ -131,9 +109,8 @@ async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<K
     return kubeConfigFromServiceAccount({ server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts }, 'kubernetesServiceConnection');
   }
   const endpoint = readAzureRmEndpoint('azureSubscription');
-  const hook = testAzure();
-  const credential = hook?.credential ?? azureCredentialFor(endpoint);
-  const armEndpoint = hook?.armEndpoint ?? cloudOf(endpoint.environment).resourceManager;
+  const credential = azureCredentialFor(endpoint);
+  const armEndpoint = resourceManagerOf(endpoint, 'azureSubscription');
   if (!endpoint.subscriptionId) throw new InputError('azureSubscription', `Azure service connection '${endpoint.id}' has no subscription id: use a subscription-scoped service connection.`);
   const text = await fetchAksKubeconfig({
     credential,
@@ -160,7 +137,6 @@ void runTask(async () => {
   const buildId = getVariable('Build.BuildId');
   const collection = getVariable('System.CollectionUri');
   const project = getVariable('System.TeamProject');
-  const pollMs = Number(process.env.DEPLOYTOAKS_TEST_POLL_MS);
   const options = {
     namespace: getString('namespace', { defaultValue: 'default' }) as string,
     manifests,
@@ -195,8 +171,7 @@ void runTask(async () => {
     rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: 600, min: 1, max: 86400 }),
     rollbackOnFailure: getBool('rollbackOnFailure', true),
     smokeTestPath: getString('smokeTestPath'),
-    pollIntervalMs: Number.isFinite(pollMs) && pollMs > 0 ? pollMs : undefined,
-    serviceEndpointTimeoutSeconds: Number.isFinite(pollMs) && pollMs > 0 ? 5 : undefined,
+    pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: 2000, min: 100, max: 60000 }),
     logger: taskLogger,
   };
   const reader = registryReader(connectionType);

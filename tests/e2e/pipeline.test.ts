@@ -54,7 +54,7 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
       services,
       kubeconfigPath,
       namespace: 'models-e2e',
-      deployEnv: { DEPLOYTOAKS_TEST_POLL_MS: '20' },
+      deployInputs: { statusPollIntervalMs: '100' },
     });
   });
 

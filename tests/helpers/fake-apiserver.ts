@@ -52,6 +52,8 @@ export interface FakeApiServerOptions {
   proxyStatus?: number;
   /** Names of objects whose real (non-dry-run) apply fails with HTTP 500. */
   failApplyOf?: string[];
+  /** Names of objects whose dry-run apply is refused (403, as RBAC or a policy would). */
+  failDryRunOf?: string[];
 }
 
 interface Resource {
@@ -293,6 +295,7 @@ export class FakeApiServer {
     if (method === 'POST' && resource === 'namespaces') {
       const obj = JSON.parse(body) as Obj;
       if (this.get('v1', 'namespaces', undefined, obj.metadata.name)) return this.send(res, 409, statusBody(409, 'AlreadyExists', `namespaces "${obj.metadata.name}" already exists`));
+      if (query.dryRun === 'All') return this.send(res, 201, JSON.stringify({ ...obj, status: { phase: 'Active' } }));
       const created = this.put('v1', 'namespaces', undefined, { ...obj, status: { phase: 'Active' } });
       return this.send(res, 201, JSON.stringify(created));
     }
@@ -337,6 +340,9 @@ export class FakeApiServer {
     };
     const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(obj.spec);
     merged.metadata.generation = ((existing?.metadata.generation as number | undefined) ?? 0) + (specChanged || !existing ? 1 : 0);
+    if (query.dryRun === 'All' && this.options.failDryRunOf?.includes(name)) {
+      return this.send(res, 403, statusBody(403, 'Forbidden', `${def.name} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource "${def.name}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`));
+    }
     if (query.dryRun === 'All') return this.send(res, 200, JSON.stringify(merged));
     if (this.options.failApplyOf?.includes(name)) return this.send(res, 500, statusBody(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out'));
     if (!existing) delete merged.status;
@@ -549,6 +555,9 @@ export interface FakeArmCluster {
   failWith?: number;
 }
 
+/** The IDENTITY_HEADER value FakeArm's managed identity endpoint (`<url>/msi/token`) expects. */
+export const MSI_HEADER = 'fake-identity-header';
+
 export class FakeArm {
   readonly requests: { method: string; path: string; query: Record<string, string> }[] = [];
   private server!: https.Server;
@@ -588,6 +597,13 @@ export class FakeArm {
       res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
       res.end(text);
     };
+    // A managed identity endpoint in the App Service style (IDENTITY_ENDPOINT + IDENTITY_HEADER, as the Azure SDK reads them):
+    // the task's real credential code gets this fake's token for every resource.
+    if (url.pathname === '/msi/token') {
+      if (req.headers['x-identity-header'] !== MSI_HEADER) return reply(401, { error: 'unauthorized', error_description: 'missing X-IDENTITY-HEADER' });
+      const expiresOn = Math.floor(Date.now() / 1000) + 3600;
+      return reply(200, { access_token: this.token, expires_on: String(expiresOn), resource: url.searchParams.get('resource') ?? '', token_type: 'Bearer', client_id: 'fake-msi' });
+    }
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
     const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)\/(listClusterUserCredential|listClusterAdminCredential)$/i.exec(url.pathname);
     if (req.method !== 'POST' || !m) return reply(404, { error: { code: 'NotFound', message: `no route ${req.method} ${url.pathname}` } });

@@ -5,6 +5,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
+import { MSI_HEADER } from '../helpers/fake-apiserver';
 import { ensureBuilt, root, runMock, type TaskSpec } from './mock-task';
 
 const IMAGE = `127.0.0.1:5000/models/resnet@sha256:${'a'.repeat(64)}`;
@@ -78,9 +79,9 @@ describe('DeployToAKS task (MockTestRunner)', function () {
 
   const base = (inputs: TaskSpec['inputs'], extra: Partial<TaskSpec> = {}): TaskSpec => ({
     task: 'DeployToAKS',
-    inputs: { image: IMAGE, appName: 'resnet', replicas: '2', rolloutTimeoutSeconds: '30', ...inputs },
+    inputs: { image: IMAGE, appName: 'resnet', replicas: '2', rolloutTimeoutSeconds: '30', statusPollIntervalMs: '100', ...inputs },
     variables: { 'Agent.TempDirectory': work, 'System.DefaultWorkingDirectory': work, 'Build.BuildId': '77', 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'proj' },
-    env: { DEPLOYTOAKS_TEST_POLL_MS: '5', NODE_EXTRA_CA_CERTS: caFile },
+    env: { NODE_EXTRA_CA_CERTS: caFile },
     ...extra,
   });
 
@@ -146,11 +147,13 @@ describe('DeployToAKS task (MockTestRunner)', function () {
     assert.equal((await get(`${fake.url}/apis/apps/v1/namespaces/sa-ns/deployments/resnet`)).status, 200);
   });
 
-  const azureEndpoint = { azure: { scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app', serviceprincipalkey: 'secret', tenantid: 'tenant' }, data: { subscriptionId: 'sub-1', environment: 'AzureCloud' } } };
-  const armEnv = () => ({ DEPLOYTOAKS_TEST_POLL_MS: '5', NODE_EXTRA_CA_CERTS: caFile, DEPLOYTOAKS_TEST_ARM_ENDPOINT: fake.armUrl, DEPLOYTOAKS_TEST_AZURE_TOKEN: 'entra-token' });
+  // As a user's agent would: the connection's URL is its ARM endpoint, and the managed identity's token comes from
+  // the Azure SDK's App Service-style endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER), here the fake ARM's, which issues 'entra-token'.
+  const azureEndpoints = () => ({ azure: { scheme: 'ManagedServiceIdentity', url: `${fake.armUrl}/`, parameters: { tenantid: 'tenant' }, data: { subscriptionId: 'sub-1', environment: 'AzureCloud' } } });
+  const armEnv = () => ({ NODE_EXTRA_CA_CERTS: caFile, IDENTITY_ENDPOINT: `${fake.armUrl}/msi/token`, IDENTITY_HEADER: MSI_HEADER });
 
   it('deploys to an Entra ID AKS cluster from ARM user credentials without kubelogin', async () => {
-    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', namespace: 'aks-ns' }, { endpoints: azureEndpoint, env: armEnv() }));
+    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', namespace: 'aks-ns' }, { endpoints: azureEndpoints(), env: armEnv() }));
     assert.ok(r.succeeded, r.stdout);
     assert.ok(r.stdout.includes('no kubelogin needed'));
     assert.ok((await armRequests()).some((q) => q.path.endsWith('/managedClusters/aks/listClusterUserCredential') && q.query['api-version'] === '2024-05-01'));
@@ -159,14 +162,14 @@ describe('DeployToAKS task (MockTestRunner)', function () {
 
   it('uses listClusterAdminCredential with useClusterAdmin', async () => {
     const r = await runMock(
-      base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', useClusterAdmin: 'true', namespace: 'admin-ns' }, { endpoints: azureEndpoint, env: armEnv() }),
+      base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', useClusterAdmin: 'true', namespace: 'admin-ns' }, { endpoints: azureEndpoints(), env: armEnv() }),
     );
     assert.ok(r.succeeded, r.stdout);
     assert.ok((await armRequests()).some((q) => q.path.endsWith('/listClusterAdminCredential')));
   });
 
   it('fails in one sentence when the identity may not list the cluster credentials (403)', async () => {
-    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'locked' }, { endpoints: azureEndpoint, env: armEnv() }));
+    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'locked' }, { endpoints: azureEndpoints(), env: armEnv() }));
     assert.equal(r.succeeded, false);
     assert.match(r.message, /may not listClusterUserCredential on AKS cluster 'locked'.*Azure Kubernetes Service Cluster User Role/);
   });
