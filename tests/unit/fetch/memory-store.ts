@@ -2,7 +2,8 @@
  * An in-memory ModelStore for fetchModel tests: objects with their own
  * modification time, ETag, metadata, tags and older versions (by version id).
  * Every range read is counted, so a test can tell a cache hit (no reads) from
- * a download. No faults: those belong to tests/unit/download/fake-store.ts.
+ * a download. Like the real stores, list() carries user metadata and tags only
+ * when asked for them; head() always carries metadata. No faults: those belong to tests/unit/download/fake-store.ts.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -57,7 +58,7 @@ export class MemoryStore implements ModelStore {
       etag: o.etag ?? `etag-${sha256(o.data).slice(0, 12)}`,
       versionId: o.versionId,
       contentMd5: o.contentMd5,
-      metadata: options.includeMetadata || o.metadata ? { ...(o.metadata ?? {}) } : undefined,
+      metadata: options.includeMetadata ? { ...(o.metadata ?? {}) } : undefined,
       tags: options.includeTags ? { ...(o.tags ?? {}) } : undefined,
     };
   }
@@ -71,9 +72,9 @@ export class MemoryStore implements ModelStore {
     const current = this.objects.get(key);
     if (options.versionId !== undefined) {
       const old = this.versions.get(key)?.get(options.versionId) ?? (current?.versionId === options.versionId ? current : undefined);
-      return old ? this.describe(key, old, { includeTags: options.includeTags }) : undefined;
+      return old ? this.describe(key, old, { includeMetadata: true, includeTags: options.includeTags }) : undefined;
     }
-    return current ? this.describe(key, current, { includeTags: options.includeTags }) : undefined;
+    return current ? this.describe(key, current, { includeMetadata: true, includeTags: options.includeTags }) : undefined;
   }
 
   async readRange(key: string, start: number, end: number, options: RangeOptions = {}): Promise<Readable> {
