@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { AuthError, UserError } from '../../../shared/errors';
-import { applyObjects, ensureNamespace, FIELD_MANAGER } from '../../../shared/k8s/apply';
+import { applyObjects, namespaceExists, createNamespace, FIELD_MANAGER } from '../../../shared/k8s/apply';
 import { KubeClient } from '../../../shared/k8s/client';
 import { kubeConfigFromString } from '../../../shared/k8s/kubeconfig';
 import type { KubeObject } from '../../../shared/k8s/types';
@@ -142,39 +142,44 @@ describe('k8s apply branches (scripted API server)', () => {
   });
   afterEach(() => server.stop());
 
-  it('ensureNamespace: an existing namespace is left alone', async () => {
+  it('namespaceExists: an existing namespace is found, nothing is created', async () => {
     server.routes = [{ path: '/api/v1/namespaces/ml', answer: { status: 200, body: { kind: 'Namespace', metadata: { name: 'ml' } } } }];
-    await ensureNamespace(server.client(), 'ml', capture());
+    assert.equal(await namespaceExists(server.client(), 'ml', capture()), true);
     assert.equal(server.requests('POST', '/namespaces').length, 0);
   });
 
-  it('ensureNamespace: a namespace that may not be read (403) is assumed to exist', async () => {
+  it('namespaceExists: a missing namespace (404) is false', async () => {
+    server.routes = [{ path: '/api/v1/namespaces/ml', answer: status(404, 'NotFound', 'namespaces "ml" not found') }];
+    assert.equal(await namespaceExists(server.client(), 'ml', capture()), false);
+  });
+
+  it('namespaceExists: a namespace that may not be read (403) is unknown, assumed to exist', async () => {
     server.routes = [{ path: '/api/v1/namespaces/ml', answer: status(403, 'Forbidden', 'namespaces "ml" is forbidden') }];
     const logger = capture();
-    await ensureNamespace(server.client(), 'ml', logger);
+    assert.equal(await namespaceExists(server.client(), 'ml', logger), undefined);
     assert.equal(server.requests('POST', '/namespaces').length, 0);
     assert.ok(logger.lines.some((l) => l.startsWith('DEBUG') && l.includes('403')));
   });
 
-  it('ensureNamespace: a namespace created concurrently (409 on create) is fine', async () => {
+  it('createNamespace: a namespace created concurrently (409 on create) is fine', async () => {
     server.routes = [{ method: 'POST', path: '/api/v1/namespaces', answer: status(409, 'AlreadyExists', 'namespaces "ml" already exists') }];
-    await ensureNamespace(server.client(), 'ml', capture());
+    assert.equal(await createNamespace(server.client(), 'ml', capture()), false);
     const post = server.requests('POST', '/api/v1/namespaces')[0];
     assert.deepEqual(JSON.parse(post?.body ?? '{}'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ml' } });
   });
 
-  it('ensureNamespace: a refused create is explained, naming the namespace', async () => {
+  it('createNamespace: a refused create is explained, naming the namespace', async () => {
     server.routes = [{ method: 'POST', path: '/api/v1/namespaces', answer: status(403, 'Forbidden', 'namespaces is forbidden: cannot create') }];
-    await assert.rejects(ensureNamespace(server.client(), 'ml', capture()), (e: unknown) => {
+    await assert.rejects(createNamespace(server.client(), 'ml', capture()), (e: unknown) => {
       assert.ok(e instanceof AuthError);
-      assert.match(e.message, /while creating namespace ml \(it does not exist\)/);
+      assert.match(e.message, /while creating namespace ml \(it does not exist; nothing else was applied\)/);
       return true;
     });
   });
 
-  it('ensureNamespace: a failing read (500) is explained and nothing is created', async () => {
+  it('namespaceExists: a failing read (500) is explained and nothing is created', async () => {
     server.routes = [{ path: '/api/v1/namespaces/ml', answer: status(500, 'InternalError', 'etcd down') }];
-    await assert.rejects(ensureNamespace(server.client(), 'ml', capture()), (e: unknown) => e instanceof UserError && /HTTP 500 while reading namespace ml: etcd down/.test(e.message));
+    await assert.rejects(namespaceExists(server.client(), 'ml', capture()), (e: unknown) => e instanceof UserError && /HTTP 500 while reading namespace ml: etcd down/.test(e.message));
     assert.equal(server.requests('POST', '/namespaces').length, 0);
   });
 
