@@ -143,7 +143,7 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     const failed = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'blocks/model.bin', destination: dest, requireChecksum: 'true' }) });
     assert.ok(!failed.succeeded);
     assert.match(failed.message, /requireChecksum/);
-    assert.deepEqual(readdirSync(dest), []);
+    assert.deepEqual(existsSync(dest) ? readdirSync(dest) : [], []);
   });
 
   it('extracts a .tar.gz model into the destination', async () => {
@@ -167,7 +167,7 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
     const run = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'archives/evil.tar', destination: dest, extract: 'true' }) });
     assert.ok(!run.succeeded);
     assert.match(run.message, /escape/);
-    assert.deepEqual(readdirSync(dest), []);
+    assert.deepEqual(existsSync(dest) ? readdirSync(dest) : [], []);
   });
 
   describe('Azure Resource Manager service connections', () => {
