@@ -15,7 +15,7 @@
  * store use Azurite on 127.0.0.1, and an endpoint that must be unreachable is
  * a closed loopback port (instant ECONNREFUSED). Cases whose fix lands on
  * another branch carry `dependsOn` and are skipped until it is merged (set
- * BAD_INPUTS_RUN_PENDING=1 to run them anyway). The matrix size and the count
+ * H9_RUN_PENDING=1 to run them anyway). The matrix size and the count
  * that passed are printed at the end.
  */
 import { strict as assert } from 'node:assert';
@@ -450,7 +450,7 @@ describe('bad-input matrix (every task, the real bundles)', function () {
   let fixtures: string;
   let agentTemp: string;
   const tally = new Map<TaskName, { cases: number; passed: number; skipped: number }>();
-  const runPending = process.env.BAD_INPUTS_RUN_PENDING === '1';
+  const runPending = process.env.H9_RUN_PENDING === '1';
 
   before(async function () {
     this.timeout(180_000);

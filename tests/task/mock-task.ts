@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
-import { assertNoSecretLeak, collectSecrets } from '../../scripts/lib/secret-scan';
+import { assertNoSecretLeak, collectSecrets, registeredSecrets } from '../../scripts/lib/secret-scan';
 
 export const root = join(__dirname, '..', '..');
 
@@ -67,13 +67,12 @@ export async function runMock(spec: TaskSpec): Promise<MockRun> {
     await runner.runAsync();
     const stdout = runner.stdout;
     const outputs: Record<string, string> = {};
-    const secrets: string[] = [];
+    // Decoded from task-lib's escaping (% is written %AZP25), as the agent reads them.
+    const secrets = registeredSecrets(stdout);
     let message = '';
     for (const line of stdout.split(/\r?\n/)) {
       const m = line.match(/^##vso\[task\.setvariable variable=([^;\]]+);[^\]]*\](.*)$/);
       if (m) outputs[m[1] as string] = m[2] as string;
-      const s = line.match(/^##vso\[task\.setsecret\](.*)$/);
-      if (s) secrets.push(s[1] as string);
       const c = line.match(/^##vso\[task\.complete[^\]]*\](.*)$/);
       if (c) message = c[1] as string;
     }
