@@ -134,6 +134,17 @@ const fetchCases: BadCase[] = [
     endpoints: () => ({ s3: { scheme: 'UsernamePassword', url: 'http://127.0.0.1:9', parameters: { username: 'AKIDEXAMPLE' } } }),
   },
   { name: 'forcePathStyle not a boolean', input: 'forcePathStyle', inputs: () => ({ provider: 's3', bucket: 'models', forcePathStyle: 'sometimes' }) },
+  { name: 'include glob that does not parse', input: 'include', inputs: () => ({ include: '[' }) },
+  { name: 's3Endpoint not a URL', input: 's3Endpoint', inputs: () => ({ provider: 's3', bucket: 'models', s3Endpoint: 'not a url' }) },
+  { name: 's3Endpoint with another scheme', input: 's3Endpoint', inputs: () => ({ provider: 's3', bucket: 'models', s3Endpoint: 'ftp://127.0.0.1:9' }) },
+  { name: 'container differs from the SAS URL container', input: 'container', inputs: () => ({ connectionString: 'https://acct.blob.core.windows.net/other?sv=2022-11-02&sp=rl&sig=c2lnbmF0dXJlLXZhbHVlLTEyMzQ%3D' }) },
+  {
+    name: 'blobEndpoint not a URL',
+    input: 'blobEndpoint',
+    inputs: () => ({ authType: 'serviceConnection', azureSubscription: 'arm', storageAccount: 'acct', blobEndpoint: 'not a url', connectionString: undefined }),
+    endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
+  },
+  { name: 'storageAccount not an account name', input: 'storageAccount', inputs: () => ({ authType: 'serviceConnection', azureSubscription: 'arm', storageAccount: 'Not_An_Account!', connectionString: undefined }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
   // These reach Azurite.
   { name: 'container that does not exist', input: 'container', inputs: () => ({ container: 'nosuchcontainer' }) },
   { name: 'prefix with no objects', input: 'modelPath', inputs: () => ({ modelPath: 'nothing-here/' }) },
@@ -202,6 +213,9 @@ const bundleCases: BadCase[] = [
   { name: 'label line without =', input: 'labels', inputs: () => ({ labels: 'no equals sign' }) },
   { name: 'tag starting with -', input: 'tags', inputs: () => ({ tags: '-bad' }) },
   { name: 'tag longer than 128', input: 'tags', inputs: () => ({ tags: 't'.repeat(129) }) },
+  { name: 'imageName not a repository name', input: 'imageName', inputs: () => ({ imageName: 'Bad Name!' }) },
+  { name: 'imageName with a tag', input: 'imageName', inputs: () => ({ imageName: 'models/resnet:1' }) },
+  { name: 'workingDirectory not absolute', input: 'workingDirectory', inputs: () => ({ workingDirectory: 'relative/dir' }) },
   {
     name: 'outputPath under a file',
     input: 'outputPath',
@@ -288,6 +302,8 @@ const pushCases: BadCase[] = [
   { name: 'repository with a digest', input: 'repository', inputs: () => ({ repository: `models/scorer@${ZERO}` }) },
   { name: 'repository with an empty segment', input: 'repository', inputs: () => ({ repository: 'models//scorer' }) },
   { name: 'sourceTag not in the layout', input: 'sourceTag', inputs: () => ({ sourceTag: 'v9' }) },
+  { name: 'mountFrom not a repository name', input: 'mountFrom', inputs: () => ({ mountFrom: 'Not A Repo!' }) },
+  { name: 'mountFrom with a tag', input: 'mountFrom', inputs: () => ({ mountFrom: 'models/base:1' }) },
   { name: 'azureSubscription missing', input: 'azureSubscription', inputs: () => ({ registryType: 'azureContainerRegistry', azureContainerRegistry: 'contoso.azurecr.io' }) },
   { name: 'azureSubscription not found', input: 'azureSubscription', inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'nosuch', azureContainerRegistry: 'contoso.azurecr.io' }) },
   {
@@ -379,6 +395,9 @@ const deployCases: BadCase[] = [
   { name: 'kubernetesCluster missing', input: 'kubernetesCluster', inputs: () => ({ ...AKS, kubernetesCluster: undefined }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
   { name: 'useClusterAdmin not a boolean', input: 'useClusterAdmin', inputs: () => ({ ...AKS, useClusterAdmin: 'maybe' }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
   { name: 'imageRegistryConnection not found', input: 'imageRegistryConnection', inputs: () => ({ imageRegistryConnection: 'nosuch' }) },
+  { name: 'namespace not a DNS label', input: 'namespace', inputs: () => ({ namespace: 'Bad_Namespace' }) },
+  { name: 'imagePullSecrets name not a DNS name', input: 'imagePullSecrets', inputs: () => ({ imagePullSecrets: 'Bad_Secret!' }) },
+  { name: 'modelSha256 not 64 hex digits', input: 'modelSha256', inputs: () => ({ modelSha256: 'xyz' }) },
   // Fixes on other branches.
   {
     name: 'malformed service connection JSON',
