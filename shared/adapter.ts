@@ -356,13 +356,19 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
     if (isUserError(err)) {
       if (isDebug() && err.stack) console.log(err.stack);
       // One line: causes quoted from SDKs sometimes carry line breaks.
-      tl.setResult(tl.TaskResult.Failed, err.message.replace(/\s*[\r\n]+\s*/g, ' '));
+      tl.setResult(tl.TaskResult.Failed, namingInput(err.message.replace(/\s*[\r\n]+\s*/g, ' '), err.input));
     } else {
       if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
       tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`);
     }
     process.exitCode = 1;
   }
+}
+
+/** The failure line names the input it is about: "Input 'x': ..." when the sentence does not already say 'x'. */
+function namingInput(message: string, input: string | undefined): string {
+  if (!input || message.includes(`'${input}'`) || new RegExp(`\\b${input.replace(/[^A-Za-z0-9]/g, '\\$&')} input\\b`).test(message)) return message;
+  return `Input '${input}': ${message}`;
 }
 
 export function succeed(message: string): void {

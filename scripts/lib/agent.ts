@@ -4,9 +4,14 @@
  * agent's own variables (Agent.TempDirectory, Build.BuildId...), and reads the
  * `##vso[...]` commands it prints: output variables, secrets to mask, progress
  * and the final result. Used by the demo and the end-to-end tests.
+ *
+ * Every run goes through the secret scan (./secret-scan.ts): when the output,
+ * masked as the agent masks it, still holds a secret the caller gave the task,
+ * the returned promise rejects with SecretLeakError.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { assertNoSecretLeak, collectSecrets } from './secret-scan';
 
 export interface Endpoint {
   scheme: string;
@@ -27,6 +32,8 @@ export interface RunTaskOptions {
   root?: string;
   /** Echo the task's output (masked) while it runs. */
   echo?: (line: string) => void;
+  /** Secret values the scan cannot infer (it finds endpoint credentials, secret inputs and secret env itself). */
+  secrets?: string[];
 }
 
 export interface TaskRun {
@@ -44,12 +51,12 @@ export interface TaskRun {
 
 const variableKey = (name: string) => name.replace(/[.\s]/g, '_').toUpperCase();
 
-/** Decode a ##vso command property value (the agent's escaping). */
+/** Decode a ##vso command property value (task-lib's escaping: % is written %AZP25). */
 function unescapeProperty(v: string): string {
-  return v.replace(/%3B/gi, ';').replace(/%5D/gi, ']').replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%25/gi, '%');
+  return v.replace(/%3B/g, ';').replace(/%5D/g, ']').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
 }
 function unescapeData(v: string): string {
-  return v.replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%25/gi, '%');
+  return v.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
 }
 
 export function runTask(options: RunTaskOptions): Promise<TaskRun> {
@@ -70,6 +77,8 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     if (e.url) env[`ENDPOINT_URL_${id}`] = e.url;
   }
   Object.assign(env, options.env ?? {});
+  // Collected before the run: a kubeconfig input names a file the caller may remove afterwards.
+  const candidates = collectSecrets(options);
 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'dist', 'tasks', options.task, 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -125,6 +134,12 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (pending) onLine(pending);
+      try {
+        assertNoSecretLeak(options.task, options, { stdout, stderr }, candidates);
+      } catch (err) {
+        reject(err);
+        return;
+      }
       resolve({ exitCode: code ?? -1, result, message, outputs, secrets, log, stdout, stderr });
     });
   });

@@ -13,8 +13,8 @@
  * temporary sibling name starting with `.` and renamed into place (replacing
  * an older copy) only once complete and verified.
  */
-import { dirname, join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
 import { UserError } from '../errors';
 import type { Logger } from '../log';
 import { ProgressMeter } from '../progress';
@@ -124,7 +124,53 @@ export function localName(model: ResolvedModel, layout: 'file' | 'folder' | 'ext
   return segments[segments.length - 1] ?? 'model';
 }
 
+/**
+ * Fetches the model into `destination`. A failed fetch leaves no folder it
+ * created: the destination (and the parents it needed) are removed again when
+ * they did not exist before and are still empty.
+ */
 export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
+  const created = await outermostMissing(options.destination);
+  try {
+    return await fetchInto(options);
+  } catch (err) {
+    if (created) await removeEmptyUpTo(options.destination, created);
+    throw err;
+  }
+}
+
+/** The outermost folder of `dir` that does not exist yet (what a recursive mkdir creates), if any. */
+async function outermostMissing(dir: string): Promise<string | undefined> {
+  let missing: string | undefined;
+  let d = resolve(dir);
+  for (;;) {
+    const exists = await lstat(d).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return missing;
+    missing = d;
+    const parent = dirname(d);
+    if (parent === d) return missing;
+    d = parent;
+  }
+}
+
+/** Removes `dir` and its parents up to `top` while they are empty (rmdir never removes content). */
+async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === top || dirname(d) === d) return;
+    d = dirname(d);
+  }
+}
+
+async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> {
   const started = Date.now();
   const { store, logger } = options;
   const expectedSha256 = parseExpectedSha256(options.expectedSha256);

@@ -237,13 +237,14 @@ function revisionString(live: KubeObject | undefined): string {
 
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const { objects, image } = await renderObjects(o);
+  // Connect before writing anything: a connection that cannot be used leaves no rendered folder behind.
+  const client = o.renderOnly ? undefined : (o.client ?? (o.connect ? await o.connect() : undefined));
   const renderedManifests = await writeRendered(o.renderDir, objects, o.namespace);
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
     return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
   }
-  const client = o.client ?? (o.connect ? await o.connect() : undefined);
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const now = o.now ?? Date.now;

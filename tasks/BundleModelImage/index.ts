@@ -10,6 +10,7 @@ import { InputError } from '../../shared/errors';
 import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } from '../../shared/oci/bundle';
 import { bundleWithDocker } from '../../shared/oci/docker-build';
 import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
+import { parseReference } from '../../shared/oci/reference';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
 import { configureProxy } from '../../shared/oci/registry/http';
 
@@ -71,6 +72,22 @@ function tagList(): string[] {
   return [buildId ?? 'latest'];
 }
 
+/** A repository name such as models/resnet (optionally with its registry), without tag or digest. */
+function imageName(): string | undefined {
+  const name = adapter.getString('imageName');
+  if (name === undefined) return undefined;
+  const ref = parseReference(name, { input: 'imageName' });
+  if (ref.tag || ref.digest) throw new InputError('imageName', `Input 'imageName' is a repository name such as models/resnet, without tag or digest (got '${name}'): put tags in 'tags'.`);
+  return name;
+}
+
+/** The container's working directory: an absolute path in the image (container runtimes refuse a relative one). */
+function workingDirectory(): string | undefined {
+  const dir = adapter.getString('workingDirectory');
+  if (dir !== undefined && !dir.startsWith('/')) throw new InputError('workingDirectory', `Input 'workingDirectory' must be an absolute path in the image such as /app (got '${dir}').`);
+  return dir;
+}
+
 function outputPath(): string {
   const given = adapter.getString('outputPath');
   if (given) return given;
@@ -92,7 +109,7 @@ void adapter.runTask(async () => {
     imageFormat,
     provenance: provenance(),
     created: creationTime(),
-    imageName: adapter.getString('imageName'),
+    imageName: imageName(),
     tags: tagList(),
     outputPath: outputPath(),
     logger,
@@ -120,7 +137,7 @@ void adapter.runTask(async () => {
       entrypoint: parseCommand(adapter.getString('entrypoint'), 'entrypoint'),
       cmd: parseCommand(adapter.getString('cmd'), 'cmd'),
       env: parseKeyValues(adapter.getLines('env'), 'env', 'env'),
-      workingDirectory: adapter.getString('workingDirectory'),
+      workingDirectory: workingDirectory(),
       ports: parsePorts(adapter.getLines('ports'), 'ports'),
       user: adapter.getString('user'),
       labels: labelMap(),

@@ -105,6 +105,16 @@ async function main(): Promise<void> {
 
   // Mount candidates: the inputs, and the base image's repository when it lives on the same registry.
   const mountFrom = adapter.getLines('mountFrom').map((r) => r.replace(/^\/+|\/+$/g, ''));
+  for (const r of mountFrom) {
+    const ref = (() => {
+      try {
+        return parseReference(`${target.registry}/${r}`, { input: 'mountFrom' });
+      } catch (err) {
+        throw new InputError('mountFrom', `Repository '${r}' in input 'mountFrom' is not a valid repository name: use lowercase letters, digits and separators such as 'models/base', one per line.`, err);
+      }
+    })();
+    if (ref.tag || ref.digest) throw new InputError('mountFrom', `Repository '${r}' in input 'mountFrom' must be a repository name without tag or digest.`);
+  }
   const baseName = found.manifest.annotations?.[Annotation.BaseName];
   if (baseName) {
     try {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
+import { assertNoSecretLeak, collectSecrets } from '../../scripts/lib/secret-scan';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry';
 import { startTokenServerProcess, type TokenServerProcess } from '../helpers/token-server';
 import { buildTestImage, type TestImage } from '../integration/registry/fixture';
@@ -32,11 +33,16 @@ async function run(inputs: Record<string, string>, endpoints: Endpoint[] = [], e
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
+  // The secret scan (scripts/lib/secret-scan.ts) every task run in the tests goes through.
+  // TEST_PUSH_SYSTEM_TOKEN (the job's access token) is a secret by its name.
+  const scanSpec = { inputs, endpoints: Object.fromEntries(endpoints.map((e) => [e.id, e])), env };
+  const candidates = collectSecrets(scanSpec);
   try {
     // The constructor takes the paths; LoadAsync would download a Node build, so it is not called.
     const tr = new MockTestRunner(runner, join(root, 'tasks', 'PushToACR', 'task.json'));
     tr.nodePath = process.execPath;
     await tr.runAsync();
+    assertNoSecretLeak('PushToACR', scanSpec, { stdout: tr.stdout, stderr: tr.stderr }, candidates);
     const outputs: Record<string, string> = {};
     for (const m of tr.stdout.matchAll(/##vso\[task\.setvariable variable=([^;\]]+);[^\]]*\](.*)/g)) outputs[m[1] as string] = (m[2] as string).trim();
     return { tr, outputs };

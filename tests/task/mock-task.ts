@@ -1,8 +1,15 @@
-/** Runs a built task bundle under task-lib's MockTestRunner with a JSON spec (see runners/bundle.cjs). */
+/**
+ * Runs a built task bundle under task-lib's MockTestRunner with a JSON spec
+ * (see runners/bundle.cjs). Every run is checked by the secret scan
+ * (scripts/lib/secret-scan.ts): the output, masked as the agent masks it, must
+ * not hold any secret the spec gave the task (endpoint credentials, secret
+ * inputs, secret environment, `secrets`); a leak throws SecretLeakError.
+ */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
+import { assertNoSecretLeak, collectSecrets, registeredSecrets } from '../../scripts/lib/secret-scan';
 
 export const root = join(__dirname, '..', '..');
 
@@ -20,6 +27,8 @@ export interface TaskSpec {
   variables?: Record<string, string>;
   /** Extra environment for the task process (e.g. AWS_* for the credential chain). */
   env?: Record<string, string>;
+  /** Secret values the scan cannot infer from the spec (it finds endpoint credentials, secret inputs and secret env itself). */
+  secrets?: string[];
 }
 
 export function ensureBuilt(task: string): void {
@@ -31,6 +40,7 @@ export function ensureBuilt(task: string): void {
 export interface MockRun {
   runner: MockTestRunner;
   stdout: string;
+  stderr: string;
   succeeded: boolean;
   /** The task.complete message. */
   message: string;
@@ -43,6 +53,8 @@ export interface MockRun {
 
 export async function runMock(spec: TaskSpec): Promise<MockRun> {
   ensureBuilt(spec.task);
+  // Collected before the run: a kubeconfig input names a file the test may remove afterwards.
+  const candidates = collectSecrets(spec);
   const saved: Record<string, string | undefined> = {};
   const env = { TEST_TASK_SPEC: JSON.stringify(spec), ...(spec.env ?? {}) };
   for (const [k, v] of Object.entries(env)) {
@@ -55,13 +67,12 @@ export async function runMock(spec: TaskSpec): Promise<MockRun> {
     await runner.runAsync();
     const stdout = runner.stdout;
     const outputs: Record<string, string> = {};
-    const secrets: string[] = [];
+    // Decoded from task-lib's escaping (% is written %AZP25), as the agent reads them.
+    const secrets = registeredSecrets(stdout);
     let message = '';
     for (const line of stdout.split(/\r?\n/)) {
       const m = line.match(/^##vso\[task\.setvariable variable=([^;\]]+);[^\]]*\](.*)$/);
       if (m) outputs[m[1] as string] = m[2] as string;
-      const s = line.match(/^##vso\[task\.setsecret\](.*)$/);
-      if (s) secrets.push(s[1] as string);
       const c = line.match(/^##vso\[task\.complete[^\]]*\](.*)$/);
       if (c) message = c[1] as string;
     }
@@ -69,7 +80,8 @@ export async function runMock(spec: TaskSpec): Promise<MockRun> {
       .split(/\r?\n/)
       .filter((l) => !l.startsWith('##vso[task.setsecret]'))
       .join('\n');
-    return { runner, stdout, succeeded: runner.succeeded, message, outputs, secrets, visible };
+    assertNoSecretLeak(spec.task, spec, { stdout, stderr: runner.stderr }, candidates);
+    return { runner, stdout, stderr: runner.stderr, succeeded: runner.succeeded, message, outputs, secrets, visible };
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];

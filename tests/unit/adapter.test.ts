@@ -277,4 +277,31 @@ describe('task-lib adapter', () => {
       process.exitCode = exit;
     }
   });
+
+  it("names the input of a failure whose sentence does not (\"Input 'x': ...\"), and leaves one that does as it is", async () => {
+    const exit = process.exitCode;
+    try {
+      let out = '';
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) });
+      im._setStdStream(sink);
+      try {
+        await adapter.runTask(async () => {
+          throw new InputError('azureSubscription', "Azure service connection 'arm' has no subscription id: use a subscription-scoped service connection.");
+        });
+        await adapter.runTask(async () => {
+          throw new InputError('tags', "Tag '-x' in input 'tags' is not a valid tag.");
+        });
+        await adapter.runTask(async () => {
+          throw new InputError('image', "Image reference 'a b' in imageRegistry is invalid.");
+        });
+      } finally {
+        im._setStdStream(process.stdout);
+      }
+      assert.ok(out.includes("##vso[task.complete result=Failed;]Input 'azureSubscription': Azure service connection 'arm' has no subscription id"), out);
+      assert.ok(out.includes("##vso[task.complete result=Failed;]Tag '-x' in input 'tags' is not a valid tag."), out);
+      assert.ok(out.includes("##vso[task.complete result=Failed;]Input 'image': Image reference 'a b' in imageRegistry is invalid."), out);
+    } finally {
+      process.exitCode = exit;
+    }
+  });
 });
