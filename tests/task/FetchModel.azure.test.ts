@@ -175,12 +175,10 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
   // Issue 9: a connection string's AccountKey and SAS sig are registered on their own, so the agent
   // masks them wherever they appear alone. runMock's secret scan checks the output for those pieces on
   // every run; these runs (system.debug on: debug lines, stacks) also check the registration itself.
-  // Pending h9-creds (the adapter change); H9_RUN_PENDING=1 runs them before it is merged.
   describe('connection string secrets in their pieces (system.debug on)', () => {
-    const pending = process.env.H9_RUN_PENDING !== '1';
     const debugRun = (inputs: Record<string, string>) => runMock({ task: 'FetchModel', inputs: { ...azureInputs({ destination: join(work, `pieces-${Math.random().toString(36).slice(2)}`) }), ...inputs }, variables: { 'system.debug': 'true' } });
 
-    (pending ? it.skip : it)('registers the AccountKey on its own (pending h9-creds)', async () => {
+    it('registers the AccountKey on its own', async () => {
       const ok = await debugRun({ modelPath: 'single/model.onnx' });
       assert.ok(ok.succeeded, ok.stdout);
       const refused = await debugRun({ modelPath: 'single/model.onnx', connectionString: azurite.connectionString.replace(azurite.accountKey, Buffer.from('k'.repeat(64)).toString('base64')) });
@@ -188,7 +186,7 @@ describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
       for (const run of [ok, refused]) assert.ok(run.secrets.some((s) => !s.includes(';') && s.includes(run === ok ? azurite.accountKey : Buffer.from('k'.repeat(64)).toString('base64'))), `AccountKey not registered alone: ${run.secrets.join(' | ')}`);
     });
 
-    (pending ? it.skip : it)('registers the SharedAccessSignature and its sig on their own (pending h9-creds)', async () => {
+    it('registers the SharedAccessSignature and its sig on their own', async () => {
       const sig = encodeURIComponent(Buffer.from('s'.repeat(32)).toString('base64'));
       const run = await debugRun({ modelPath: 'single/model.onnx', connectionString: `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&se=2099-01-01T00:00:00Z&sig=${sig}` });
       assert.ok(!run.succeeded, 'a made-up signature must be refused');
