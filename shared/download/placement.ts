@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, mkdtemp, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { UserError, errorMessage, isUserError } from '../errors';
+import { UserError, errorMessage } from '../errors';
 
 export type PlacementKind = 'file' | 'folder';
 
