@@ -17,7 +17,7 @@
  * to that folder, outside it, or ending in `.`/`..` is refused with a
  * UserError (code PathOutsideDestination), whatever a store listed.
  *
- *   const p = await beginPlacement('/agent/_temp/model/model.onnx', 'file');
+ *   const p = await beginPlacement('/agent/_temp/model/model.onnx', 'file', { within: '/agent/_temp/model' });
  *   try { await download(p.tempPath); await verify(); await p.commit(); }
  *   catch (e) { await p.abort(); throw e; }
  */
@@ -81,13 +81,14 @@ function strictlyBelow(root: string, p: string): string | undefined {
 }
 
 /**
- * Start placing a file or folder at `finalPath`, a strict descendant of
- * `options.within` (default: the folder `finalPath` names itself in); creates
- * the parent folder when needed.
+ * Start placing a file or folder at `finalPath`, which must be a strict
+ * descendant of `options.within` (the destination folder; every caller names
+ * it, so a caller that normalised `dest/..` into `dest`'s parent is caught
+ * here); creates the parent folder when needed.
  */
-export async function beginPlacement(finalPath: string, kind: PlacementKind, options: { within?: string } = {}): Promise<Placement> {
+export async function beginPlacement(finalPath: string, kind: PlacementKind, options: { within: string }): Promise<Placement> {
   const raw = finalPath.split(/[\\/]+/).pop() ?? '';
-  const root = resolve(options.within ?? dirname(finalPath));
+  const root = resolve(options.within);
   if (raw === '' || raw === '.' || raw === '..') throw outside(root, finalPath, `its last segment is '${raw}'`);
   if (strictlyBelow(root, resolve(finalPath)) === undefined) throw outside(root, finalPath, 'it is not below the destination');
   const lexicalParent = dirname(resolve(finalPath));
