@@ -10,25 +10,46 @@
  * - symlinks must not be absolute and must resolve, lexically from their own
  *   folder, inside the destination. Symlinks are created only AFTER every
  *   other entry has been written, so no entry can ever be written through a
- *   symlink (the "symlink, then a file under it" trick); once all exist, each
- *   is resolved with realpath and must still land inside (this catches chains
- *   of individually harmless links that escape together);
+ *   symlink (the "symlink, then a file under it" trick); a symlink whose own
+ *   folder passes through another symlink of the archive (`d -> .` then
+ *   `d/d/d/x`) is refused, so every link is created where its name says; once
+ *   all exist, each is resolved step by step through the real links on disk
+ *   (dangling ones included: a missing component is taken literally) and
+ *   must still land inside (this catches chains of individually harmless
+ *   links that escape together, and dangling links that would escape once
+ *   their target appears);
  * - hard links must name an earlier regular-file entry of the same archive;
  * - character/block devices, FIFOs and other special entries are skipped with
  *   a warning;
  * - file modes are normalised to 0644, or 0755 when any executable bit is set.
+ *
+ * Caps (over one: a UserError naming the cap and the `extractLimits` input,
+ * and the destination folder is removed). Defaults, raised with the
+ * FetchModel input `extractLimits` (`maxBytes=200GiB, maxEntries=2000000, maxRatio=500`):
+ * - maxBytes = 64 GiB of extracted file bytes (hard links counted again):
+ *   above the largest model archives seen in practice (a 30B-parameter model
+ *   in fp16 is ~60 GB, and models that size ship as folders, not archives),
+ *   below what a hosted agent's disk can hold;
+ * - maxEntries = 1,000,000 entries of any type: model archives hold tens to
+ *   thousands of files, while a million empty entries is how inode and
+ *   time exhaustion bombs work;
+ * - maxRatio = 200 (extracted bytes / archive bytes), applied once more than
+ *   64 MiB has been extracted (small archives of text compress far more and
+ *   are harmless): weights compress about 1.1:1 and tokenizers/text about
+ *   4-10:1, while deflate reaches ~1000:1 on zeros, the signature of a bomb.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, realpath, rm, symlink } from 'node:fs/promises';
-import { isAbsolute, join, posix, relative, sep } from 'node:path';
+import { chmod, link, lstat, mkdir, open, readlink, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, posix, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
 import { ensureDir } from '../fs/ensure-dir';
-import { UserError, errorMessage, isUserError } from '../errors';
+import { InputError, UserError, errorMessage, isUserError } from '../errors';
+import { formatBytes } from '../format';
 import type { Logger } from '../log';
 
 export type ArchiveFormat = 'tar' | 'tgz' | 'zip';
@@ -47,6 +68,73 @@ export interface ExtractResult {
   directories: number;
   symlinks: number;
   skipped: string[];
+}
+
+/** Caps on what one archive may expand to (see the module header for the defaults' reasons). */
+export interface ExtractLimits {
+  /** Extracted file bytes in total. */
+  maxBytes: number;
+  /** Entries of any type. */
+  maxEntries: number;
+  /** Extracted bytes divided by the archive file's size. */
+  maxRatio: number;
+  /** The ratio is held against the archive only once this many bytes were extracted (default 64 MiB). */
+  ratioFloorBytes?: number;
+}
+
+export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({ maxBytes: 64 * 1024 ** 3, maxEntries: 1_000_000, maxRatio: 200 });
+const RATIO_FLOOR_BYTES = 64 * 1024 * 1024;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
+
+/**
+ * Parse the `extractLimits` input: `key=value` pairs separated by commas or
+ * new lines, keys maxBytes (a size: 123, 500MiB, 200GiB, 1TiB; KB/MB/GB/TB
+ * are powers of 1000), maxEntries (a whole number) and maxRatio (a number),
+ * case-insensitive. Keys not given keep their defaults. InputError naming
+ * `extractLimits` otherwise.
+ */
+export function parseExtractLimits(text: string | undefined): ExtractLimits {
+  const limits: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
+  const example = 'e.g. maxBytes=200GiB, maxEntries=2000000, maxRatio=500';
+  for (const raw of (text ?? '').split(/[\n\r,;]+/)) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new InputError('extractLimits', `The extractLimits entry '${entry}' is not a key=value pair: ${example}.`);
+    const key = entry.slice(0, eq).trim().toLowerCase();
+    const value = entry.slice(eq + 1).trim();
+    const bad = (what: string): never => {
+      throw new InputError('extractLimits', `The extractLimits value '${entry}' is not valid: ${what}; ${example}.`);
+    };
+    if (key === 'maxbytes') {
+      const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
+      const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+      const n = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+      if (!Number.isFinite(n) || n <= 0) bad('maxBytes takes a size such as 500MiB, 200GiB or 1TiB');
+      limits.maxBytes = n;
+    } else if (key === 'maxentries') {
+      if (!/^\d+$/.test(value) || Number(value) <= 0) bad('maxEntries takes a whole number above 0');
+      limits.maxEntries = Number(value);
+    } else if (key === 'maxratio') {
+      const n = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) : NaN;
+      if (!(n > 0)) bad('maxRatio takes a number above 0');
+      limits.maxRatio = n;
+    } else {
+      throw new InputError('extractLimits', `The extractLimits key '${entry.slice(0, eq).trim()}' is not known: use maxBytes, maxEntries and maxRatio, ${example}.`);
+    }
+  }
+  return limits;
+}
+
+class ExtractLimitError extends UserError {
+  constructor(archive: string, what: string, raise: string) {
+    super(`The archive ${archive} ${what}; extraction stopped and nothing was kept: if the model really is this large, raise the limit with the extractLimits input (${raise}).`, {
+      code: 'ExtractLimit',
+      input: 'extractLimits',
+    });
+    this.name = 'ExtractLimitError';
+  }
 }
 
 /** Alias of {@link archiveFormatOf}. */
@@ -101,8 +189,40 @@ class Extraction {
   private readonly regular = new Set<string>();
   private readonly symlinks: PendingSymlink[] = [];
   private readonly madeDirs = new Set<string>();
+  private entries = 0;
+  private bytes = 0;
 
-  constructor(private readonly archive: string, private readonly root: string, private readonly logger?: Logger) {}
+  constructor(
+    private readonly archive: string,
+    private readonly root: string,
+    private readonly limits: ExtractLimits,
+    private readonly archiveSize: number,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Count one entry of any type against maxEntries. */
+  count(): void {
+    this.entries++;
+    if (this.entries > this.limits.maxEntries) {
+      throw new ExtractLimitError(this.archive, `has more than maxEntries=${this.limits.maxEntries} entries`, `e.g. maxEntries=${this.limits.maxEntries * 2}`);
+    }
+  }
+
+  /** Count extracted bytes against maxBytes and maxRatio. */
+  private grow(n: number): void {
+    this.bytes += n;
+    const { maxBytes, maxRatio } = this.limits;
+    if (this.bytes > maxBytes) {
+      throw new ExtractLimitError(this.archive, `expands to more than maxBytes=${formatBytes(maxBytes)}`, `e.g. maxBytes=${Math.ceil((maxBytes * 2) / 1024 ** 3)}GiB`);
+    }
+    if (this.bytes > (this.limits.ratioFloorBytes ?? RATIO_FLOOR_BYTES) && this.bytes > maxRatio * this.archiveSize) {
+      throw new ExtractLimitError(
+        this.archive,
+        `expands to more than maxRatio=${maxRatio} times its own size of ${formatBytes(this.archiveSize)}, like a compression bomb`,
+        `e.g. maxRatio=${maxRatio * 5}`,
+      );
+    }
+  }
 
   private async ensureDir(rel: string): Promise<void> {
     if (rel === '' || this.madeDirs.has(rel)) return;
@@ -129,6 +249,7 @@ class Extraction {
     const out = await open(target, 'w', 0o600);
     try {
       for await (const chunk of body) {
+        this.grow(chunk.length);
         hash.update(chunk);
         let off = 0;
         while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
@@ -155,6 +276,7 @@ class Extraction {
     await rm(join(this.root, rel), { force: true });
     await link(join(this.root, targetRel), join(this.root, rel));
     const t = this.result.files.find((x) => x.path === targetRel) as ExtractedFile;
+    this.grow(t.size);
     this.result.files.push({ ...t, path: rel });
     this.regular.add(rel);
   }
@@ -177,6 +299,15 @@ class Extraction {
 
   /** Create the deferred symlinks, then check where each really resolves. */
   async finish(): Promise<void> {
+    const links = new Set(this.symlinks.map((s) => s.path));
+    for (const s of this.symlinks) {
+      // Created where its name says: no folder of its path may itself be a link of the archive.
+      const parts = s.path.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const through = parts.slice(0, i).join('/');
+        if (links.has(through)) throw new UnsafeEntryError(this.archive, s.entry, `its folder passes through the symlink ${JSON.stringify(through)}`);
+      }
+    }
     for (const s of this.symlinks) {
       await this.ensureDir(posix.dirname(s.path) === '.' ? '' : posix.dirname(s.path));
       const at = join(this.root, s.path);
@@ -188,9 +319,9 @@ class Extraction {
     for (const s of this.symlinks) {
       let real: string;
       try {
-        real = await realpath(join(this.root, s.path));
-      } catch {
-        continue; // dangling: its lexical target was checked to be inside
+        real = await followLinks(realRoot, s.path);
+      } catch (err) {
+        throw new UnsafeEntryError(this.archive, s.entry, `symlink cannot be resolved (${errorMessage(err)})`);
       }
       const r = relative(realRoot, real);
       if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
@@ -198,6 +329,37 @@ class Extraction {
       }
     }
   }
+}
+
+/**
+ * Where `rel` (below `start`) really leads, following every symlink on the
+ * way like the kernel does, but taking components that do not exist
+ * literally (so a dangling link is judged by where it would point once its
+ * target appears). Throws on more than 40 links (a loop).
+ */
+async function followLinks(start: string, rel: string): Promise<string> {
+  let cur = start;
+  let parts = rel.split('/');
+  let hops = 0;
+  while (parts.length > 0) {
+    const p = parts.shift() as string;
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      cur = dirname(cur);
+      continue;
+    }
+    const next = join(cur, p);
+    const st = await lstat(next).catch(() => undefined);
+    if (st?.isSymbolicLink()) {
+      if (++hops > 40) throw new Error('too many levels of symbolic links');
+      const target = await readlink(next);
+      if (isAbsolute(target)) cur = '/';
+      parts = [...target.split('/'), ...parts];
+      continue;
+    }
+    cur = next;
+  }
+  return cur;
 }
 
 async function extractTar(file: string, gz: boolean, x: Extraction): Promise<void> {
@@ -211,6 +373,7 @@ async function extractTar(file: string, gz: boolean, x: Extraction): Promise<voi
       const entry = item as unknown as Readable & { header: tar.Header };
       const h = entry.header;
       const name = h.name;
+      x.count();
       switch (h.type) {
         case 'file':
         case 'contiguous-file':
@@ -296,6 +459,7 @@ async function extractZip(file: string, x: Extraction, archive: string): Promise
       const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, raw, entry.extraFields, false);
       const mode = zipMode(entry);
       const type = mode & 0o170000;
+      x.count();
       if (name.endsWith('/') || type === 0o040000) await x.directory(name);
       else if (type === 0o120000) x.symlink(name, await readAll(await zip.openReadStreamPromise(entry), 4096));
       else if (type === 0 || type === 0o100000) await x.file(name, await zip.openReadStreamPromise(entry), mode);
@@ -317,14 +481,14 @@ async function extractZip(file: string, x: Extraction, archive: string): Promise
 export async function extractArchive(
   archiveFile: string,
   destDir: string,
-  options: { format?: ArchiveFormat; displayName?: string; logger?: Logger } = {},
+  options: { format?: ArchiveFormat; displayName?: string; logger?: Logger; limits?: ExtractLimits } = {},
 ): Promise<ExtractResult> {
   const display = options.displayName ?? archiveFile;
   const format = options.format ?? archiveFormatOf(archiveFile);
   if (!format) throw new UserError(`Cannot extract ${display}: only .tar, .tar.gz, .tgz and .zip archives are supported; turn off the 'extract' input for other files.`, { input: 'extract' });
   await ensureDir(destDir);
-  const x = new Extraction(display, destDir, options.logger);
   try {
+    const x = new Extraction(display, destDir, options.limits ?? DEFAULT_EXTRACT_LIMITS, (await stat(archiveFile)).size, options.logger);
     if (format === 'zip') await extractZip(archiveFile, x, display);
     else await extractTar(archiveFile, format === 'tgz', x);
     await x.finish();

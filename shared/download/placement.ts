@@ -10,13 +10,20 @@
  * deleted; if the second rename fails, the old one is put back. On failure
  * the temporary is deleted.
  *
- *   const p = await beginPlacement('/agent/_temp/model/model.onnx', 'file');
+ * Every path placement writes, renames or deletes is a STRICT descendant of
+ * the folder it is placing into (`within`, the `destination` input): the
+ * final path is checked lexically before anything is created, then again on
+ * real paths (symlinks resolved) once its parent exists. A final path equal
+ * to that folder, outside it, or ending in `.`/`..` is refused with a
+ * UserError (code PathOutsideDestination), whatever a store listed.
+ *
+ *   const p = await beginPlacement('/agent/_temp/model/model.onnx', 'file', { within: '/agent/_temp/model' });
  *   try { await download(p.tempPath); await verify(); await p.commit(); }
  *   catch (e) { await p.abort(); throw e; }
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdtemp, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError, errorMessage } from '../errors';
 import { ensureDir } from '../fs/ensure-dir';
 
@@ -56,11 +63,51 @@ export async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
-/** Start placing a file or folder at `finalPath`; creates the parent folder when needed. */
-export async function beginPlacement(finalPath: string, kind: PlacementKind): Promise<Placement> {
-  const parent = dirname(finalPath);
-  const name = basename(finalPath);
-  await ensureWritableDir(parent);
+function outside(root: string, p: string, why: string): UserError {
+  return new UserError(
+    `Refusing to place the model at ${p}: ${why}, and a model is only ever written inside the destination folder ${root}; this is a bug or a hostile store listing, nothing was written.`,
+    { code: 'PathOutsideDestination', input: 'destination' },
+  );
+}
+
+/** `p` relative to `root` when it is a strict descendant, else undefined. */
+function strictlyBelow(root: string, p: string): string | undefined {
+  const r = relative(root, p);
+  if (r === '' || r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) return undefined;
+  return r;
+}
+
+/**
+ * Start placing a file or folder at `finalPath`, which must be a strict
+ * descendant of `options.within` (the destination folder; every caller names
+ * it, so a caller that normalised `dest/..` into `dest`'s parent is caught
+ * here); creates the parent folder when needed.
+ */
+export async function beginPlacement(finalPath: string, kind: PlacementKind, options: { within: string }): Promise<Placement> {
+  const raw = finalPath.split(/[\\/]+/).pop() ?? '';
+  const root = resolve(options.within);
+  if (raw === '' || raw === '.' || raw === '..') throw outside(root, finalPath, `its last segment is '${raw}'`);
+  if (strictlyBelow(root, resolve(finalPath)) === undefined) throw outside(root, finalPath, 'it is not below the destination');
+  const lexicalParent = dirname(resolve(finalPath));
+  const name = basename(resolve(finalPath));
+  // Symlinks already inside the destination must not lead the model elsewhere:
+  // check the real path before creating any folder, and again once it exists.
+  const checkParent = async (): Promise<string> => {
+    let realRoot: string;
+    let parent: string;
+    try {
+      realRoot = await realOfNearest(root);
+      parent = await realOfNearest(lexicalParent);
+    } catch (err) {
+      throw notWritable(lexicalParent, err);
+    }
+    if (parent !== realRoot && strictlyBelow(realRoot, parent) === undefined) throw outside(root, finalPath, `its folder resolves to ${parent}`);
+    return parent;
+  };
+  await checkParent();
+  await ensureWritableDir(lexicalParent);
+  const parent = await checkParent();
+  const target = join(parent, name);
   let tempPath: string;
   try {
     if (kind === 'folder') tempPath = await mkdtemp(join(parent, `.${name}${PARTIAL}`));
@@ -75,7 +122,7 @@ export async function beginPlacement(finalPath: string, kind: PlacementKind): Pr
     kind,
     async commit() {
       if (committed) return;
-      await replaceAtomically(tempPath, finalPath);
+      await replaceAtomically(tempPath, target);
       committed = true;
     },
     async abort() {
@@ -83,6 +130,22 @@ export async function beginPlacement(finalPath: string, kind: PlacementKind): Pr
       await rm(tempPath, { recursive: true, force: true });
     },
   };
+}
+
+/** realpath of `p`, or of its nearest existing ancestor with the rest appended. */
+async function realOfNearest(p: string): Promise<string> {
+  const rest: string[] = [];
+  let at = p;
+  for (;;) {
+    try {
+      return join(await realpath(at), ...rest.reverse());
+    } catch (err) {
+      const up = dirname(at);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || up === at) throw err;
+      rest.push(basename(at));
+      at = up;
+    }
+  }
 }
 
 async function exists(p: string): Promise<boolean> {

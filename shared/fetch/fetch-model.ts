@@ -22,9 +22,10 @@ import { formatBytes, formatDuration, formatRate } from '../format';
 import type { ModelStore, StoredObject } from '../storage/store';
 import { downloadObject } from '../download/ranged';
 import { planVerification, verifyOrThrow, manifestDigest, parseExpectedSha256, type Verdict } from '../download/verify';
-import { beginPlacement, ensureWritableDir, type Placement } from '../download/placement';
+import { beginPlacement, ensureWritableDir, sweepStaleTemporaries, type Placement } from '../download/placement';
 import { checkCache, writeCacheMarker, removeCacheMarker } from '../download/cache';
-import { archiveKind, extractArchive } from '../download/extract';
+import { archiveKind, extractArchive, type ExtractLimits } from '../download/extract';
+import { checkModelKeys, checkModelPathInput } from './keys';
 import { completeVersionLookup, listOptionsFor, resolveModel, type ResolvedModel, type VersionSelection } from './resolve';
 
 export interface FetchModelOptions {
@@ -40,6 +41,8 @@ export interface FetchModelOptions {
   expectedSha256?: string;
   requireChecksum?: boolean;
   extract?: boolean;
+  /** Caps for extraction (default DEFAULT_EXTRACT_LIMITS). */
+  extractLimits?: ExtractLimits;
   concurrency?: number;
   blockSize?: number;
   retries?: number;
@@ -84,6 +87,7 @@ async function collect(store: ModelStore, prefix: string, options: ReturnType<ty
 /** Find the model: an exact key (optionally a version id of it), else a prefix listing. */
 export async function resolveFromStore(options: FetchModelOptions): Promise<ResolvedModel> {
   const { store, modelPath } = options;
+  checkModelPathInput(modelPath);
   const resolveOptions = {
     modelPath,
     versionSelection: options.versionSelection,
@@ -107,6 +111,8 @@ export async function resolveFromStore(options: FetchModelOptions): Promise<Reso
     const { key, versionId } = model.versionIdLookup;
     model = completeVersionLookup(model, await store.head(key, { versionId }), options.location);
   }
+  // The one place listed keys are checked before any becomes a local path.
+  checkModelKeys(model, modelPath, options.location ?? 'the store');
   return model;
 }
 
@@ -175,7 +181,11 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
   const { store, logger } = options;
   const expectedSha256 = parseExpectedSha256(options.expectedSha256);
   const destination = options.destination;
+  checkModelPathInput(options.modelPath);
   await ensureWritableDir(destination);
+  // Temporaries of an earlier fetch into this destination that was killed.
+  const swept = await sweepStaleTemporaries(destination);
+  if (swept.length > 0) logger.info(`Removed ${swept.length === 1 ? '1 partial download' : `${swept.length} partial downloads`} left in ${destination} by an earlier run that was stopped: ${swept.join(', ')}.`);
 
   const model = await resolveFromStore(options);
   const layout = layoutOf(model, options.extract ?? false);
@@ -228,7 +238,7 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
   }
 
   // Where bytes are written before they are trusted.
-  const placement: Placement = await beginPlacement(modelPathLocal, layout === 'file' ? 'file' : 'folder');
+  const placement: Placement = await beginPlacement(modelPathLocal, layout === 'file' ? 'file' : 'folder', { within: destination });
   const archiveTemp = layout === 'extracted' ? join(destination, `.${fileName}.partial-archive-${process.pid}`) : undefined;
   const meter = new ProgressMeter({ label: `Downloading ${modelUri}`, total: totalBytes, sink: logger.progress });
   const fetched: FetchedFile[] = [];
@@ -288,7 +298,7 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     let extractedFiles: Array<{ path: string; size: number; sha256: string }> = [];
     if (layout === 'extracted') {
       logger.info(`Extracting ${fileName} into ${modelPathLocal}.`);
-      const extracted = await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger });
+      const extracted = await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger, limits: options.extractLimits });
       extractedFiles = extracted.files.map((f) => ({ path: `${name}/${f.path}`, size: f.size, sha256: f.sha256 }));
       await rm(archiveTemp as string, { force: true });
     }

@@ -139,6 +139,22 @@ export class AzureBlobStore implements ModelStore {
     return `${this.containerUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
+  /**
+   * The client for one blob. The SDK resolves `.` and `..` segments of a blob
+   * name as URL dot segments, so such a name would address another blob or
+   * container (`a/../../x` becomes container `x`): refuse it instead.
+   */
+  private blobClient(key: string, versionId?: string): ReturnType<ContainerClient['getBlobClient']> {
+    if (/(^|\/)\.\.?(\/|$)/.test(key)) {
+      throw new UserError(
+        `The blob name ${JSON.stringify(key)} in container '${this.access.container}' has a '.' or '..' segment, which the storage client would resolve to a different blob; nothing was requested: use the blob's plain name.`,
+        { code: 'UnsafeStoreKey', input: 'modelPath' },
+      );
+    }
+    const blob = this.client.getBlobClient(key);
+    return versionId ? blob.withVersion(versionId) : blob;
+  }
+
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     const pages = this.client
       .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags })
@@ -163,7 +179,7 @@ export class AzureBlobStore implements ModelStore {
   }
 
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
-    const blob = options.versionId ? this.client.getBlobClient(key).withVersion(options.versionId) : this.client.getBlobClient(key);
+    const blob = this.blobClient(key, options.versionId);
     try {
       const p = await blob.getProperties();
       // A server without blob versioning (Azurite, versioning off) ignores the versionid parameter
@@ -193,7 +209,7 @@ export class AzureBlobStore implements ModelStore {
 
   async readRange(key: string, start: number, end: number, options: RangeOptions = {}): Promise<Readable> {
     if (end <= start) return Readable.from([]);
-    const blob = options.versionId ? this.client.getBlobClient(key).withVersion(options.versionId) : this.client.getBlobClient(key);
+    const blob = this.blobClient(key, options.versionId);
     let body: NodeJS.ReadableStream | undefined;
     try {
       const res = await blob.download(start, end - start, {
@@ -250,6 +266,13 @@ export class AzureBlobStore implements ModelStore {
     const net = networkCode(err);
     if (net) {
       return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
+    }
+    // HEAD answers carry no body, so the SDK's error message is empty: say what the service answered.
+    if (status !== undefined && !errorMessageOf(err).trim()) {
+      return new UserError(`The blob service answered HTTP ${status}${code ? ` (${code})` : ''} when trying to ${operation} in container '${container}': check the modelPath and container inputs.`, {
+        code: 'StoreError',
+        cause: err,
+      });
     }
     return err;
   }

@@ -8,6 +8,7 @@ import { azureCredentialFor } from '../../shared/azure/credential';
 import { fetchModel, summarize } from '../../shared/fetch/fetch-model';
 import { parseMetadataFilter, VERSION_SELECTIONS } from '../../shared/fetch/resolve';
 import { parseExpectedSha256 } from '../../shared/download/verify';
+import { parseExtractLimits } from '../../shared/download/extract';
 import { InputError } from '../../shared/errors';
 import type { ModelStore } from '../../shared/storage/store';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
@@ -60,6 +61,8 @@ async function main(): Promise<void> {
   const version = versionSelection === 'pinned' ? adapter.getRequiredString('version') : undefined;
   const metadataFilter = versionSelection === 'metadata' ? parseMetadataFilter(adapter.getRequiredString('metadataFilter')) : undefined;
   const expectedSha256 = parseExpectedSha256(adapter.getString('expectedSha256'));
+  const extract = adapter.getBool('extract');
+  const extractLimits = extract ? parseExtractLimits(adapter.getString('extractLimits')) : undefined;
   const tempDir = adapter.getVariable('Agent.TempDirectory');
   const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
   if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
@@ -75,7 +78,8 @@ async function main(): Promise<void> {
     destination,
     expectedSha256,
     requireChecksum: adapter.getBool('requireChecksum'),
-    extract: adapter.getBool('extract'),
+    extract,
+    extractLimits,
     concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
     blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
     retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),

@@ -22,7 +22,7 @@ describe('download/placement', () => {
 
   it('writes a file under a hidden .partial- name and renames it into place on commit', async () => {
     const final = join(dir, 'models', 'model.onnx');
-    const p = await beginPlacement(final, 'file');
+    const p = await beginPlacement(final, 'file', { within: dir });
     assert.match(p.tempPath, /\/models\/\.model\.onnx\.partial-[0-9a-f]+$/);
     writeFileSync(p.tempPath, 'new');
     assert.equal(existsSync(final), false, 'nothing at the final path before commit');
@@ -34,7 +34,7 @@ describe('download/placement', () => {
   it('replaces an existing file and leaves no old copy', async () => {
     const final = join(dir, 'model.bin');
     writeFileSync(final, 'old');
-    const p = await beginPlacement(final, 'file');
+    const p = await beginPlacement(final, 'file', { within: dir });
     writeFileSync(p.tempPath, 'new');
     await p.commit();
     assert.equal(readFileSync(final, 'utf8'), 'new');
@@ -45,7 +45,7 @@ describe('download/placement', () => {
     const final = join(dir, 'resnet');
     mkdirSync(join(final, 'old-sub'), { recursive: true });
     writeFileSync(join(final, 'old-sub', 'f'), 'old');
-    const p = await beginPlacement(final, 'folder');
+    const p = await beginPlacement(final, 'folder', { within: dir });
     assert.ok(existsSync(p.tempPath), 'temp folder created');
     writeFileSync(join(p.tempPath, 'weights.bin'), 'new');
     await p.commit();
@@ -56,7 +56,7 @@ describe('download/placement', () => {
   it('abort removes the temporary and leaves an existing model untouched', async () => {
     const final = join(dir, 'model.bin');
     writeFileSync(final, 'old');
-    const p = await beginPlacement(final, 'folder');
+    const p = await beginPlacement(final, 'folder', { within: dir });
     writeFileSync(join(p.tempPath, 'half'), 'x');
     await p.abort();
     await p.abort();
@@ -76,12 +76,12 @@ describe('download/placement', () => {
     if (isRoot) {
       // root ignores permission bits; a path under a regular file can never be created.
       writeFileSync(join(dir, 'file'), 'x');
-      await assert.rejects(beginPlacement(join(dir, 'file', 'sub', 'model.bin'), 'file'), (e: unknown) => e instanceof UserError && e.input === 'destination' && /'destination' input/.test(e.message));
+      await assert.rejects(beginPlacement(join(dir, 'file', 'sub', 'model.bin'), 'file', { within: dir }), (e: unknown) => e instanceof UserError && e.input === 'destination' && /'destination' input/.test(e.message));
       return;
     }
     chmodSync(dir, 0o555);
     await assert.rejects(ensureWritableDir(join(dir, 'x')), (e: unknown) => e instanceof UserError && e.input === 'destination');
-    await assert.rejects(beginPlacement(join(dir, 'model.bin'), 'file'), (e: unknown) => e instanceof UserError && e.input === 'destination');
+    await assert.rejects(beginPlacement(join(dir, 'model.bin'), 'file', { within: dir }), (e: unknown) => e instanceof UserError && e.input === 'destination');
   });
 
   it('sweeps temporaries left by killed runs', async () => {
