@@ -13,9 +13,7 @@
  *
  * Cases fail early on local input where they can; the ones that must reach a
  * store use Azurite on 127.0.0.1, and an endpoint that must be unreachable is
- * a closed loopback port (instant ECONNREFUSED). Cases whose fix lands on
- * another branch carry `dependsOn` and are skipped until it is merged (set
- * H9_RUN_PENDING=1 to run them anyway). The matrix size and the count
+ * a closed loopback port (instant ECONNREFUSED). The matrix size and the count
  * that passed are printed at the end.
  */
 import { strict as assert } from 'node:assert';
@@ -56,8 +54,6 @@ interface BadCase {
    * the library reports without knowing which input named the endpoint.
    */
   namesValueInstead?: { pattern: RegExp; why: string };
-  /** The branch whose fix this case needs; skipped until it is merged. */
-  dependsOn?: 'h9-paths' | 'h9-creds';
 }
 
 const ZERO = `sha256:${'0'.repeat(64)}`;
@@ -160,7 +156,7 @@ const fetchCases: BadCase[] = [
     inputs: (c) => ({ modelPath: 'single/model.onnx', destination: join(c.sandbox, 'a-file', 'model') }),
   },
   // Fixes on other branches.
-  { name: 'modelPath with .. segments', input: 'modelPath', inputs: () => ({ modelPath: 'resnet/../../x.bin' }), dependsOn: 'h9-paths' },
+  { name: 'modelPath with .. segments', input: 'modelPath', inputs: () => ({ modelPath: 'resnet/../../x.bin' }) },
   { name: 'destination that cannot be created (/proc)', input: 'destination', inputs: () => ({ destination: '/proc/x/y' }) },
   {
     name: 'malformed service connection JSON',
@@ -463,8 +459,7 @@ describe('bad-input matrix (every task, the real bundles)', function () {
   let work: string;
   let fixtures: string;
   let agentTemp: string;
-  const tally = new Map<TaskName, { cases: number; passed: number; skipped: number }>();
-  const runPending = process.env.H9_RUN_PENDING === '1';
+  const tally = new Map<TaskName, { cases: number; passed: number }>();
 
   before(async function () {
     this.timeout(180_000);
@@ -502,14 +497,12 @@ describe('bad-input matrix (every task, the real bundles)', function () {
     if (work) rmSync(work, { recursive: true, force: true });
     let cases = 0;
     let passed = 0;
-    let skipped = 0;
     for (const [task, t] of tally) {
-      console.log(`  ${task}: ${t.cases} cases, ${t.passed} passed, ${t.skipped} skipped pending other branches`);
+      console.log(`  ${task}: ${t.cases} cases, ${t.passed} passed`);
       cases += t.cases;
       passed += t.passed;
-      skipped += t.skipped;
     }
-    console.log(`bad-input matrix: ${cases} cases, ${passed} passed${skipped ? `, ${skipped} skipped pending other branches` : ''}`);
+    console.log(`bad-input matrix: ${cases} cases, ${passed} passed`);
   });
 
   for (const { task, base, endpoints, cases } of MATRIX) {
@@ -517,16 +510,9 @@ describe('bad-input matrix (every task, the real bundles)', function () {
       cases.forEach((c, i) => {
         const title = `${c.input}: ${c.name}`;
         const t = () => {
-          if (!tally.has(task)) tally.set(task, { cases: 0, passed: 0, skipped: 0 });
-          return tally.get(task) as { cases: number; passed: number; skipped: number };
+          if (!tally.has(task)) tally.set(task, { cases: 0, passed: 0 });
+          return tally.get(task) as { cases: number; passed: number };
         };
-        if (c.dependsOn && !runPending) {
-          it.skip(`${title} (pending ${c.dependsOn})`, () => undefined);
-          // Counted at load time: mocha does not run skipped tests' bodies.
-          t().cases += 1;
-          t().skipped += 1;
-          return;
-        }
         it(title, async () => {
           t().cases += 1;
           const sandbox = join(work, task, String(i));
@@ -558,8 +544,7 @@ describe('bad-input matrix (every task, the real bundles)', function () {
 
   it('has at least 20 cases per task', () => {
     for (const { task, cases } of MATRIX) {
-      const active = cases.filter((c) => !c.dependsOn).length;
-      assert.ok(active >= 20, `${task}: ${active} cases not pending another branch`);
+      assert.ok(cases.length >= 20, `${task}: only ${cases.length} cases`);
     }
   });
 });
