@@ -20,9 +20,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { writeFileAtomic } from '../fs/atomic-write';
 
 export const CACHE_MARKER = '.fetchmodel-cache.json';
 const FORMAT = 1;
@@ -125,9 +126,7 @@ export async function checkCache(dest: string, query: CacheQuery): Promise<Cache
 export async function writeCacheMarker(dest: string, marker: Omit<CacheMarker, 'format' | 'fetchedAt'> & { fetchedAt?: string }): Promise<void> {
   const full: CacheMarker = { format: FORMAT, fetchedAt: marker.fetchedAt ?? new Date().toISOString(), ...marker } as CacheMarker;
   full.format = FORMAT;
-  const tmp = join(dest, `.${CACHE_MARKER}.partial-${process.pid}`);
-  await writeFile(tmp, `${JSON.stringify(full, null, 2)}\n`);
-  await rename(tmp, join(dest, CACHE_MARKER));
+  await writeFileAtomic(join(dest, CACHE_MARKER), `${JSON.stringify(full, null, 2)}\n`);
 }
 
 /** Forget the earlier download (call before replacing the model). */

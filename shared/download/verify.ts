@@ -16,6 +16,7 @@
  * does (an extra hash costs CPU on the hot path).
  */
 import { createHash } from 'node:crypto';
+import { isSha256Hex, withoutSha256Prefix } from '../digest';
 import { ChecksumMismatchError, InputError } from '../errors';
 import type { StoredObject } from '../storage/store';
 import type { HashAlgorithm } from './ranged';
@@ -57,15 +58,14 @@ export interface Verdict {
   mismatch?: Mismatch;
 }
 
-const HEX64 = /^[0-9a-fA-F]{64}$/;
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The `expectedSha256` input, normalised to lower-case hex; empty means none. */
 export function parseExpectedSha256(value: string | undefined): string | undefined {
-  const v = (value ?? '').trim().replace(/^sha256:/i, '');
+  const v = withoutSha256Prefix((value ?? '').trim(), { anyCase: true });
   if (v === '') return undefined;
-  if (!HEX64.test(v)) {
+  if (!isSha256Hex(v, { anyCase: true })) {
     throw new InputError('expectedSha256', `The 'expectedSha256' input must be 64 hexadecimal characters (a sha256 digest, optionally prefixed 'sha256:'), got ${v.length} characters; fix the value or leave it empty.`);
   }
   return v.toLowerCase();
@@ -81,8 +81,8 @@ function strictBase64(value: string, bytes: number): Buffer | undefined {
 
 /** A sha256 written as hex or base64, normalised to lower-case hex. */
 export function normaliseSha256(value: string): string | undefined {
-  const v = value.trim().replace(/^sha256:/i, '');
-  if (HEX64.test(v)) return v.toLowerCase();
+  const v = withoutSha256Prefix(value.trim(), { anyCase: true });
+  if (isSha256Hex(v, { anyCase: true })) return v.toLowerCase();
   return strictBase64(v, 32)?.toString('hex');
 }
 
@@ -181,7 +181,7 @@ export function manifestText(entries: ManifestEntry[]): string {
   const lines = entries.map((e) => {
     const p = e.path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/^\/+/, '');
     if (p === '' || /[\n\r]/.test(p)) throw new Error(`invalid manifest path ${JSON.stringify(e.path)}`);
-    if (!HEX64.test(e.sha256)) throw new Error(`invalid sha256 for ${p}`);
+    if (!isSha256Hex(e.sha256, { anyCase: true })) throw new Error(`invalid sha256 for ${p}`);
     return { key: Buffer.from(p, 'utf8'), line: `${p} ${e.sha256.toLowerCase()}\n` };
   });
   lines.sort((a, b) => Buffer.compare(a.key, b.key));

@@ -4,10 +4,10 @@
  * watch the rollout like kubectl, diagnose and roll back on failure, smoke
  * test, and report the outputs.
  */
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { errorMessage, InputError, UserError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
 import type { Logger } from '../log';
 import { parseReference, type ImageReference } from '../oci/reference';
@@ -136,9 +136,7 @@ async function writeRendered(dir: string, objects: KubeObject[], namespace: stri
   }
   const file = join(dir, 'manifests.yaml');
   const text = `# Rendered by DeployToAKS for namespace ${namespace}\n` + objects.map((x) => yaml.dump(x, { noRefs: true, lineWidth: -1 })).join('---\n');
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, file); // never a half-written file
+  await writeFileAtomic(file, text, { mode: 0o600 }); // never a half-written file
   return dir;
 }
 

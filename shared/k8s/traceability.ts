@@ -4,6 +4,7 @@
  * sanitised to the label grammar (at most 63 characters of [A-Za-z0-9-_.],
  * alphanumeric at both ends); full values go into annotations.
  */
+import { withoutSha256Prefix } from '../digest';
 import { getPath, POD_TEMPLATE_PATHS } from './manifests';
 import type { KubeObject } from './types';
 
@@ -58,9 +59,9 @@ export function traceLabels(t: TraceInfo): Record<string, string> {
     if (s) l[k] = s;
   };
   put(TraceKey.PipelineRunId, t.pipelineRunId);
-  put(TraceKey.ImageDigest, t.imageDigest?.replace(/^sha256:/, ''));
+  put(TraceKey.ImageDigest, t.imageDigest && withoutSha256Prefix(t.imageDigest));
   put(TraceKey.ModelVersion, t.modelVersion);
-  put(TraceKey.ModelSha256, t.modelSha256?.replace(/^sha256:/, ''));
+  put(TraceKey.ModelSha256, t.modelSha256 && withoutSha256Prefix(t.modelSha256));
   return l;
 }
 

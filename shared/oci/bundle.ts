@@ -4,41 +4,32 @@
  * model layer and an app layer (in that order), reproducibly: identical
  * inputs give an identical manifest digest on any machine.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InputError, UserError } from '../errors';
-import { formatBytes } from '../format';
-import { ensureDir, EnsureDirError } from '../fs/ensure-dir';
 import { silentLogger, type Logger } from '../log';
 import { IgnoreMatcher } from './dockerignore';
-import { buildConfig, buildManifest, canonicalJson, configMediaType, convertLayerMediaType, manifestMediaType, type ImageFormat, type NewLayer } from './image';
+import { buildConfig, convertLayerMediaType, type ImageFormat, type ImageSettings, type NewLayer } from './image';
 import { writeLayer, type CompressionPolicy, type LayerResult } from './layer';
-import { DEFAULT_PLATFORM, formatPlatform, OciLayout } from './layout';
+import { OciLayout } from './layout';
+import { DEFAULT_PLATFORM, formatPlatform } from './platform';
+import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
 import { parseReference } from './reference';
 import { pullImage as registryPull, type PullOptions, type PullResult } from './registry/pull';
 import type { RegistryCredentials } from './registry/auth';
+import { prepareStaging, resolveOutputPath } from './staging';
 import { collectEntries, defaultMtime, type TreeSource } from './tar';
-import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, type Platform } from './types';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types';
+import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
-export const IMAGE_NAME_ANNOTATION = 'io.modeltoaks.image.name';
+/** Re-exported for tasks/BundleModelImage/index.ts; they live in ./provenance and ./write-image. */
+export { createdFromEpoch, type BundleResult, type Provenance };
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
 export type PullImageFn = (options: PullOptions) => Promise<PullResult>;
 
-export interface Provenance {
-  modelUri?: string;
-  modelVersion?: string;
-  modelSha256?: string;
-  /** Repository URL (org.opencontainers.image.source). */
-  source?: string;
-  /** Commit (org.opencontainers.image.revision). */
-  revision?: string;
-  /** Pipeline run URL (label io.modeltoaks.pipeline.run). */
-  pipelineRunUrl?: string;
-}
-
-export interface BundleOptions {
+/** Image settings (entrypoint, cmd, env, workingDirectory, ports, user, labels) as in ./image, plus what the build needs. */
+export interface BundleOptions extends Omit<ImageSettings, 'platform' | 'created'> {
   /** `scratch`, `oci:PATH[:tag]` or a registry reference. */
   baseImage: string;
   baseCredentials?: RegistryCredentials;
@@ -48,13 +39,6 @@ export interface BundleOptions {
   platform?: Platform;
   model?: { path: string; destination?: string };
   app?: { directory: string; destination?: string; ignoreFile?: string };
-  entrypoint?: string[];
-  cmd?: string[];
-  env?: Array<[string, string]>;
-  workingDirectory?: string;
-  ports?: string[];
-  user?: string;
-  labels?: Record<string, string>;
   compression?: CompressionPolicy;
   imageFormat?: ImageFormat;
   provenance?: Provenance;
@@ -67,43 +51,6 @@ export interface BundleOptions {
   outputPath: string;
   logger?: Logger;
   signal?: AbortSignal;
-}
-
-export interface LayerSummary {
-  role: 'base' | 'model' | 'app' | 'built';
-  mediaType: string;
-  digest: string;
-  size: number;
-  diffId?: string;
-  encoding?: string;
-  seconds?: number;
-}
-
-export interface BundleResult {
-  layoutPath: string;
-  manifestDigest: string;
-  manifestSize: number;
-  manifestMediaType: string;
-  configDigest: string;
-  modelLayerDigest?: string;
-  appLayerDigest?: string;
-  baseDigest?: string;
-  tags: string[];
-  layers: LayerSummary[];
-}
-
-export function createdFromEpoch(env: NodeJS.ProcessEnv = process.env): string {
-  return new Date(defaultMtime(env) * 1000).toISOString().replace(/\.000Z$/, 'Z');
-}
-
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-export function validateTags(tags: string[], input = 'tags'): string[] {
-  const out = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))];
-  for (const t of out) {
-    if (!TAG_RE.test(t)) throw new InputError(input, `Tag '${t}' in '${input}' is invalid: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-').`);
-  }
-  return out.length ? out : ['latest'];
 }
 
 /** `oci:PATH[:tag]` -> path and optional ref name (a `:` after the last path separator starts the tag). */
@@ -174,112 +121,6 @@ export function validateImageDestination(value: string, input: string): string {
   return value;
 }
 
-/**
- * outputPath is replaced as a whole when the image is written, so it must be
- * absent, an empty folder or an earlier OCI image layout (it holds an
- * `oci-layout` file): BundleModelImage never deletes a folder it did not make.
- */
-export async function assertReplaceableOutput(outputPath: string, given: string = outputPath): Promise<void> {
-  const st = await fsp.stat(outputPath).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-    throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' cannot be read (${err.code ?? err.message}): choose a folder the agent can write to.`, err);
-  });
-  if (!st) return;
-  if (!st.isDirectory()) throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' is a file, not a folder: name a new or empty folder, or one holding an earlier image layout.`);
-  const names = await fsp.readdir(outputPath);
-  if (names.length === 0 || names.includes('oci-layout')) return;
-  throw new InputError(
-    'outputPath',
-    `Output path '${given}' given in 'outputPath' is a folder holding other files and no OCI image layout (no oci-layout file), and BundleModelImage replaces its output folder: name a new or empty folder, e.g. $(Build.ArtifactStagingDirectory)/image.`,
-  );
-}
-
-/** Creates the parent of outputPath and a fresh staging folder next to it; clear error when not writable. */
-export async function prepareStaging(outputPath: string): Promise<string> {
-  const parent = dirname(outputPath);
-  const staging = join(parent, `.${basename(outputPath)}.partial-${randomBytes(6).toString('hex')}`);
-  try {
-    await ensureDir(parent);
-    await fsp.mkdir(staging);
-  } catch (err) {
-    const why = err instanceof EnsureDirError ? err.message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
-    throw new InputError('outputPath', `Output path '${outputPath}' given in 'outputPath' is not writable (${why}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`, err);
-  }
-  return staging;
-}
-
-/** Replaces outputPath by the finished staging folder (the old content goes only once the new one is complete). */
-export async function publishStaging(staging: string, outputPath: string): Promise<void> {
-  await assertReplaceableOutput(outputPath); // again: it may have changed while the image was written
-  const old = `${staging}.old`;
-  let moved = false;
-  try {
-    await fsp.rename(outputPath, old);
-    moved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new InputError('outputPath', `Output path '${outputPath}' cannot be replaced (${(err as NodeJS.ErrnoException).code}): make sure it is a folder nothing else holds open.`, err);
-    }
-  }
-  await fsp.rename(staging, outputPath);
-  if (moved) await fsp.rm(old, { recursive: true, force: true });
-}
-
-export function provenanceMetadata(p: Provenance | undefined, created: string, base?: BaseImage): { labels: Record<string, string>; annotations: Record<string, string> } {
-  const labels: Record<string, string> = {};
-  const annotations: Record<string, string> = { [Annotation.Created]: created };
-  const both = (key: string, value: string | undefined) => {
-    if (!value) return;
-    labels[key] = value;
-    annotations[key] = value;
-  };
-  both(Annotation.ModelUri, p?.modelUri);
-  both(Annotation.ModelVersion, p?.modelVersion);
-  both(Annotation.ModelSha256, p?.modelSha256?.toLowerCase());
-  both(Annotation.Source, p?.source);
-  both(Annotation.Revision, p?.revision);
-  labels[Annotation.Created] = created;
-  if (p?.pipelineRunUrl) labels[Annotation.PipelineRun] = p.pipelineRunUrl;
-  if (base) {
-    both(Annotation.BaseName, base.name);
-    both(Annotation.BaseDigest, base.digest);
-  }
-  return { labels, annotations };
-}
-
-export function logLayerTable(logger: Logger, layers: LayerSummary[], manifestDigest: string): void {
-  const rows = layers.map((l, i) => [String(i + 1), l.role, formatBytes(l.size), l.mediaType, l.digest]);
-  const head = ['#', 'layer', 'size', 'media type', 'digest'];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const fmt = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]))).join('  ');
-  logger.info(fmt(head));
-  for (const r of rows) logger.info(fmt(r));
-  logger.info(`Image manifest: ${manifestDigest}`);
-}
-
-/**
- * Writes the final image (config, manifest, index ref names) into `layout` and
- * returns its descriptor. Shared by daemonless and Docker modes.
- */
-export async function writeImage(
-  layout: OciLayout,
-  format: ImageFormat,
-  config: ImageConfig,
-  layers: Descriptor[],
-  annotations: Record<string, string>,
-  tags: string[],
-  imageName?: string,
-): Promise<Descriptor & { configDigest: string }> {
-  const cfg = await layout.writeBlob(canonicalJson(config));
-  const manifest = buildManifest(format, { mediaType: configMediaType(format), ...cfg }, layers, annotations);
-  const m = await layout.writeBlob(canonicalJson(manifest));
-  const descriptor: Descriptor = { mediaType: manifestMediaType(format), digest: m.digest, size: m.size };
-  const entryAnnotations: Record<string, string> = {};
-  if (imageName) entryAnnotations[IMAGE_NAME_ANNOTATION] = imageName;
-  await layout.addManifest({ ...descriptor, ...(imageName ? { annotations: entryAnnotations } : {}) }, tags);
-  return { ...descriptor, configDigest: cfg.digest };
-}
-
 export async function bundleImage(options: BundleOptions): Promise<BundleResult> {
   const logger = options.logger ?? silentLogger;
   const platform = options.platform ?? DEFAULT_PLATFORM;
@@ -288,9 +129,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
   const created = options.created ?? createdFromEpoch();
   const mtime = options.mtime ?? defaultMtime();
   const tags = validateTags(options.tags ?? ['latest']);
-  if (!options.outputPath?.trim()) throw new InputError('outputPath', `Input 'outputPath' is required: name the folder to write the OCI image layout into.`);
-  const outputPath = resolve(options.outputPath);
-  await assertReplaceableOutput(outputPath, options.outputPath);
+  const outputPath = await resolveOutputPath(options.outputPath);
 
   // Validate sources before any slow work.
   const modelSource: TreeSource | undefined = options.model
@@ -351,21 +190,8 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
       },
       newLayers,
     );
-    const descriptor = await writeImage(layout, format, config, layerDescriptors, annotations, tags, options.imageName);
-    await publishStaging(staging, outputPath);
-    logLayerTable(logger, summary, descriptor.digest);
-    return {
-      layoutPath: outputPath,
-      manifestDigest: descriptor.digest,
-      manifestSize: descriptor.size,
-      manifestMediaType: descriptor.mediaType,
-      configDigest: descriptor.configDigest,
-      modelLayerDigest: modelLayer?.digest,
-      appLayerDigest: appLayer?.digest,
-      baseDigest: base?.digest,
-      tags,
-      layers: summary,
-    };
+    const result = await finishImage({ layout, staging, outputPath, format, config, layers: layerDescriptors, annotations, tags, imageName: options.imageName, summary, logger });
+    return { ...result, modelLayerDigest: modelLayer?.digest, appLayerDigest: appLayer?.digest, baseDigest: base?.digest };
   } catch (err) {
     await fsp.rm(staging, { recursive: true, force: true });
     throw err;

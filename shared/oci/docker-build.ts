@@ -15,11 +15,13 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { assertReplaceableOutput, createdFromEpoch, logLayerTable, prepareStaging, provenanceMetadata, publishStaging, validateTags, writeImage, type BundleResult, type LayerSummary, type Provenance } from './bundle';
 import type { ImageFormat } from './image';
 import { chooseEncodingForFile, writeTarLayer, type CompressionPolicy } from './layer';
 import { OciLayout } from './layout';
+import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
+import { prepareStaging, resolveOutputPath } from './staging';
 import type { Descriptor, ImageConfig } from './types';
+import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
 export const MODEL_CONTEXT_DIR = '.bundle-model';
 
@@ -191,9 +193,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const compression = options.compression ?? 'auto';
   const created = options.created ?? createdFromEpoch();
   const tags = validateTags(options.tags ?? ['latest']);
-  if (!options.outputPath?.trim()) throw new InputError('outputPath', `Input 'outputPath' is required: name the folder to write the OCI image layout into.`);
-  const outputPath = resolve(options.outputPath);
-  await assertReplaceableOutput(outputPath, options.outputPath);
+  const outputPath = await resolveOutputPath(options.outputPath);
   const dockerfile = resolve(options.dockerfile);
   if (!(await fsp.stat(dockerfile).catch(() => undefined))?.isFile()) {
     throw new InputError('dockerfile', `Dockerfile '${options.dockerfile}' given in 'dockerfile' does not exist: check the path.`);
@@ -270,18 +270,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     const { labels, annotations } = provenanceMetadata(options.provenance, created);
     config.config = { ...(config.config ?? {}), Labels: { ...(config.config?.Labels ?? {}), ...labels, ...(options.labels ?? {}) } };
     delete config.container_config;
-    const descriptor = await writeImage(layout, format, config, layers, annotations, tags, options.imageName);
-    await publishStaging(staging, outputPath);
-    logLayerTable(logger, summary, descriptor.digest);
-    return {
-      layoutPath: outputPath,
-      manifestDigest: descriptor.digest,
-      manifestSize: descriptor.size,
-      manifestMediaType: descriptor.mediaType,
-      configDigest: descriptor.configDigest,
-      tags,
-      layers: summary,
-    };
+    return await finishImage({ layout, staging, outputPath, format, config, layers, annotations, tags, imageName: options.imageName, summary, logger });
   } catch (err) {
     await fsp.rm(staging, { recursive: true, force: true });
     throw err;

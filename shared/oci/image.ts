@@ -108,17 +108,8 @@ export function parseCommand(raw: string | undefined, input: string): string[] |
   return args;
 }
 
-/** `os/arch[/variant]`, e.g. `linux/amd64`, `linux/arm64/v8`. */
-export function parsePlatform(raw: string | undefined, input = 'platform'): Platform {
-  const s = raw?.trim() || 'linux/amd64';
-  const parts = s.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) {
-    throw new InputError(input, `Input '${input}' must be os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8 (got '${s}').`);
-  }
-  const p: Platform = { os: parts[0], architecture: parts[1] };
-  if (parts[2]) p.variant = parts[2];
-  return p;
-}
+/** Re-exported for tasks/BundleModelImage/index.ts; the platform helpers live in ./platform. */
+export { parsePlatform } from './platform';
 
 // ------------------------------------------------------------- media types
 

@@ -17,7 +17,9 @@ import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors';
 import type { Logger } from '../log';
 import { ProgressMeter } from '../progress';
-import { HashingStream, type OciLayout } from './layout';
+import { digestOfHex, HashingStream } from '../digest';
+import { CountingStream } from '../stream/count';
+import type { OciLayout } from './layout';
 import { BLOCK, defaultMtime, encodeHeader, tarSize, tarStream, type TarEntry } from './tar';
 import { MediaType } from './types';
 
@@ -201,16 +203,6 @@ export class StoredGzip extends Transform {
   }
 }
 
-class Counter extends Transform {
-  constructor(private readonly meter: ProgressMeter) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.meter.add(chunk.length);
-    cb(null, chunk);
-  }
-}
-
 /** The uncompressed tar as a recipe: literal bytes (headers, padding) and file ranges. */
 export type TarSegment = { bytes: Uint8Array } | { path: string; size: number };
 
@@ -249,7 +241,7 @@ try {
       total += pos;
     } finally { fs.closeSync(fd); }
   }
-  parentPort.postMessage({ digest: 'sha256:' + h.digest('hex'), total });
+  parentPort.postMessage({ hex: h.digest('hex'), total });
 } catch (err) {
   parentPort.postMessage({ error: String(err && err.message || err) });
 }
@@ -264,8 +256,8 @@ try {
 export function diffIdOnWorker(recipe: TarSegment[]): { result: Promise<{ digest: string; total: number }>; cancel: () => Promise<void> } {
   const worker = new Worker(DIFF_WORKER_SOURCE, { eval: true, workerData: recipe });
   const result = new Promise<{ digest: string; total: number }>((resolve, reject) => {
-    worker.once('message', (m: { digest?: string; total?: number; error?: string }) => {
-      if (m.digest) resolve({ digest: m.digest, total: m.total ?? 0 });
+    worker.once('message', (m: { hex?: string; total?: number; error?: string }) => {
+      if (m.hex) resolve({ digest: digestOfHex(m.hex), total: m.total ?? 0 });
       else reject(new Error(`hashing the layer failed: ${m.error}`));
     });
     worker.once('error', reject);
@@ -305,16 +297,17 @@ export async function writeTarLayer(
   const stored = new HashingStream();
   const tmp = layout.tempPath();
   const offload = diffRecipe && encoding !== 'none' ? diffIdOnWorker(diffRecipe) : undefined;
-  const diff = new HashingStream(!offload);
+  // With the diff_id hashed on a worker, the main thread only counts the tar's bytes.
+  const diff = offload ? new CountingStream() : new HashingStream();
   const stages: NodeJS.ReadWriteStream[] = [diff];
-  if (meter) stages.push(new Counter(meter));
+  if (meter) stages.push(new CountingStream((n) => meter.add(n)));
   if (encoding === 'gzip-stored') stages.push(new StoredGzip());
   else if (encoding === 'gzip') stages.push(createGzip({ level: zc.Z_DEFAULT_COMPRESSION, chunkSize: 1 << 20, memLevel: 9 }));
   if (encoding !== 'none') stages.push(stored);
   try {
     await pipeline([open(), ...stages, createWriteStream(tmp, { highWaterMark: 1 << 20 })], { signal: options.signal });
-    const digest = encoding === 'none' ? diff.digest() : stored.digest();
-    let diffId = offload ? '' : diff.digest();
+    let diffId = diff instanceof HashingStream ? diff.digest() : '';
+    const digest = encoding === 'none' ? diffId : stored.digest(); // a plain tar's digest is its diff_id
     if (offload) {
       const r = await offload.result;
       if (r.total !== diff.bytes) throw new UserError(`A file changed while the layer was being written (${r.total} bytes hashed, ${diff.bytes} written): make sure nothing writes to the model or app files during the build.`, { code: 'FileChanged' });

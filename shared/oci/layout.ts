@@ -4,64 +4,28 @@
  * Blobs are written through a temporary file while hashing, then renamed, so a
  * blob path only ever holds bytes that hash to its name. Reads can verify.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumMismatchError, UserError } from '../errors';
+import { assertDigest, hexOfDigest, HashingStream, sha256Digest } from '../digest';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
+import { DEFAULT_PLATFORM, findPlatform, formatPlatform, listPlatforms } from './platform';
 import { Annotation, isIndexMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types';
 
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-
-export function assertDigest(digest: string): void {
-  if (!DIGEST_RE.test(digest)) throw new UserError(`'${digest}' is not a sha256 digest (expected sha256: followed by 64 lowercase hex characters).`, { code: 'InvalidDigest' });
-}
-
-export function sha256Digest(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-/** Pass-through stream that hashes and counts what flows through it. */
-export class HashingStream extends Transform {
-  private readonly hash = createHash('sha256');
-  bytes = 0;
-  private result?: string;
-
-  /** With `hashing` false it only counts bytes (the hash is computed elsewhere). */
-  constructor(private readonly hashing = true) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.hashing) this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-
-  /** `sha256:<hex>` of everything seen; call once the stream has finished. */
-  digest(): string {
-    if (!this.result) this.result = `sha256:${this.hash.digest('hex')}`;
-    return this.result;
-  }
-}
-
 /** Verifying pass-through: errors at the end when the bytes do not hash to `expected`. */
-class VerifyingStream extends Transform {
-  private readonly hash = createHash('sha256');
+class VerifyingStream extends HashingStream {
   constructor(
     private readonly expected: string,
     private readonly what: string,
   ) {
     super();
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
   override _flush(cb: TransformCallback): void {
-    const actual = `sha256:${this.hash.digest('hex')}`;
+    const actual = this.digest();
     if (actual !== this.expected) {
       cb(new ChecksumMismatchError(`Blob ${this.what} in the OCI layout is corrupt: its content hashes to ${actual}; rebuild the image layout.`));
     } else cb();
@@ -72,27 +36,6 @@ export interface FoundManifest {
   descriptor: Descriptor;
   manifest: ImageManifest;
   config: ImageConfig;
-}
-
-export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
-
-export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
-  if (!candidate) return false;
-  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
-  if (wanted.variant && candidate.variant && wanted.variant !== candidate.variant) return false;
-  if (wanted.variant && !candidate.variant) return wanted.architecture === 'arm64' && wanted.variant === 'v8';
-  return true;
-}
-
-export function formatPlatform(p: Platform | undefined): string {
-  if (!p) return 'unknown';
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
-async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, path);
 }
 
 export class OciLayout {
@@ -134,8 +77,7 @@ export class OciLayout {
   }
 
   blobPath(digest: string): string {
-    assertDigest(digest);
-    return join(this.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    return join(this.dir, 'blobs', 'sha256', hexOfDigest(digest));
   }
 
   async hasBlob(digest: string): Promise<boolean> {
@@ -291,10 +233,9 @@ export class OciLayout {
     if (depth > 4) throw new UserError(`The OCI image layout '${this.dir}' nests image indexes too deeply.`, { code: 'InvalidLayout' });
     if (isIndexMediaType(descriptor.mediaType)) {
       const nested = await this.readJson<ImageIndex>(descriptor.digest);
-      const match = nested.manifests.find((m) => platformMatches(m.platform, platform));
+      const match = findPlatform(nested.manifests, platform);
       if (!match) {
-        const available = nested.manifests.map((m) => formatPlatform(m.platform)).join(', ');
-        throw new UserError(`The image index ${descriptor.digest} has no ${formatPlatform(platform)} image (it has: ${available}): set the platform input to one of these.`, { code: 'NoMatchingPlatform' });
+        throw new UserError(`The image index ${descriptor.digest} has no ${formatPlatform(platform)} image (it has: ${listPlatforms(nested.manifests)}): set the platform input to one of these.`, { code: 'NoMatchingPlatform' });
       }
       return this.resolve(match, platform, depth + 1);
     }

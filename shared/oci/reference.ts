@@ -3,6 +3,7 @@
  * normalised following the distribution/reference grammar, with Docker Hub's
  * defaults (`docker.io` -> `registry-1.docker.io`, `library/` for single names).
  */
+import { isDigest, isSha256Hex, SHA256_PREFIX } from '../digest';
 import { InputError } from '../errors';
 
 export interface ImageReference {
@@ -20,7 +21,6 @@ export const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = '(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])';
 const HOST_RE = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*$`);
@@ -29,15 +29,9 @@ const IPV6_RE = /^\[[0-9A-Fa-f:]+\]$/;
 const PORT_RE = /^[0-9]{1,5}$/;
 /** distribution/reference `RepositoryNameTotalLengthMax`: applies to the path (repository without the registry). */
 const MAX_PATH_LENGTH = 255;
-/** distribution/reference `identifier`: a whole reference of 64 hex characters is an image ID, not a name. */
-const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
 
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
-}
-
-export function isValidDigest(digest: string): boolean {
-  return DIGEST_RE.test(digest);
 }
 
 /** Turn any string into a valid tag: invalid characters become '-', a bad first character gets a '_' prefix, cut to 128. */
@@ -128,7 +122,8 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (raw === '') throw new InputError(inputName, `Image reference is empty: give one like 'myregistry.azurecr.io/app:1.0'.`);
   if (/\s/.test(raw)) fail('it contains whitespace');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) fail(`drop the URL scheme and give it as 'host/repository:tag'`);
-  if (IDENTIFIER_RE.test(raw)) fail('64 hexadecimal characters are an image ID, not a repository name: give the repository (and @sha256:<digest> to pin it)');
+  // distribution/reference `identifier`: a whole reference of 64 hex characters is an image ID, not a name.
+  if (isSha256Hex(raw)) fail('64 hexadecimal characters are an image ID, not a repository name: give the repository (and @sha256:<digest> to pin it)');
 
   let rest = raw;
   let digest: string | undefined;
@@ -137,9 +132,10 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!digest.includes(':')) fail(`digest '${digest}' must look like sha256:<64 hex characters>`);
-    if (/^sha256:/i.test(digest) && /^sha256:[A-Fa-f0-9]{64}$/.test(digest) && digest !== digest.toLowerCase()) fail(`digest '${digest}' must use lowercase hex`);
-    if (!digest.startsWith('sha256:')) fail(`digest algorithm '${digest.split(':')[0]}' is not supported (only sha256)`);
-    if (!isValidDigest(digest)) fail(`digest '${digest}' must be sha256: followed by 64 lowercase hex characters`);
+    const algorithmOk = digest.startsWith(SHA256_PREFIX);
+    if (algorithmOk && isSha256Hex(digest.slice(SHA256_PREFIX.length), { anyCase: true }) && digest !== digest.toLowerCase()) fail(`digest '${digest}' must use lowercase hex`);
+    if (!algorithmOk) fail(`digest algorithm '${digest.split(':')[0]}' is not supported (only sha256)`);
+    if (!isDigest(digest)) fail(`digest '${digest}' must be sha256: followed by 64 lowercase hex characters`);
   }
 
   // Split the registry off: the first component is a host if it has '.', ':', is 'localhost', starts with '[' or has uppercase.

@@ -4,8 +4,9 @@
  * the config's labels). DeployToAKS uses them to pin tags and to trace the
  * model an image carries back to its store.
  */
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../../digest';
 import { ChecksumMismatchError } from '../../errors';
+import { DEFAULT_PLATFORM, findPlatform } from '../platform';
 import type { ImageReference } from '../reference';
 import { isIndexMediaType, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../types';
 import type { RegistryClient } from './client';
@@ -27,7 +28,7 @@ async function readConfig(client: RegistryClient, repository: string, digest: st
     chunks.push(chunk);
   }
   const bytes = Buffer.concat(chunks);
-  const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const actual = sha256Digest(bytes);
   if (actual !== digest) throw new ChecksumMismatchError(`The registry sent a config for ${repository} whose digest is ${actual}, not ${digest}.`);
   return JSON.parse(bytes.toString('utf8')) as ImageConfig;
 }
@@ -37,16 +38,14 @@ async function readConfig(client: RegistryClient, repository: string, digest: st
  * merged over the index's own), with the config's labels filling keys the
  * annotations lack.
  */
-export async function readImageAnnotations(client: RegistryClient, ref: ImageReference, platform: Platform = { os: 'linux', architecture: 'amd64' }): Promise<Record<string, string>> {
+export async function readImageAnnotations(client: RegistryClient, ref: ImageReference, platform: Platform = DEFAULT_PLATFORM): Promise<Record<string, string>> {
   const reference = ref.digest ?? ref.tag ?? 'latest';
   let m = await client.getManifest(ref.repository, reference);
   let annotations: Record<string, string> = {};
   if (isIndexMediaType(m.mediaType)) {
     const index = JSON.parse(m.bytes.toString('utf8')) as ImageIndex;
     annotations = { ...(index.annotations ?? {}) };
-    const chosen =
-      index.manifests.find((d) => d.platform?.os === platform.os && d.platform?.architecture === platform.architecture && (!platform.variant || d.platform?.variant === platform.variant)) ??
-      (index.manifests.length === 1 ? index.manifests[0] : undefined);
+    const chosen = findPlatform(index.manifests, platform) ?? (index.manifests.length === 1 ? index.manifests[0] : undefined);
     if (!chosen) return annotations;
     m = await client.getManifest(ref.repository, chosen.digest);
   }

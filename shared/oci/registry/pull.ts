@@ -9,12 +9,13 @@ import { silentLogger } from '../../log';
 import { formatBytes } from '../../format';
 import { ProgressMeter } from '../../progress';
 import { withRetry, isTransientError } from '../../retry';
-import { DEFAULT_PLATFORM, formatPlatform, platformMatches, type OciLayout } from '../layout';
+import { CountingStream } from '../../stream/count';
+import type { OciLayout } from '../layout';
+import { DEFAULT_PLATFORM, findPlatform, formatPlatform, listPlatforms } from '../platform';
 import type { ImageReference } from '../reference';
 import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../types';
 import type { RegistryCredentials } from './auth';
 import { RegistryClient } from './client';
-import { Transform, type TransformCallback } from 'node:stream';
 import { mapLimit } from './pool';
 
 export interface PullOptions {
@@ -41,16 +42,6 @@ export interface PullResult {
   indexDigest?: string;
 }
 
-class Counter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.onBytes(chunk.length);
-    cb(null, chunk);
-  }
-}
-
 export async function pullImage(options: PullOptions): Promise<PullResult> {
   const { reference, layout } = options;
   const logger = options.logger ?? silentLogger;
@@ -70,10 +61,10 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
   if (isIndexMediaType(first.mediaType)) {
     indexDigest = first.digest;
     const index = JSON.parse(first.bytes.toString('utf8')) as ImageIndex;
-    const match = index.manifests.find((m) => isManifestMediaType(m.mediaType) && platformMatches(m.platform, platform)) ?? index.manifests.find((m) => platformMatches(m.platform, platform));
+    // An image manifest for the platform first, a nested index only failing that.
+    const match = findPlatform(index.manifests.filter((m) => isManifestMediaType(m.mediaType)), platform) ?? findPlatform(index.manifests, platform);
     if (!match) {
-      const available = index.manifests.map((m) => formatPlatform(m.platform)).join(', ');
-      throw new UserError(`Image ${reference.toString()} has no ${formatPlatform(platform)} variant (it has: ${available || 'none'}): choose one of these platforms or another image.`, { code: 'NoMatchingPlatform' });
+      throw new UserError(`Image ${reference.toString()} has no ${formatPlatform(platform)} variant (it has: ${listPlatforms(index.manifests) || 'none'}): choose one of these platforms or another image.`, { code: 'NoMatchingPlatform' });
     }
     chosenPlatform = match.platform;
     await layout.writeBlob(first.bytes);
@@ -101,7 +92,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       async () => {
         const res = await client.getBlob(repo, d.digest);
         const meter = d.size > 32 << 20 ? new ProgressMeter({ label: `Pulling ${d.digest.slice(7, 19)}`, total: d.size, sink: logger.progress }) : undefined;
-        await layout.writeBlobStream(res.body.pipe(new Counter((n) => meter?.add(n))), { digest: d.digest, size: d.size });
+        await layout.writeBlobStream(res.body.pipe(new CountingStream((n) => meter?.add(n))), { digest: d.digest, size: d.size });
         meter?.finish();
       },
       { retries: options.retries ?? 5, baseDelayMs: options.retryBaseMs ?? 500, signal: options.signal, isRetryable: (e) => isTransientError(e) || e instanceof ChecksumMismatchError },

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { InputError, UserError } from '../../../shared/errors';
 import { buildConfig, buildManifest, canonicalJson, convertLayerMediaType, mergeEnv, parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../../shared/oci/image';
-import { parseOciBase, provenanceMetadata, validateTags } from '../../../shared/oci/bundle';
+import { parseOciBase } from '../../../shared/oci/bundle';
+import { provenanceMetadata } from '../../../shared/oci/provenance';
+import { validateTags } from '../../../shared/oci/write-image';
 import { Annotation, MediaType, type ImageConfig } from '../../../shared/oci/types';
 
 const base: ImageConfig = {
@@ -128,7 +130,7 @@ describe('oci/image', () => {
     const { labels, annotations } = provenanceMetadata(
       { modelUri: 's3://b/m', modelVersion: '3', modelSha256: 'AB'.repeat(32), source: 'https://git/x', revision: 'abc', pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=1' },
       '2024-01-01T00:00:00Z',
-      { name: 'oci:/b:1', digest: 'sha256:' + 'f'.repeat(64), manifest: { schemaVersion: 2, config: { mediaType: '', digest: '', size: 0 }, layers: [] }, config: base },
+      { name: 'oci:/b:1', digest: 'sha256:' + 'f'.repeat(64) },
     );
     assert.equal(annotations[Annotation.ModelSha256], 'ab'.repeat(32));
     assert.equal(annotations[Annotation.ModelUri], 's3://b/m');
