@@ -9,7 +9,7 @@ import { azureCredentialFor } from '../../shared/azure/credential';
 import { InputError } from '../../shared/errors';
 import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } from '../../shared/oci/bundle';
 import { bundleWithDocker } from '../../shared/oci/docker-build';
-import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
+import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/inputs/parse';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
 import { configureProxy } from '../../shared/oci/registry/http';
 

@@ -31,7 +31,7 @@ import { fetchAksKubeconfig } from '../../shared/k8s/aks';
 import { KubeClient } from '../../shared/k8s/client';
 import { deploy } from '../../shared/k8s/deploy';
 import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../../shared/k8s/kubeconfig';
-import { parseEnvLines } from '../../shared/k8s/template';
+import { parseEnvLines } from '../../shared/inputs/parse';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { acrCredentials } from '../../shared/azure/acr';
 import type { ImageReference } from '../../shared/oci/reference';

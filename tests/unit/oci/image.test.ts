@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { InputError, UserError } from '../../../shared/errors';
-import { buildConfig, buildManifest, canonicalJson, convertLayerMediaType, mergeEnv, parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../../shared/oci/image';
+import { buildConfig, buildManifest, canonicalJson, convertLayerMediaType, mergeEnv } from '../../../shared/oci/image';
+import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../../shared/inputs/parse';
 import { parseOciBase, provenanceMetadata, validateTags } from '../../../shared/oci/bundle';
 import { Annotation, MediaType, type ImageConfig } from '../../../shared/oci/types';
 
