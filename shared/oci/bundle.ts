@@ -4,6 +4,7 @@
  * model layer and an app layer (in that order), reproducibly: identical
  * inputs give an identical manifest digest on any machine.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -94,6 +95,25 @@ export interface BundleResult {
 
 export function createdFromEpoch(env: NodeJS.ProcessEnv = process.env): string {
   return new Date(defaultMtime(env) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
+export function createdFromSources(sourcesDirectory: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (sourcesDirectory) {
+    try {
+      const iso = execFileSync('git', ['-C', sourcesDirectory, 'log', '-1', '--format=%cI'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
+      const t = Date.parse(iso);
+      if (iso && Number.isFinite(t)) return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
+    } catch {
+      // not a git checkout, or git missing: fall through
+    }
+  }
+  return createdFromEpoch(env);
+}
+
+/** The task's closing line. */
+export function bundleMessage(result: BundleResult): string {
+  return `Image ${result.manifestDigest} written to ${result.layoutPath} (tags: ${result.tags.join(', ')}).`;
 }
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
