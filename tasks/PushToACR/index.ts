@@ -4,7 +4,7 @@
  */
 import * as adapter from '../../shared/adapter';
 import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
-import { parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
+import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
 import { openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry/push-layout';
 
 function readTarget(): RegistryAccess {
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     insecure,
     chunkSize: chunkSizeMiB * 1024 * 1024,
     concurrency,
-    mountFrom: adapter.getLines('mountFrom'),
+    mountFrom: listItems(adapter.getLines('mountFrom')),
     logger: adapter.taskLogger,
   });
   adapter.setOutput('imageDigest', result.digest);

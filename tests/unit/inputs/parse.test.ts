@@ -4,7 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { InputError } from '../../../shared/errors';
-import { inputLines, listItems, parseCommand, parseEnvLines, parseKeyValues, parseMetadataFilter, parsePorts, parseSha256Hex, splitKeyValue } from '../../../shared/inputs/parse';
+import {
+  inputLines,
+  listItems,
+  parseCommand,
+  parseEnvLines,
+  parseKeyValues,
+  parseMetadataFilter,
+  parsePorts,
+  parseRegistryHost,
+  parseRegistryTags,
+  parseRepository,
+  parseSha256Hex,
+  splitKeyValue,
+} from '../../../shared/inputs/parse';
 
 const rejects = (input: string, message: RegExp) => (e: unknown) => e instanceof InputError && e.input === input && message.test(e.message);
 
@@ -124,5 +137,38 @@ describe('inputs/parse', () => {
     for (const bad of [`sha256:${'a'.repeat(64)}`, 'a'.repeat(63), 'g'.repeat(64)]) {
       it(`rejects ${bad.slice(0, 12)}…`, () => assert.throws(() => parseSha256Hex(bad, 'modelSha256', 'pass the output'), rejects('modelSha256', /must be 64 hexadecimal characters .*: pass the output\.$/)));
     }
+  });
+
+  describe('parseRegistryTags', () => {
+    it('one per line, or separated by commas or spaces', () => assert.deepEqual(parseRegistryTags(['101', 'latest, v1 v2']), ['101', 'latest', 'v1', 'v2']));
+    for (const bad of ['-bad', '.bad', 'a/b', 'x'.repeat(129)]) {
+      it(`rejects ${bad.slice(0, 12)}`, () => assert.throws(() => parseRegistryTags(['ok', bad]), rejects('tags', new RegExp(`Tag '${bad}' in input 'tags' is not a valid tag`))));
+    }
+  });
+
+  describe('parseRegistryHost', () => {
+    const table: Array<[string, string]> = [
+      ['contoso.azurecr.io', 'contoso.azurecr.io'],
+      [' https://Contoso.AzureCR.io/ ', 'contoso.azurecr.io'],
+      ['http://127.0.0.1:5000', '127.0.0.1:5000'],
+      ['[::1]:5000', '[::1]:5000'],
+      ['index.docker.io', 'registry-1.docker.io'],
+    ];
+    for (const [raw, expected] of table) it(`${JSON.stringify(raw)} -> ${expected}`, () => assert.equal(parseRegistryHost(raw, 'azureContainerRegistry'), expected));
+    for (const bad of ['', 'contoso.azurecr.io/v2', 'bad host', 'h:0']) {
+      it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseRegistryHost(bad, 'azureContainerRegistry'), rejects('azureContainerRegistry', /must be a registry login server like contoso.azurecr.io/)));
+    }
+  });
+
+  describe('parseRepository', () => {
+    const table: Array<[string, string]> = [
+      ['models/scorer', 'models/scorer'],
+      ['/models/scorer/', 'models/scorer'],
+      ['contoso.azurecr.io/models/scorer', 'models/scorer'],
+      ['scorer', 'scorer'],
+    ];
+    for (const [raw, expected] of table) it(`${JSON.stringify(raw)} -> ${expected}`, () => assert.equal(parseRepository(raw, 'contoso.azurecr.io'), expected));
+    it('rejects a tag or digest', () => assert.throws(() => parseRepository('models/scorer:1', 'contoso.azurecr.io'), rejects('repository', /without tag or digest/)));
+    it('rejects upper case', () => assert.throws(() => parseRepository('Models/Scorer', 'contoso.azurecr.io'), rejects('repository', /is not a valid repository name/)));
   });
 });
