@@ -8,6 +8,8 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
+import { inputLines } from './inputs/parse';
+import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
 import { secretPieces } from './secret-pieces';
@@ -77,14 +79,9 @@ export function getChoice<T extends string>(name: string, choices: readonly T[],
   return match;
 }
 
-/** Non-empty, trimmed lines of a multi-line input (lines starting with # are comments). */
 /** Non-empty, non-comment lines of a multi-line input; `quiet` keeps task-lib from echoing the value into the debug log. */
 export function getLines(name: string, options: { quiet?: boolean } = {}): string[] {
-  const raw = (options.quiet ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false)) ?? '';
-  return raw
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith('#'));
+  return inputLines(options.quiet ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false));
 }
 
 export function getVariable(name: string): string | undefined {
@@ -121,6 +118,15 @@ export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   return { proxyUrl: url, bypassPatterns };
 }
 
+/** This pipeline run's page (System.CollectionUri, System.TeamProject, Build.BuildId), when all three are known. */
+export function pipelineRunUrl(): string | undefined {
+  const collection = getVariable('System.CollectionUri');
+  const project = getVariable('System.TeamProject');
+  const buildId = getVariable('Build.BuildId');
+  if (!collection || !project || !buildId) return undefined;
+  return `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}`;
+}
+
 export function isDebug(): boolean {
   return (getVariable('system.debug') ?? '').toLowerCase() === 'true';
 }
@@ -147,13 +153,14 @@ export function setSecret(value: string | undefined): void {
   }
 }
 
-const KUBECONFIG_SECRET_KEYS = ['token', 'client-key-data', 'client-certificate-data', 'password', 'access-token', 'refresh-token', 'id-token', 'client-secret'];
-
-/** Registers the credentials inside a kubeconfig (YAML or JSON) without masking its harmless lines. */
+/**
+ * Registers the credentials inside a kubeconfig (YAML or JSON) without masking
+ * its harmless lines: the one way every kubeconfig a task reads (file, service
+ * connection, AKS) gets its secrets registered.
+ */
 export function setKubeconfigSecrets(kubeconfig: string | undefined): void {
   if (!kubeconfig) return;
-  const pattern = new RegExp(`["']?(?:${KUBECONFIG_SECRET_KEYS.join('|')})["']?\\s*:\\s*["']?([^"'\\s,}]+)`, 'g');
-  for (const m of kubeconfig.matchAll(pattern)) setSecret(m[1]);
+  for (const value of kubeconfigCredentials(kubeconfig)) setSecret(value);
 }
 
 export function setOutput(name: string, value: string | number): void {

@@ -341,6 +341,12 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
 }
 
 /** A few lines describing a fetch, for the end of the log. */
+/** The task's closing line. */
+export function fetchMessage(result: FetchModelResult): string {
+  const message = `${result.cached ? 'Already had' : 'Fetched'} ${result.modelUri} version ${result.modelVersion}`;
+  return result.verified ? message : `${message} (unverified)`;
+}
+
 export function summarize(result: FetchModelResult): string[] {
   const rate = result.cached || result.seconds <= 0 ? '' : `, ${formatRate(result.modelSizeBytes / result.seconds)}`;
   return [

@@ -43,7 +43,7 @@ export interface ResolveOptions {
   versionSelection: VersionSelection;
   /** pinned: folder/file name under the prefix, or version id of the exact key. */
   version?: string;
-  /** metadata: pairs that must all match (see {@link parseMetadataFilter}). */
+  /** metadata: pairs that must all match (see parseMetadataFilter in inputs/parse.ts). */
   metadataFilter?: Record<string, string>;
   /** Glob narrowing the files of a folder model, relative to the model folder. */
   include?: string;
@@ -78,35 +78,6 @@ export interface ResolvedModel {
 export function listOptionsFor(options: Pick<ResolveOptions, 'versionSelection' | 'metadataFilter'>): { includeMetadata: boolean; includeTags: boolean } {
   const metadata = options.versionSelection === 'metadata';
   return { includeMetadata: metadata, includeTags: metadata };
-}
-
-/**
- * Parse `metadataFilter` text: `key=value` pairs, one per line or comma
- * separated, whitespace trimmed. Keys are matched case-insensitively, values exactly.
- */
-export function parseMetadataFilter(text: string | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  if (!text) return result;
-  for (const raw of text.split(/[\n\r,]+/)) {
-    const entry = raw.trim();
-    if (!entry) continue;
-    const eq = entry.indexOf('=');
-    const key = eq < 0 ? '' : entry.slice(0, eq).trim();
-    const value = eq < 0 ? '' : entry.slice(eq + 1).trim();
-    if (eq < 0 || !key) {
-      throw new InputError('metadataFilter', `The metadataFilter entry '${entry}' is not a key=value pair: write pairs such as stage=production, one per line or separated by commas.`);
-    }
-    if (/\s/.test(key)) {
-      throw new InputError('metadataFilter', `The metadataFilter key '${key}' contains whitespace: metadata and tag keys cannot contain spaces, check the metadataFilter input.`);
-    }
-    const lower = key.toLowerCase();
-    const previous = Object.keys(result).find((k) => k.toLowerCase() === lower);
-    if (previous !== undefined && result[previous] !== value) {
-      throw new InputError('metadataFilter', `The metadataFilter input gives '${key}' twice with different values ('${result[previous]}' and '${value}'): keep one pair per key.`);
-    }
-    result[previous ?? key] = value;
-  }
-  return result;
 }
 
 /** Check and compile the `include` glob; undefined/blank means everything. */

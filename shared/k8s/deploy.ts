@@ -69,6 +69,13 @@ export interface DeployResult {
   applied: string[];
 }
 
+/** The task's closing line. */
+export function deployMessage(result: DeployResult, renderOnly: boolean): string {
+  return renderOnly
+    ? `Rendered the manifests for ${result.deployedImage} to ${result.renderedManifests}; nothing was applied.`
+    : `Deployed ${result.deployedImage}${result.revision ? ` (revision ${result.revision})` : ''}${result.serviceEndpoint ? `, service at ${result.serviceEndpoint}` : ''}.`;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function pinImage(o: DeployOptions): Promise<ImageReference> {

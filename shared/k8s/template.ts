@@ -32,25 +32,8 @@ export interface TemplateOptions {
 }
 
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 const INT_OR_PERCENT = /^(\d+%?)$/;
-
-/** `NAME=value` lines (value may contain '='); blank lines and # comments skipped. */
-export function parseEnvLines(lines: string[], input = 'env'): { name: string; value: string }[] {
-  const out: { name: string; value: string }[] = [];
-  for (const line of lines) {
-    const t = line.trim();
-    if (!t || t.startsWith('#')) continue;
-    const eq = t.indexOf('=');
-    const name = eq < 0 ? t : t.slice(0, eq).trim();
-    if (eq < 0 || !ENV_NAME.test(name)) {
-      throw new InputError(input, `Line '${t}' of '${input}' is not NAME=value with a valid variable name: write one NAME=value per line.`);
-    }
-    out.push({ name, value: t.slice(eq + 1) });
-  }
-  return out;
-}
 
 function probePath(p: string | undefined): string | undefined {
   if (!p) return undefined;

@@ -22,8 +22,6 @@ import { collectEntries, defaultMtime, type TreeSource } from './tar';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types';
 import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
-/** Re-exported for tasks/BundleModelImage/index.ts; they live in ./provenance and ./write-image. */
-export { createdFromEpoch, type BundleResult, type Provenance };
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
 export type PullImageFn = (options: PullOptions) => Promise<PullResult>;

@@ -4,7 +4,7 @@
  * mixed. Serialised as canonical JSON (sorted keys, no whitespace) so the same
  * inputs always give the same digests.
  */
-import { InputError, UserError } from '../errors';
+import { UserError } from '../errors';
 import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from './types';
 
 export type ImageFormat = 'oci' | 'docker';
@@ -28,88 +28,6 @@ function sortKeys(value: unknown): Json {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
-
-// ------------------------------------------------------------- input parsing
-
-const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-
-/** `KEY=VALUE` lines (the value may be empty and may contain `=`). */
-export function parseKeyValues(lines: string[], input: string, what: 'env' | 'labels'): Array<[string, string]> {
-  const out = new Map<string, string>();
-  for (const line of lines) {
-    const eq = line.indexOf('=');
-    const key = eq > 0 ? line.slice(0, eq).trim() : '';
-    if (!key || (what === 'env' && !ENV_KEY_RE.test(key)) || (what === 'labels' && /\s/.test(key))) {
-      throw new InputError(input, `Input '${input}' has an invalid line '${line}': write one KEY=VALUE per line${what === 'env' ? ' (KEY: letters, digits, _ . -; not starting with a digit)' : ' (no spaces in the key)'}.`);
-    }
-    out.set(key, line.slice(eq + 1));
-  }
-  return [...out.entries()];
-}
-
-/** Ports like `8080`, `8080/tcp`, `53/udp` (several per line, comma or space separated). */
-export function parsePorts(values: string[], input = 'ports'): string[] {
-  const out = new Set<string>();
-  for (const raw of values.flatMap((v) => v.split(/[\s,]+/)).filter((s) => s.length > 0)) {
-    const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(raw);
-    const port = m ? Number(m[1]) : NaN;
-    if (!m || port < 1 || port > 65535) {
-      throw new InputError(input, `Input '${input}' has an invalid port '${raw}': use a number 1-65535 optionally followed by /tcp, /udp or /sctp, e.g. 8080/tcp.`);
-    }
-    out.add(`${port}/${(m[2] ?? 'tcp').toLowerCase()}`);
-  }
-  return [...out].sort();
-}
-
-/**
- * Command line for entrypoint/cmd: a JSON array (`["python","serve.py"]`) or a
- * shell-like string split on whitespace with "double" and 'single' quotes.
- */
-export function parseCommand(raw: string | undefined, input: string): string[] | undefined {
-  const s = raw?.trim();
-  if (!s) return undefined;
-  if (s.startsWith('[')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(s);
-    } catch {
-      throw new InputError(input, `Input '${input}' starts with '[' but is not a JSON array of strings: write e.g. ["python", "serve.py"] or a plain command line.`);
-    }
-    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
-      throw new InputError(input, `Input '${input}' must be a JSON array of strings, e.g. ["python", "serve.py"].`);
-    }
-    return parsed as string[];
-  }
-  const args: string[] = [];
-  let cur = '';
-  let inArg = false;
-  let quote: string | undefined;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (quote) {
-      if (c === quote) quote = undefined;
-      else if (c === '\\' && quote === '"' && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === '\\')) cur += s[++i];
-      else cur += c;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      inArg = true;
-    } else if (/\s/.test(c)) {
-      if (inArg) args.push(cur);
-      cur = '';
-      inArg = false;
-    } else {
-      if (c === '\\' && i + 1 < s.length) cur += s[++i];
-      else cur += c;
-      inArg = true;
-    }
-  }
-  if (quote) throw new InputError(input, `Input '${input}' has an unclosed ${quote} quote.`);
-  if (inArg) args.push(cur);
-  return args;
-}
-
-/** Re-exported for tasks/BundleModelImage/index.ts; the platform helpers live in ./platform. */
-export { parsePlatform } from './platform';
 
 // ------------------------------------------------------------- media types
 

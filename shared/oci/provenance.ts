@@ -2,8 +2,9 @@
  * Where an image came from and when: the model, source commit and pipeline
  * run, written as OCI annotations and as config labels (Docker schema 2 has
  * no manifest annotations), with a creation time taken from
- * SOURCE_DATE_EPOCH so that builds are reproducible.
+ * the sources' commit or SOURCE_DATE_EPOCH so that builds are reproducible.
  */
+import { execFileSync } from 'node:child_process';
 import { defaultMtime } from './tar';
 import { Annotation } from './types';
 
@@ -50,4 +51,18 @@ export function provenanceMetadata(p: Provenance | undefined, created: string, b
     both(Annotation.BaseDigest, base.digest);
   }
   return { labels, annotations };
+}
+
+/** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
+export function createdFromSources(sourcesDirectory: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (sourcesDirectory) {
+    try {
+      const iso = execFileSync('git', ['-C', sourcesDirectory, 'log', '-1', '--format=%cI'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
+      const t = Date.parse(iso);
+      if (iso && Number.isFinite(t)) return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
+    } catch {
+      // not a git checkout, or git missing: fall through
+    }
+  }
+  return createdFromEpoch(env);
 }

@@ -112,3 +112,8 @@ export async function finishImage(o: FinishImage): Promise<BundleResult> {
     layers: o.summary,
   };
 }
+
+/** The BundleModelImage task's closing line. */
+export function bundleMessage(result: BundleResult): string {
+  return `Image ${result.manifestDigest} written to ${result.layoutPath} (tags: ${result.tags.join(', ')}).`;
+}

@@ -2,63 +2,26 @@
  * BundleModelImage task entry: inputs to typed options, the shared OCI
  * library writes the image layout, results become output variables.
  */
-import { execFileSync } from 'node:child_process';
 import * as adapter from '../../shared/adapter';
-import { acrCredentials } from '../../shared/azure/acr';
-import { azureCredentialFor } from '../../shared/azure/credential';
+import { credentialsForImage, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { InputError } from '../../shared/errors';
-import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } from '../../shared/oci/bundle';
+import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs/parse';
+import { bundleImage } from '../../shared/oci/bundle';
+import { createdFromSources, type Provenance } from '../../shared/oci/provenance';
+import { bundleMessage, type BundleResult } from '../../shared/oci/write-image';
 import { bundleWithDocker } from '../../shared/oci/docker-build';
-import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
 import { parseReference } from '../../shared/oci/reference';
-import type { RegistryCredentials } from '../../shared/oci/registry/auth';
-import { configureProxy } from '../../shared/oci/registry/http';
-
-/** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
-function creationTime(): string {
-  const sources = adapter.getVariable('Build.SourcesDirectory');
-  if (sources) {
-    try {
-      const iso = execFileSync('git', ['-C', sources, 'log', '-1', '--format=%cI'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
-      const t = Date.parse(iso);
-      if (iso && Number.isFinite(t)) return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
-    } catch {
-      // not a git checkout, or git missing: fall through
-    }
-  }
-  return createdFromEpoch();
-}
 
 function provenance(): Provenance {
-  const collection = adapter.getVariable('System.CollectionUri');
-  const project = adapter.getVariable('System.TeamProject');
-  const buildId = adapter.getVariable('Build.BuildId');
-  const sha = adapter.getString('modelSha256');
-  if (sha && !/^[0-9a-fA-F]{64}$/.test(sha)) throw new InputError('modelSha256', `Input 'modelSha256' must be 64 hexadecimal characters (got '${sha}'): pass FetchModel's modelSha256 output or leave it empty.`);
+  const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
   return {
     modelUri: adapter.getString('modelUri'),
     modelVersion: adapter.getString('modelVersion'),
-    modelSha256: sha?.toLowerCase(),
+    modelSha256: sha,
     source: adapter.getVariable('Build.Repository.Uri'),
     revision: adapter.getVariable('Build.SourceVersion'),
-    pipelineRunUrl: collection && project && buildId ? `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}` : undefined,
+    pipelineRunUrl: adapter.pipelineRunUrl(),
   };
-}
-
-function baseCredentials(): RegistryCredentials | undefined {
-  if (!adapter.getString('baseRegistryConnection')) return undefined;
-  const endpoint = adapter.readDockerRegistryEndpoint('baseRegistryConnection');
-  if (endpoint.azure) {
-    // ACR with workload identity federation or managed identity: Entra token -> ACR refresh token.
-    return acrCredentials({
-      registry: endpoint.registry,
-      credential: azureCredentialFor(endpoint.azure),
-      tenantId: endpoint.azure.tenantId,
-      input: 'baseRegistryConnection',
-      logger: adapter.taskLogger,
-    });
-  }
-  return { username: endpoint.username, password: endpoint.password };
 }
 
 function labelMap(): Record<string, string> {
@@ -66,10 +29,8 @@ function labelMap(): Record<string, string> {
 }
 
 function tagList(): string[] {
-  const lines = adapter.getLines('tags').flatMap((l) => l.split(/[\s,]+/)).filter((t) => t.length > 0);
-  if (lines.length) return lines;
-  const buildId = adapter.getVariable('Build.BuildId');
-  return [buildId ?? 'latest'];
+  const tags = listItems(adapter.getLines('tags'));
+  return tags.length ? tags : [adapter.getVariable('Build.BuildId') ?? 'latest'];
 }
 
 /** A repository name such as models/resnet (optionally with its registry), without tag or digest. */
@@ -97,22 +58,20 @@ function outputPath(): string {
 }
 
 void adapter.runTask(async () => {
-  // Base images are pulled through the agent's proxy when it has one (HTTPS_PROXY/NO_PROXY otherwise).
-  configureProxy(adapter.agentProxy());
+  useAgentProxy();
   const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
   const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
   const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');
   const modelPath = adapter.getRequiredString('modelPath');
-  const logger = adapter.taskLogger;
   const common = {
     compression,
     imageFormat,
     provenance: provenance(),
-    created: creationTime(),
+    created: createdFromSources(adapter.getVariable('Build.SourcesDirectory')),
     imageName: imageName(),
     tags: tagList(),
     outputPath: outputPath(),
-    logger,
+    logger: adapter.taskLogger,
   };
   let result: BundleResult;
   if (mode === 'docker') {
@@ -127,10 +86,11 @@ void adapter.runTask(async () => {
     });
   } else {
     const appDirectory = adapter.getString('appDirectory');
+    const baseImage = adapter.getRequiredString('baseImage');
     result = await bundleImage({
       ...common,
-      baseImage: adapter.getRequiredString('baseImage'),
-      baseCredentials: baseCredentials(),
+      baseImage,
+      baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
       platform: parsePlatform(adapter.getString('platform')),
       model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: '/models' }) },
       app: appDirectory ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: '/app' }) } : undefined,
@@ -147,5 +107,5 @@ void adapter.runTask(async () => {
   adapter.setOutput('imageDigest', result.manifestDigest);
   adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');
   adapter.setOutput('imageTags', result.tags.join(','));
-  adapter.succeed(`Image ${result.manifestDigest} written to ${result.layoutPath} (tags: ${result.tags.join(', ')}).`);
+  adapter.succeed(bundleMessage(result));
 });

@@ -4,156 +4,25 @@
  * test-only switches: the ARM endpoint is the AzureRM connection's URL and the
  * polling interval an input, so tests configure it as a user can.
  */
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  agentProxy,
-  getBool,
-  getChoice,
-  getInt,
-  getLines,
-  getRequiredString,
-  getString,
-  getVariable,
-  readAzureRmEndpoint,
-  readDockerRegistryEndpoint,
-  readKubernetesEndpoint,
-  runTask,
-  setOutput,
-  setSecret,
-  succeed,
-  taskLogger,
-} from '../../shared/adapter';
-import { azureCredentialFor, resourceManagerOf } from '../../shared/azure/credential';
-import { InputError } from '../../shared/errors';
-import { fetchAksKubeconfig } from '../../shared/k8s/aks';
+import { getBool, getChoice, getInt, getLines, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
+import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
+import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
+import { listItems, parseEnvLines } from '../../shared/inputs/parse';
 import { KubeClient } from '../../shared/k8s/client';
-import { deploy } from '../../shared/k8s/deploy';
-import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../../shared/k8s/kubeconfig';
-import { parseEnvLines } from '../../shared/k8s/template';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { acrCredentials } from '../../shared/azure/acr';
-import type { ImageReference } from '../../shared/oci/reference';
-import type { RegistryCredentials } from '../../shared/oci/registry/auth';
-import { RegistryClient } from '../../shared/oci/registry/client';
-import { configureProxy } from '../../shared/oci/registry/http';
-import { readImageAnnotations, resolveImageDigest } from '../../shared/oci/registry/image-info';
-
-/**
- * How to read the pushed image (digest of a tag, model annotations): the
- * imageRegistryConnection when given; for an *.azurecr.io image and an Azure
- * Resource Manager cluster connection, that connection's identity through the
- * ACR token exchange (it needs AcrPull); otherwise anonymously.
- */
-function registryReader(connectionType: (typeof CONNECTION_TYPES)[number]): (ref: ImageReference) => RegistryClient {
-  const connectionId = getString('imageRegistryConnection');
-  let credentials: RegistryCredentials | undefined;
-  let credentialRegistry: string | undefined;
-  if (connectionId) {
-    const endpoint = readDockerRegistryEndpoint('imageRegistryConnection');
-    credentialRegistry = endpoint.registry;
-    credentials = endpoint.azure
-      ? acrCredentials({ registry: endpoint.registry, credential: azureCredentialFor(endpoint.azure), tenantId: endpoint.azure.tenantId, input: 'imageRegistryConnection', logger: taskLogger })
-      : endpoint.username
-        ? { username: endpoint.username, password: endpoint.password ?? '' }
-        : undefined;
-  }
-  return (ref) => {
-    let creds = credentials && credentialRegistry === ref.registry ? credentials : undefined;
-    if (!creds && connectionType === 'azureResourceManager' && /\.azurecr\.(io|us|cn)$/i.test(ref.registry)) {
-      const endpoint = readAzureRmEndpoint('azureSubscription');
-      creds = acrCredentials({ registry: ref.registry, credential: azureCredentialFor(endpoint), tenantId: endpoint.tenantId, input: 'azureSubscription', logger: taskLogger });
-    }
-    return new RegistryClient({ registry: ref.registry, credentials: creds, credentialsInput: connectionId ? 'imageRegistryConnection' : undefined, logger: taskLogger, retries: 1, retryBaseMs: 200 });
-  };
-}
-
-const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
-
-/**
- * Registers a kubeconfig's credentials (tokens, passwords, client keys and
- * certificates) as secrets. The document as a whole cannot be one: task-lib
- * refuses multi-line secrets.
- */
-function registerSecrets(kc: KubeConfig): KubeConfig {
-  for (const u of kc.getUsers()) {
-    for (const v of [u.token, u.password, u.keyData, u.certData]) {
-      if (!v) continue;
-      setSecret(v);
-      if (u.keyData === v) {
-        // the decoded PEM, line by line, in case something prints it
-        for (const line of Buffer.from(v, 'base64').toString('utf8').split(/\r?\n/)) if (line.length > 20 && !line.startsWith('-----')) setSecret(line);
-      }
-    }
-  }
-  return kc;
-}
-
-async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<KubeConfig> {
-  if (type === 'kubeconfig') {
-    const path = getRequiredString('kubeconfig');
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new InputError('kubeconfig', `Cannot read the kubeconfig file '${path}' given in 'kubeconfig': ${(err as Error).message}; check the path (for a secure file use $(<name>.secureFilePath)).`, err);
-    }
-    return registerSecrets(kubeConfigFromString(text, { input: 'kubeconfig', source: path }));
-  }
-  if (type === 'kubernetesServiceConnection') {
-    const ep = readKubernetesEndpoint('kubernetesServiceConnection');
-    if (ep.authorizationType === 'Kubeconfig') {
-      return registerSecrets(kubeConfigFromString(ep.kubeconfig ?? '', { input: 'kubernetesServiceConnection', context: ep.clusterContext, source: `service connection ${ep.id}` }));
-    }
-    return kubeConfigFromServiceAccount({ server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts }, 'kubernetesServiceConnection');
-  }
-  const endpoint = readAzureRmEndpoint('azureSubscription');
-  const credential = azureCredentialFor(endpoint);
-  const armEndpoint = resourceManagerOf(endpoint, 'azureSubscription');
-  if (!endpoint.subscriptionId) throw new InputError('azureSubscription', `Azure service connection '${endpoint.id}' has no subscription id: use a subscription-scoped service connection.`);
-  const text = await fetchAksKubeconfig({
-    credential,
-    armEndpoint,
-    subscriptionId: endpoint.subscriptionId,
-    resourceGroup: getRequiredString('resourceGroup'),
-    clusterName: getRequiredString('kubernetesCluster'),
-    admin: getBool('useClusterAdmin', false),
-  });
-  const kc = registerSecrets(kubeConfigFromString(text, { input: 'kubernetesCluster', source: 'AKS credentials' }));
-  const replaced = useEntraTokens(kc, credential);
-  if (replaced > 0) taskLogger.info('Entra ID cluster: using tokens of the Azure service connection (no kubelogin needed).');
-  return kc;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Inputs that end up in object names or annotations, checked before anything is rendered or contacted. */
-function checkNames(namespace: string, imagePullSecrets: string[], modelSha256: string | undefined): void {
-  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
-    throw new InputError('namespace', `Input 'namespace' must be a DNS label (lower-case letters, digits and '-', at most 63 characters), got '${namespace}'.`);
-  }
-  for (const name of imagePullSecrets) {
-    if (!DNS_SUBDOMAIN.test(name) || name.length > 253) throw new InputError('imagePullSecrets', `Secret name '${name}' in input 'imagePullSecrets' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.').`);
-  }
-  if (modelSha256 && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(modelSha256)) {
-    throw new InputError('modelSha256', `Input 'modelSha256' must be 64 hexadecimal characters (got '${modelSha256}'): pass FetchModel's modelSha256 output or leave it empty.`);
-  }
-}
+import { deploy, deployMessage } from '../../shared/k8s/deploy';
+import { checkDeployNames } from '../../shared/k8s/names';
 
 void runTask(async () => {
-  // The image is read from its registry through the agent's proxy when it has one.
-  configureProxy(agentProxy());
+  useAgentProxy();
   const renderOnly = getBool('renderOnly', false);
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
-  const imagePullSecrets = getLines('imagePullSecrets').flatMap((l) => l.split(',').map((s) => s.trim()).filter(Boolean));
+  const imagePullSecrets = listItems(getLines('imagePullSecrets'));
   const image = getRequiredString('image');
   const buildId = getVariable('Build.BuildId');
-  const collection = getVariable('System.CollectionUri');
-  const project = getVariable('System.TeamProject');
-  checkNames(getString('namespace', { defaultValue: 'default' }) as string, imagePullSecrets, getString('modelSha256'));
+  checkDeployNames(getString('namespace', { defaultValue: 'default' }) as string, imagePullSecrets, getString('modelSha256'));
   const options = {
     namespace: getString('namespace', { defaultValue: 'default' }) as string,
     manifests,
@@ -181,7 +50,7 @@ void runTask(async () => {
     },
     imagePullSecrets,
     model: { uri: getString('modelUri'), version: getString('modelVersion'), sha256: getString('modelSha256') },
-    pipelineRunUrl: collection && project && buildId ? `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${buildId}` : undefined,
+    pipelineRunUrl: pipelineRunUrl(),
     pipelineRunId: buildId,
     renderOnly,
     renderDir: join(getVariable('Agent.TempDirectory') ?? tmpdir(), `DeployToAKS-${buildId ?? process.pid}-${Date.now()}`),
@@ -191,20 +60,22 @@ void runTask(async () => {
     pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: 2000, min: 100, max: 60000 }),
     logger: taskLogger,
   };
-  const reader = registryReader(connectionType);
+  // The pushed image is read (tag digest, model annotations) with the imageRegistryConnection when it covers the
+  // image's registry; an ACR image otherwise with the AzureRM cluster connection's identity (it needs AcrPull).
+  const reader = imageReader({
+    connection: readOptionalRegistryConnection('imageRegistryConnection'),
+    acrFallback: connectionType === 'azureResourceManager' ? (registry) => readAcrAccess(registry, 'azureSubscription') : undefined,
+    logger: taskLogger,
+  });
   const result = await deploy({
     ...options,
-    fetchImageAnnotations: (ref) => readImageAnnotations(reader(ref), ref),
-    resolveDigest: (ref) => resolveImageDigest(reader(ref), ref),
-    connect: async () => new KubeClient(await clusterConfig(connectionType)),
+    fetchImageAnnotations: reader.annotations,
+    resolveDigest: reader.resolveDigest,
+    connect: async () => new KubeClient(await readClusterConfig(connectionType)),
   });
   setOutput('deployedImage', result.deployedImage);
   setOutput('revision', result.revision);
   setOutput('serviceEndpoint', result.serviceEndpoint);
   setOutput('renderedManifests', result.renderedManifests);
-  succeed(
-    renderOnly
-      ? `Rendered the manifests for ${result.deployedImage} to ${result.renderedManifests}; nothing was applied.`
-      : `Deployed ${result.deployedImage}${result.revision ? ` (revision ${result.revision})` : ''}${result.serviceEndpoint ? `, service at ${result.serviceEndpoint}` : ''}.`,
-  );
+  succeed(deployMessage(result, renderOnly));
 });

@@ -4,55 +4,13 @@
  */
 import { join } from 'node:path';
 import * as adapter from '../../shared/adapter';
-import { azureCredentialFor } from '../../shared/azure/credential';
-import { fetchModel, summarize } from '../../shared/fetch/fetch-model';
-import { parseMetadataFilter, VERSION_SELECTIONS } from '../../shared/fetch/resolve';
+import { readModelStore } from '../../shared/adapter/store';
+import { fetchMessage, fetchModel, summarize } from '../../shared/fetch/fetch-model';
+import { VERSION_SELECTIONS } from '../../shared/fetch/resolve';
 import { parseExpectedSha256 } from '../../shared/download/verify';
 import { parseExtractLimits } from '../../shared/download/extract';
 import { InputError } from '../../shared/errors';
-import type { ModelStore } from '../../shared/storage/store';
-import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
-import { s3StoreFor } from '../../shared/storage/s3';
-
-function openStore(): { store: ModelStore; location: string } {
-  const provider = adapter.getChoice('provider', ['azureBlob', 's3'] as const, 'azureBlob');
-  const proxy = adapter.agentProxy();
-  if (provider === 'azureBlob') {
-    const container = adapter.getRequiredString('container');
-    const authType = adapter.getChoice('authType', ['serviceConnection', 'connectionString'] as const, 'serviceConnection');
-    const location = `container '${container}'`;
-    if (authType === 'connectionString') {
-      const connectionString = adapter.getRequiredString('connectionString', { secret: true });
-      return { store: azureBlobStoreFromConnectionString(connectionString, container, proxy), location };
-    }
-    const endpoint = adapter.readAzureRmEndpoint('azureSubscription');
-    const credential = azureCredentialFor(endpoint);
-    const store = azureBlobStoreFromCredential(
-      credential,
-      {
-        accountName: adapter.getString('storageAccount'),
-        blobEndpoint: adapter.getString('blobEndpoint'),
-        environment: endpoint.environment,
-        credentialLabel: `service connection '${endpoint.id}' (${endpoint.scheme})`,
-      },
-      container,
-      proxy,
-    );
-    return { store, location };
-  }
-  const bucket = adapter.getRequiredString('bucket');
-  const connection = adapter.readS3Endpoint('s3Connection');
-  const forcePathStyleInput = adapter.getString('forcePathStyle');
-  const store = s3StoreFor({
-    bucket,
-    connection,
-    region: adapter.getString('region'),
-    endpoint: adapter.getString('s3Endpoint'),
-    forcePathStyle: forcePathStyleInput === undefined ? undefined : adapter.getBool('forcePathStyle'),
-    ...proxy,
-  });
-  return { store, location: `bucket '${bucket}'` };
-}
+import { parseMetadataFilter } from '../../shared/inputs/parse';
 
 async function main(): Promise<void> {
   // Validate cheap inputs before touching the network.
@@ -67,7 +25,7 @@ async function main(): Promise<void> {
   const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
   if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
-  const { store, location } = openStore();
+  const { store, location } = readModelStore();
   const result = await fetchModel({
     store,
     modelPath,
@@ -93,8 +51,7 @@ async function main(): Promise<void> {
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
   for (const line of summarize(result)) console.log(line);
-  const message = `${result.cached ? 'Already had' : 'Fetched'} ${result.modelUri} version ${result.modelVersion}`;
-  adapter.succeed(result.verified ? message : `${message} (unverified)`);
+  adapter.succeed(fetchMessage(result));
 }
 
 void adapter.runTask(main);

@@ -4,10 +4,10 @@ import {
   compileInclude,
   completeVersionLookup,
   listOptionsFor,
-  parseMetadataFilter,
   resolveModel,
   type ResolveOptions,
 } from '../../../shared/fetch/resolve';
+import { parseMetadataFilter } from '../../../shared/inputs/parse';
 import type { StoredObject } from '../../../shared/storage/store';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseEnvLines, renderTemplate, type TemplateOptions } from '../../../shared/k8s/template';
+import { parseEnvLines } from '../../../shared/inputs/parse';
+import { renderTemplate, type TemplateOptions } from '../../../shared/k8s/template';
 import { applyTraceability, LABEL_VALUE_RE, sanitizeLabelValue, traceLabels } from '../../../shared/k8s/traceability';
 import type { KubeObject } from '../../../shared/k8s/types';
 

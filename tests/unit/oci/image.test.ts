@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { InputError, UserError } from '../../../shared/errors';
-import { buildConfig, buildManifest, canonicalJson, convertLayerMediaType, mergeEnv, parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../../shared/oci/image';
+import { buildConfig, buildManifest, canonicalJson, convertLayerMediaType, mergeEnv } from '../../../shared/oci/image';
+import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../../shared/inputs/parse';
 import { parseOciBase } from '../../../shared/oci/bundle';
 import { provenanceMetadata } from '../../../shared/oci/provenance';
 import { validateTags } from '../../../shared/oci/write-image';
