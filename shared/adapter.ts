@@ -10,6 +10,7 @@ import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
+import { DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_TIMEOUT_SECONDS, networkLimits, type NetworkLimits } from './net/timeouts';
 import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
 
 export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
@@ -83,6 +84,16 @@ export function getLines(name: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('#'));
+}
+
+/**
+ * The networkTimeout (seconds: connect and idle timeout of each request) and
+ * networkDeadline (minutes: the task's network work as a whole) inputs.
+ */
+export function getNetworkLimits(): NetworkLimits {
+  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, min: 1, max: 3600 });
+  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, min: 1, max: 10080 });
+  return networkLimits(timeout, deadline);
 }
 
 export function getVariable(name: string): string | undefined {

@@ -28,6 +28,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
@@ -45,7 +46,12 @@ export interface AzureBlobStoreOptions {
   maxSockets?: number;
   /** Environment for the proxy variables (default process.env); for tests. */
   env?: NodeJS.ProcessEnv;
+  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
 }
+
+/** Attempts per SDK request (a black hole is tried this many times). */
+export const AZURE_BLOB_MAX_TRIES = 3;
 
 /** How the store was reached: for error messages. */
 interface AccessContext {
@@ -66,12 +72,13 @@ interface AccessContext {
  */
 function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): StoragePipelineOptions {
   const result: StoragePipelineOptions = {
-    retryOptions: { maxTries: options.maxTries ?? 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000 },
+    retryOptions: { maxTries: options.maxTries ?? AZURE_BLOB_MAX_TRIES, retryDelayInMs: 500, maxRetryDelayInMs: 4000 },
     keepAliveOptions: { enable: true },
     userAgentOptions: { userAgentPrefix: 'model-to-aks-FetchModel' },
   };
   const secure = endpoint.toLowerCase().startsWith('https:');
-  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64) };
+  const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
+  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64), ...agentTimeoutOptions(limits) };
   const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env: options.env });
   let agent: http.Agent;
   if (proxy) {
@@ -84,8 +91,18 @@ function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): Stor
   } else {
     agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
+  // The SDK's own timeouts (tryTimeoutInMs) are only a server-side parameter: the agent's sockets time out client side.
+  withSocketTimeouts(agent, limits, hostOf(endpoint));
   // `agent` is a core-rest-pipeline option that StoragePipelineOptions passes through without declaring it.
   return Object.assign(result, { agent });
+}
+
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return endpoint;
+  }
 }
 
 function validateContainer(container: string): string {
@@ -247,7 +264,7 @@ export class AzureBlobStore implements ModelStore {
     if (isIdentityError(err)) {
       return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessageOf(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
     }
-    const net = networkCode(err);
+    const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
     }

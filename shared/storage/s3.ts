@@ -33,6 +33,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { S3Endpoint } from '../connections';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
@@ -65,7 +66,12 @@ export interface S3StoreOptions {
   maxAttempts?: number;
   /** Environment to read (default process.env); for tests. */
   env?: NodeJS.ProcessEnv;
+  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
 }
+
+/** Attempts per SDK request (a black hole is tried this many times). */
+export const S3_MAX_ATTEMPTS = 3;
 
 export interface S3Inputs {
   bucket: string;
@@ -108,6 +114,7 @@ export interface S3StoreForOptions {
   noProxy?: string;
   bypassPatterns?: string[];
   maxSockets?: number;
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
 }
 
 /** An S3Store from the task's inputs and optional S3 service connection (inputs win over the connection). */
@@ -116,7 +123,7 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
     s3StoreOptionsFrom(
       options.connection,
       { bucket: options.bucket, region: options.region, s3Endpoint: options.endpoint, forcePathStyle: options.forcePathStyle },
-      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets },
+      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets, limits: options.limits },
     ),
   );
 }
@@ -247,7 +254,8 @@ export class S3Store implements ModelStore {
       : `https://${this.bucket}.s3.${this.region}.amazonaws.com`;
     const proxy = proxyFor(target, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env });
     const maxSockets = Math.max(64, options.maxSockets ?? 64);
-    const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000 };
+    const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
+    const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000, ...agentTimeoutOptions(limits) };
     let httpAgent: http.Agent;
     let httpsAgent: https.Agent;
     if (proxy) {
@@ -261,7 +269,12 @@ export class S3Store implements ModelStore {
       httpAgent = new http.Agent(agentOptions);
       httpsAgent = new https.Agent(agentOptions);
     }
-    const requestHandler = new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 15_000, socketTimeout: 120_000 });
+    // The agents' sockets time out with a NetworkTimeoutError naming the host; the handler's own
+    // timers are a backstop a little later (its errors name nothing).
+    const host = new URL(target).host;
+    withSocketTimeouts(httpAgent, limits, host);
+    withSocketTimeouts(httpsAgent, limits, host);
+    const requestHandler = new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: limits.connectTimeoutMs + 5_000, socketTimeout: limits.idleTimeoutMs + 5_000 });
 
     let credentials: S3ClientConfig['credentials'];
     const base = options.credentials
@@ -295,7 +308,7 @@ export class S3Store implements ModelStore {
       forcePathStyle: this.forcePathStyle,
       credentials,
       requestHandler,
-      maxAttempts: options.maxAttempts ?? 3,
+      maxAttempts: options.maxAttempts ?? S3_MAX_ATTEMPTS,
       followRegionRedirects: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -477,7 +490,7 @@ export class S3Store implements ModelStore {
         cause: err,
       });
     }
-    const net = networkCode(err);
+    const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       const host = this.endpoint ?? `s3.${this.region}.amazonaws.com`;
       return new UserError(`The S3 endpoint ${host} cannot be reached (${net}): check the ${this.endpointInput} input, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: this.endpointInput === 'region' ? 'region' : 's3Endpoint', cause: err });

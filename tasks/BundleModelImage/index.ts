@@ -11,7 +11,8 @@ import { bundleImage, createdFromEpoch, type BundleResult, type Provenance } fro
 import { bundleWithDocker } from '../../shared/oci/docker-build';
 import { parseCommand, parseKeyValues, parsePlatform, parsePorts } from '../../shared/oci/image';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
-import { configureProxy } from '../../shared/oci/registry/http';
+import { configureProxy, configureTimeouts } from '../../shared/oci/registry/http';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
 
 /** Commit time of the checked-out sources (so rebuilds of one commit stay identical), else SOURCE_DATE_EPOCH, else the epoch. */
 function creationTime(): string {
@@ -82,6 +83,7 @@ function outputPath(): string {
 void adapter.runTask(async () => {
   // Base images are pulled through the agent's proxy when it has one (HTTPS_PROXY/NO_PROXY otherwise).
   configureProxy(adapter.agentProxy());
+  const limits = adapter.getNetworkLimits();
   const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
   const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
   const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');
@@ -97,19 +99,22 @@ void adapter.runTask(async () => {
     outputPath: outputPath(),
     logger,
   };
-  let result: BundleResult;
-  if (mode === 'docker') {
-    result = await bundleWithDocker({
-      ...common,
-      dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
-      buildContext: adapter.getString('buildContext'),
-      buildArgs: parseKeyValues(adapter.getLines('buildArgs'), 'buildArgs', 'env'),
-      model: { path: modelPath },
-      labels: labelMap(),
-    });
-  } else {
+  // Base image pulls obey the connect/idle timeouts; the whole build runs within the network deadline.
+  const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
+    configureTimeouts(limits, signal);
+    if (mode === 'docker') {
+      return bundleWithDocker({
+        ...common,
+        dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
+        buildContext: adapter.getString('buildContext'),
+        buildArgs: parseKeyValues(adapter.getLines('buildArgs'), 'buildArgs', 'env'),
+        model: { path: modelPath },
+        labels: labelMap(),
+        signal,
+      });
+    }
     const appDirectory = adapter.getString('appDirectory');
-    result = await bundleImage({
+    return bundleImage({
       ...common,
       baseImage: adapter.getRequiredString('baseImage'),
       baseCredentials: baseCredentials(),
@@ -123,8 +128,9 @@ void adapter.runTask(async () => {
       ports: parsePorts(adapter.getLines('ports'), 'ports'),
       user: adapter.getString('user'),
       labels: labelMap(),
+      signal,
     });
-  }
+  });
   adapter.setOutput('imageLayout', result.layoutPath);
   adapter.setOutput('imageDigest', result.manifestDigest);
   adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');

@@ -17,6 +17,7 @@ import {
   getChoice,
   getInt,
   getLines,
+  getNetworkLimits,
   getRequiredString,
   getString,
   getVariable,
@@ -41,7 +42,8 @@ import { acrCredentials } from '../../shared/azure/acr';
 import type { ImageReference } from '../../shared/oci/reference';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
 import { RegistryClient } from '../../shared/oci/registry/client';
-import { configureProxy } from '../../shared/oci/registry/http';
+import { configureProxy, configureTimeouts } from '../../shared/oci/registry/http';
+import { withNetworkDeadline, type NetworkLimits } from '../../shared/net/timeouts';
 import { readImageAnnotations, resolveImageDigest } from '../../shared/oci/registry/image-info';
 
 /**
@@ -112,7 +114,7 @@ function registerSecrets(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
-async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<KubeConfig> {
+async function clusterConfig(type: (typeof CONNECTION_TYPES)[number], limits: NetworkLimits, signal: AbortSignal): Promise<KubeConfig> {
   if (type === 'kubeconfig') {
     const path = getRequiredString('kubeconfig');
     let text: string;
@@ -142,6 +144,8 @@ async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<K
     resourceGroup: getRequiredString('resourceGroup'),
     clusterName: getRequiredString('kubernetesCluster'),
     admin: getBool('useClusterAdmin', false),
+    limits,
+    signal,
   });
   const kc = registerSecrets(kubeConfigFromString(text, { input: 'kubernetesCluster', source: 'AKS credentials' }));
   const replaced = useEntraTokens(kc, credential);
@@ -152,6 +156,7 @@ async function clusterConfig(type: (typeof CONNECTION_TYPES)[number]): Promise<K
 void runTask(async () => {
   // The image is read from its registry through the agent's proxy when it has one.
   configureProxy(agentProxy());
+  const limits = getNetworkLimits();
   const renderOnly = getBool('renderOnly', false);
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
@@ -199,12 +204,18 @@ void runTask(async () => {
     serviceEndpointTimeoutSeconds: Number.isFinite(pollMs) && pollMs > 0 ? 5 : undefined,
     logger: taskLogger,
   };
+  if (options.rolloutTimeoutSeconds * 1000 >= limits.deadlineMs) {
+    throw new InputError('networkDeadline', `Input 'networkDeadline' (${limits.deadlineMs / 60_000} minutes) must be longer than 'rolloutTimeoutSeconds' (${options.rolloutTimeoutSeconds} s): the rollout is waited for within the network deadline; raise networkDeadline.`);
+  }
   const reader = registryReader(connectionType);
-  const result = await deploy({
-    ...options,
-    fetchImageAnnotations: (ref) => readImageAnnotations(reader(ref), ref),
-    resolveDigest: (ref) => resolveImageDigest(reader(ref), ref),
-    connect: async () => new KubeClient(await clusterConfig(connectionType)),
+  const result = await withNetworkDeadline(limits, (signal) => {
+    configureTimeouts(limits, signal);
+    return deploy({
+      ...options,
+      fetchImageAnnotations: (ref) => readImageAnnotations(reader(ref), ref),
+      resolveDigest: (ref) => resolveImageDigest(reader(ref), ref),
+      connect: async () => new KubeClient(await clusterConfig(connectionType, limits, signal), { limits, signal }),
+    });
   });
   setOutput('deployedImage', result.deployedImage);
   setOutput('revision', result.revision);

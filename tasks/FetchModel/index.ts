@@ -9,13 +9,14 @@ import { fetchModel, summarize } from '../../shared/fetch/fetch-model';
 import { parseMetadataFilter, VERSION_SELECTIONS } from '../../shared/fetch/resolve';
 import { parseExpectedSha256 } from '../../shared/download/verify';
 import { InputError } from '../../shared/errors';
+import { withNetworkDeadline, type NetworkLimits } from '../../shared/net/timeouts';
 import type { ModelStore } from '../../shared/storage/store';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
 import { s3StoreFor } from '../../shared/storage/s3';
 
-function openStore(): { store: ModelStore; location: string } {
+function openStore(limits: NetworkLimits): { store: ModelStore; location: string } {
   const provider = adapter.getChoice('provider', ['azureBlob', 's3'] as const, 'azureBlob');
-  const proxy = adapter.agentProxy();
+  const proxy = { ...adapter.agentProxy(), limits };
   if (provider === 'azureBlob') {
     const container = adapter.getRequiredString('container');
     const authType = adapter.getChoice('authType', ['serviceConnection', 'connectionString'] as const, 'serviceConnection');
@@ -64,8 +65,9 @@ async function main(): Promise<void> {
   const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
   if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
-  const { store, location } = openStore();
-  const result = await fetchModel({
+  const limits = adapter.getNetworkLimits();
+  const { store, location } = openStore(limits);
+  const result = await withNetworkDeadline(limits, (signal) => fetchModel({
     store,
     modelPath,
     versionSelection,
@@ -79,9 +81,11 @@ async function main(): Promise<void> {
     concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
     blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
     retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
+    stallTimeoutMs: limits.idleTimeoutMs,
     location,
     logger: adapter.taskLogger,
-  });
+    signal,
+  }));
 
   adapter.setOutput('modelPath', result.modelPath);
   adapter.setOutput('modelUri', result.modelUri);

@@ -9,7 +9,8 @@ import { InputError, isUserError, errorMessage } from '../../shared/errors';
 import { OciLayout } from '../../shared/oci/layout';
 import { isValidTag, normaliseRegistry, parseReference, registryProblem, sanitizeTag } from '../../shared/oci/reference';
 import type { RegistryCredentials } from '../../shared/oci/registry/auth';
-import { configureProxy } from '../../shared/oci/registry/http';
+import { configureProxy, configureTimeouts } from '../../shared/oci/registry/http';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
 import { pushImage } from '../../shared/oci/registry/push';
 import { Annotation } from '../../shared/oci/types';
 
@@ -71,6 +72,7 @@ async function openLayout(dir: string): Promise<OciLayout> {
 async function main(): Promise<void> {
   // The agent's proxy (Agent.ProxyUrl, bypass list); HTTPS_PROXY/NO_PROXY apply otherwise.
   configureProxy(adapter.agentProxy());
+  const limits = adapter.getNetworkLimits();
   const layoutDir = adapter.getRequiredString('imageLayout');
   const sourceTag = adapter.getString('sourceTag');
   const tags = adapter.getLines('tags');
@@ -115,19 +117,23 @@ async function main(): Promise<void> {
     }
   }
 
-  const result = await pushImage({
-    layout,
-    source: sourceTag,
-    registry: target.registry,
-    repository,
-    tags: uniqueTags,
-    credentials: target.credentials,
-    credentialsInput: target.credentialsInput,
-    insecure,
-    chunkSize: chunkSizeMiB * 1024 * 1024,
-    concurrency,
-    mountFrom: [...new Set(mountFrom)],
-    logger: adapter.taskLogger,
+  const result = await withNetworkDeadline(limits, (signal) => {
+    configureTimeouts(limits, signal);
+    return pushImage({
+      layout,
+      source: sourceTag,
+      registry: target.registry,
+      repository,
+      tags: uniqueTags,
+      credentials: target.credentials,
+      credentialsInput: target.credentialsInput,
+      insecure,
+      chunkSize: chunkSizeMiB * 1024 * 1024,
+      concurrency,
+      mountFrom: [...new Set(mountFrom)],
+      logger: adapter.taskLogger,
+      signal,
+    });
   });
   adapter.setOutput('imageDigest', result.digest);
   adapter.setOutput('imageRef', result.reference);
