@@ -5,7 +5,7 @@
  * 120 s with the default limits, a few seconds with a lowered networkTimeout.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -92,6 +92,18 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
       task: 'PushToACR',
       inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'hole', repository: 'models/scorer', tags: '1', networkTimeout: '2' },
       endpoints: { hole: { scheme: 'UsernamePassword', parameters: { registry: hole.url, username: 'u', password: 'black-hole-pw' }, data: { registrytype: 'Others' } } },
+    });
+    assertOneLineNaming(run, hole.host);
+    assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+  });
+
+  it('BundleModelImage with networkTimeout 2 s fails within seconds when the base image registry is a black hole', async () => {
+    const model = join(work, 'model');
+    mkdirSync(model, { recursive: true });
+    writeFileSync(join(model, 'model.bin'), 'weights');
+    const { run, seconds } = await timed({
+      task: 'BundleModelImage',
+      inputs: { baseImage: `${hole.host}/base/runtime:1`, modelPath: model, outputPath: join(work, 'image'), networkTimeout: '2' },
     });
     assertOneLineNaming(run, hole.host);
     assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
