@@ -339,6 +339,8 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
       if (isDebug() && err.stack) console.log(err.stack);
       // One line: causes quoted from SDKs sometimes carry line breaks.
       tl.setResult(tl.TaskResult.Failed, err.message.replace(/\s*[\r\n]+\s*/g, ' '));
+      // Past the network deadline a request may still be running (a server dripping bytes): do not wait for it.
+      if (err.code === 'NetworkDeadline') setTimeout(() => process.exit(1), 5000).unref();
     } else {
       if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
       tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`);

@@ -48,6 +48,8 @@ export interface AzureBlobStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
   limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */
@@ -61,6 +63,8 @@ interface AccessContext {
   kind: 'entra' | 'sharedKey' | 'sas';
   /** Input that decided the endpoint: storageAccount, blobEndpoint or connectionString. */
   endpointInput: string;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -158,7 +162,7 @@ export class AzureBlobStore implements ModelStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     const pages = this.client
-      .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags })
+      .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags, abortSignal: this.access.signal })
       .byPage({ maxPageSize: 5000 });
     for (;;) {
       let page: IteratorResult<{ segment: { blobItems: BlobItem[] } }>;
@@ -182,12 +186,12 @@ export class AzureBlobStore implements ModelStore {
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
     const blob = options.versionId ? this.client.getBlobClient(key).withVersion(options.versionId) : this.client.getBlobClient(key);
     try {
-      const p = await blob.getProperties();
+      const p = await blob.getProperties({ abortSignal: this.access.signal });
       // A server without blob versioning (Azurite, versioning off) ignores the versionid parameter
       // and answers with the current blob: that is not the version asked for.
       if (options.versionId && p.versionId !== options.versionId) return undefined;
       let tags: Record<string, string> | undefined;
-      if (options.includeTags) tags = (await blob.getTags()).tags;
+      if (options.includeTags) tags = (await blob.getTags({ abortSignal: this.access.signal })).tags;
       return {
         key,
         size: p.contentLength ?? 0,
@@ -215,7 +219,7 @@ export class AzureBlobStore implements ModelStore {
     try {
       const res = await blob.download(start, end - start, {
         conditions: options.ifMatch ? { ifMatch: quoteEtag(options.ifMatch) } : undefined,
-        abortSignal: options.signal,
+        abortSignal: options.signal ?? this.access.signal,
         // The caller resumes interrupted ranges itself; no hidden second retry layer.
         maxRetryRequests: 0,
       });
@@ -397,6 +401,7 @@ export function azureBlobStoreFromConnectionString(connectionString: string, con
     credential: sas ? 'the SAS in the connection string' : 'the connection string',
     kind: sas ? 'sas' : 'sharedKey',
     endpointInput: 'connectionString',
+    signal: options.signal,
   });
 }
 
@@ -430,7 +435,7 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   const accountUrl = base.toString().replace(/\/+$/, '');
   const service = new BlobServiceClient(`${accountUrl}${query}`, undefined, pipelineOptions(accountUrl, options));
   const client = service.getContainerClient(name);
-  return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString' });
+  return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString', signal: options.signal });
 }
 
 export interface AzureCredentialTarget {
@@ -478,5 +483,6 @@ export function azureBlobStoreFromCredential(
     credential: target.credentialLabel ?? 'the Azure credential',
     kind: 'entra',
     endpointInput,
+    signal: options.signal,
   });
 }

@@ -68,6 +68,8 @@ export interface S3StoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
   limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */
@@ -115,6 +117,7 @@ export interface S3StoreForOptions {
   bypassPatterns?: string[];
   maxSockets?: number;
   limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  signal?: AbortSignal;
 }
 
 /** An S3Store from the task's inputs and optional S3 service connection (inputs win over the connection). */
@@ -123,7 +126,7 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
     s3StoreOptionsFrom(
       options.connection,
       { bucket: options.bucket, region: options.region, s3Endpoint: options.endpoint, forcePathStyle: options.forcePathStyle },
-      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets, limits: options.limits },
+      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets, limits: options.limits, signal: options.signal },
     ),
   );
 }
@@ -220,6 +223,7 @@ export class S3Store implements ModelStore {
   private readonly endpointInput: string;
   private readonly metadataConcurrency: number;
   private readonly roleArn?: string;
+  private readonly signal?: AbortSignal;
 
   constructor(options: S3StoreOptions) {
     const env = options.env ?? process.env;
@@ -245,6 +249,7 @@ export class S3Store implements ModelStore {
     this.forcePathStyle = options.forcePathStyle ?? (endpointUrl ? isLocalHost(endpointUrl.hostname) : false);
     this.metadataConcurrency = Math.max(1, options.metadataConcurrency ?? 16);
     this.roleArn = options.assumeRole?.roleArn;
+    this.signal = options.signal;
 
     // The host requests go to decides whether the proxy applies.
     const target = this.endpoint
@@ -324,7 +329,7 @@ export class S3Store implements ModelStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }));
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: this.signal });
       } catch (err) {
         throw this.describe(err, `list objects under '${prefix}'`, false);
       }
@@ -352,7 +357,7 @@ export class S3Store implements ModelStore {
 
   private async tagsOf(key: string, versionId?: string): Promise<Record<string, string>> {
     try {
-      const res = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+      const res = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: this.signal });
       const tags: Record<string, string> = {};
       for (const t of res.TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
       return tags;
@@ -364,7 +369,7 @@ export class S3Store implements ModelStore {
 
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }));
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }), { abortSignal: this.signal });
       // Servers without versioning (s3rver, versioning off) may ignore VersionId and answer with the current object.
       if (options.versionId && res.VersionId !== options.versionId) return undefined;
       const sha = res.ChecksumSHA256 && !res.ChecksumSHA256.includes('-') && res.ChecksumType !== 'COMPOSITE' ? res.ChecksumSHA256 : undefined;
@@ -396,7 +401,7 @@ export class S3Store implements ModelStore {
     for (;;) {
       let page;
       try {
-        page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+        page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }), { abortSignal: this.signal });
       } catch (err) {
         if (httpStatusOf(err) === 501 || httpStatusOf(err) === 405 || errorName(err) === 'NotImplemented' || errorName(err) === 'MethodNotAllowed') return out;
         throw this.describe(err, `list the versions of '${key}'`, false);
@@ -419,7 +424,7 @@ export class S3Store implements ModelStore {
     try {
       res = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: options.ifMatch ? `"${stripQuotes(options.ifMatch)}"` : undefined, VersionId: options.versionId }),
-        { abortSignal: options.signal },
+        { abortSignal: options.signal ?? this.signal },
       );
     } catch (err) {
       const status = httpStatusOf(err);

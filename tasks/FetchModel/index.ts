@@ -14,9 +14,9 @@ import type { ModelStore } from '../../shared/storage/store';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../../shared/storage/azure-blob';
 import { s3StoreFor } from '../../shared/storage/s3';
 
-function openStore(limits: NetworkLimits): { store: ModelStore; location: string } {
+function openStore(limits: NetworkLimits, signal: AbortSignal): { store: ModelStore; location: string } {
   const provider = adapter.getChoice('provider', ['azureBlob', 's3'] as const, 'azureBlob');
-  const proxy = { ...adapter.agentProxy(), limits };
+  const proxy = { ...adapter.agentProxy(), limits, signal };
   if (provider === 'azureBlob') {
     const container = adapter.getRequiredString('container');
     const authType = adapter.getChoice('authType', ['serviceConnection', 'connectionString'] as const, 'serviceConnection');
@@ -66,26 +66,28 @@ async function main(): Promise<void> {
   if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
   const limits = adapter.getNetworkLimits();
-  const { store, location } = openStore(limits);
-  const result = await withNetworkDeadline(limits, (signal) => fetchModel({
-    store,
-    modelPath,
-    versionSelection,
-    version,
-    metadataFilter,
-    include: adapter.getString('include'),
-    destination,
-    expectedSha256,
-    requireChecksum: adapter.getBool('requireChecksum'),
-    extract: adapter.getBool('extract'),
-    concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
-    blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
-    retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
-    stallTimeoutMs: limits.idleTimeoutMs,
-    location,
-    logger: adapter.taskLogger,
-    signal,
-  }));
+  const result = await withNetworkDeadline(limits, (signal) => {
+    const { store, location } = openStore(limits, signal);
+    return fetchModel({
+      store,
+      modelPath,
+      versionSelection,
+      version,
+      metadataFilter,
+      include: adapter.getString('include'),
+      destination,
+      expectedSha256,
+      requireChecksum: adapter.getBool('requireChecksum'),
+      extract: adapter.getBool('extract'),
+      concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
+      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
+      retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
+      stallTimeoutMs: limits.idleTimeoutMs,
+      location,
+      logger: adapter.taskLogger,
+      signal,
+    });
+  });
 
   adapter.setOutput('modelPath', result.modelPath);
   adapter.setOutput('modelUri', result.modelUri);

@@ -5,6 +5,7 @@
  * 120 s with the default limits, a few seconds with a lowered networkTimeout.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,27 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
     });
     assertOneLineNaming(run, hole.host);
     assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+  });
+
+  it('FetchModel (S3) against a server that drips a byte a second fails at networkDeadline', async function () {
+    this.timeout(150_000);
+    // In its own process: the task runs synchronously and would block a server in this one.
+    const script = `require('http').createServer((q, s) => { s.writeHead(200, { 'Content-Type': 'application/xml' }); const t = setInterval(() => s.write(' '), 1000); s.on('close', () => clearInterval(t)); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); })`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const { run, seconds } = await timed({
+        task: 'FetchModel',
+        inputs: { provider: 's3', bucket: 'models', s3Endpoint: `http://127.0.0.1:${port}`, modelPath: 'resnet/', destination: join(work, 'drip'), networkTimeout: '5', networkDeadline: '1' },
+        env: { AWS_ACCESS_KEY_ID: 'AKIDDRIP', AWS_SECRET_ACCESS_KEY: 'drip-secret', AWS_EC2_METADATA_DISABLED: 'true' },
+      });
+      assert.equal(run.succeeded, false);
+      assert.match(run.message, /did not finish within 1 minute \(input 'networkDeadline'\)/);
+      assert.equal(errorLines(run).length, 1);
+      assert.ok(seconds >= 60 && seconds < 90, `took ${seconds.toFixed(1)} s`);
+    } finally {
+      child.kill();
+    }
   });
 
   const deploySpec = (inputs: TaskSpec['inputs'], env: Record<string, string> = {}): TaskSpec => ({
