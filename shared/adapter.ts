@@ -13,6 +13,7 @@ import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
 import { secretPieces } from './secret-pieces';
+import { DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_TIMEOUT_SECONDS, networkLimits, type NetworkLimits } from './net/timeouts';
 import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
 
 export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
@@ -82,6 +83,16 @@ export function getChoice<T extends string>(name: string, choices: readonly T[],
 /** Non-empty, non-comment lines of a multi-line input; `quiet` keeps task-lib from echoing the value into the debug log. */
 export function getLines(name: string, options: { quiet?: boolean } = {}): string[] {
   return inputLines(options.quiet ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false));
+}
+
+/**
+ * The networkTimeout (seconds: connect and idle timeout of each request) and
+ * networkDeadline (minutes: the task's network work as a whole) inputs.
+ */
+export function getNetworkLimits(): NetworkLimits {
+  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, min: 1, max: 3600 });
+  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, min: 1, max: 10080 });
+  return networkLimits(timeout, deadline);
 }
 
 export function getVariable(name: string): string | undefined {
@@ -364,6 +375,8 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
       if (isDebug() && err.stack) console.log(err.stack);
       // One line: causes quoted from SDKs sometimes carry line breaks.
       tl.setResult(tl.TaskResult.Failed, namingInput(err.message.replace(/\s*[\r\n]+\s*/g, ' '), err.input));
+      // Past the network deadline a request may still be running (a server dripping bytes): do not wait for it.
+      if (err.code === 'NetworkDeadline') setTimeout(() => process.exit(1), 5000).unref();
     } else {
       if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
       tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`);

@@ -3,12 +3,16 @@
  * decides which failures are transient (network resets, timeouts, 408/429/5xx).
  */
 
+import { isTimeoutError, TIMEOUT_RETRIES } from './net/timeouts';
+
 export interface RetryOptions {
   /** Attempts after the first (default 5). */
   retries?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   isRetryable?: (err: unknown) => boolean;
+  /** Retries after a connect/idle timeout, whatever `retries` says (default TIMEOUT_RETRIES): a black hole fails in bounded time. */
+  timeoutRetries?: number;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   signal?: AbortSignal;
   /** For tests. */
@@ -67,11 +71,14 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const max = options.maxDelayMs ?? 15_000;
   const retryable = options.isRetryable ?? isTransientError;
   const sleep = options.sleep ?? defaultSleep;
+  const timeoutRetries = options.timeoutRetries ?? TIMEOUT_RETRIES;
+  let timeouts = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       if (attempt >= retries || !retryable(err) || options.signal?.aborted) throw err;
+      if (isTimeoutError(err) && ++timeouts > timeoutRetries) throw err;
       const delay = backoffDelay(attempt + 1, base, max, options.random);
       options.onRetry?.(err, attempt + 1, delay);
       await sleep(delay);

@@ -11,12 +11,13 @@ import * as adapter from '../adapter';
 import { azureCredentialFor, resourceManagerOf } from '../azure/credential';
 import { InputError } from '../errors';
 import { fetchAksKubeconfig } from '../k8s/aks';
+import type { NetworkLimits } from '../net/timeouts';
 import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../k8s/kubeconfig';
 
 export const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
 export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
-export async function readClusterConfig(type: ConnectionType): Promise<KubeConfig> {
+export async function readClusterConfig(type: ConnectionType, net?: { limits: NetworkLimits; signal: AbortSignal }): Promise<KubeConfig> {
   if (type === 'kubeconfig') {
     const path = adapter.getRequiredString('kubeconfig');
     let text: string;
@@ -47,6 +48,8 @@ export async function readClusterConfig(type: ConnectionType): Promise<KubeConfi
     resourceGroup: adapter.getRequiredString('resourceGroup'),
     clusterName: adapter.getRequiredString('kubernetesCluster'),
     admin: adapter.getBool('useClusterAdmin', false),
+    limits: net?.limits,
+    signal: net?.signal,
   });
   adapter.setKubeconfigSecrets(text);
   const kc = kubeConfigFromString(text, { input: 'kubernetesCluster', source: 'AKS credentials' });

@@ -1,18 +1,20 @@
 /**
  * The model store FetchModel reads, from the agent: an Azure Blob container
  * (Azure Resource Manager connection or connection string) or an S3 bucket
- * (the extension's S3 connection), reached through the agent's proxy.
+ * (the extension's S3 connection), reached through the agent's proxy, with
+ * the task's network timeouts and deadline.
  */
 import * as adapter from '../adapter';
 import { azureCredentialFor } from '../azure/credential';
 import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential } from '../storage/azure-blob';
 import { s3StoreFor } from '../storage/s3';
 import type { ModelStore } from '../storage/store';
+import type { NetworkLimits } from '../net/timeouts';
 
 /** The store and how to name it in messages (container 'x', bucket 'y'). */
-export function readModelStore(): { store: ModelStore; location: string } {
+export function readModelStore(net: { limits: NetworkLimits; signal: AbortSignal }): { store: ModelStore; location: string } {
   const provider = adapter.getChoice('provider', ['azureBlob', 's3'] as const, 'azureBlob');
-  const proxy = adapter.agentProxy();
+  const proxy = { ...adapter.agentProxy(), ...net };
   if (provider === 'azureBlob') {
     const container = adapter.getRequiredString('container');
     const authType = adapter.getChoice('authType', ['serviceConnection', 'connectionString'] as const, 'serviceConnection');

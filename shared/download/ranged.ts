@@ -30,9 +30,11 @@
  *   (5xx, 429, resets, timeouts, truncated bodies, stalls) is retried with
  *   backoff, RESUMING the range at the first byte not yet received. A read that
  *   delivers no byte for `stallTimeoutMs` is aborted and retried. An attempt
- *   that made progress does not use up the retry budget (a flaky link still
- *   finishes); `retries` failures in a row without a byte of progress end the
- *   download.
+ *   that made progress (1/64 of its range, at most 256 KiB: {@link minProgressBytes})
+ *   does not use up the retry budget (a flaky link still finishes); `retries`
+ *   failures in a row without that much progress end the download, so a
+ *   server that sends a few bytes and resets, forever, cannot keep it going.
+ *   Each range thus takes at most `(retries + 1) x (PROGRESS_PARTS + 1)` attempts.
  * - On failure every request is aborted, the file descriptor closed and the
  *   partial file removed; the error is a {@link UserError} saying what failed
  *   after how many attempts.
@@ -53,7 +55,7 @@ export interface DownloadOptions {
   concurrency?: number;
   /** Bytes per ranged GET (default 8 MiB). */
   blockSize?: number;
-  /** Failures in a row without progress tolerated per block (default 6). */
+  /** Failures in a row without progress (see minProgressBytes) tolerated per block (default 6). */
   retries?: number;
   /** Hashes to compute; sha256 is always computed, md5 only when listed. */
   hashes?: HashAlgorithm[];
@@ -99,6 +101,18 @@ export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_RETRIES = 6;
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+/**
+ * An attempt that delivers at least 1/PROGRESS_PARTS of its range, or
+ * MIN_PROGRESS_BYTES of a big range, counts as progress and does not use up
+ * the retry budget. A range thus sees at most PROGRESS_PARTS progressing
+ * attempts, each followed by at most `retries` failures.
+ */
+export const MIN_PROGRESS_BYTES = 256 * 1024;
+export const PROGRESS_PARTS = 64;
+
+export function minProgressBytes(rangeLength: number): number {
+  return Math.max(1, Math.min(MIN_PROGRESS_BYTES, Math.ceil(rangeLength / PROGRESS_PARTS)));
+}
 /** Write buffer per in-flight range. */
 const WRITE_BUFFER = 1024 * 1024;
 /** Read buffer of the in-order hasher. */
@@ -504,7 +518,9 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
       } catch (err) {
         if (cancel.signal.aborted) throw cancel.signal.reason;
         if (state.filled >= length && !(err instanceof OverlongBodyError)) return; // complete; the error came after the last byte
-        const progressed = state.filled > before;
+        // Only real progress resets the count: a server that sends a few bytes and resets, forever,
+        // must not keep the download going (each range then ends after `retries` such attempts).
+        const progressed = state.filled - before >= minProgressBytes(length);
         failuresInARow = progressed ? 1 : failuresInARow + 1;
         if (!isTransientError(err)) throw describeFailure(uri, range, state.filled, attempts, err, false);
         if (failuresInARow > retries) throw describeFailure(uri, range, state.filled, attempts, err, true);

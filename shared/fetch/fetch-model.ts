@@ -46,6 +46,8 @@ export interface FetchModelOptions {
   concurrency?: number;
   blockSize?: number;
   retries?: number;
+  /** A range read that delivers no byte for this long is retried (default: the download engine's). */
+  stallTimeoutMs?: number;
   /** Where the objects live, for messages: e.g. "container 'models'". */
   location?: string;
   logger: Logger;
@@ -257,6 +259,7 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
         retries: options.retries,
         hashes: plan.hashes,
         onProgress: (n) => meter.add(n),
+        stallTimeoutMs: options.stallTimeoutMs,
         signal: options.signal,
         logger,
       });

@@ -6,6 +6,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { DEFAULT_NETWORK_LIMITS, isTimeoutError, type NetworkLimits } from '../net/timeouts';
 import { isTransientError, withRetry } from '../retry';
 import { isRecord } from './types';
 
@@ -19,8 +20,12 @@ export interface AksCredentialRequest {
   resourceGroup: string;
   clusterName: string;
   admin: boolean;
-  /** Retries of 429/5xx/network failures (default 4). */
+  /** Retries of 429/5xx/network failures (default 4; timeouts at most TIMEOUT_RETRIES). */
   retries?: number;
+  /** Each attempt must be answered within limits.idleTimeoutMs (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'idleTimeoutMs'>;
+  /** The task's network deadline. */
+  signal?: AbortSignal;
   fetchImpl?: typeof fetch;
 }
 
@@ -53,11 +58,14 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
     throw new AuthError(`Could not sign in to Azure with the service connection in 'azureSubscription': ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; verify the service connection.`, { input: 'azureSubscription', cause: err });
   }
 
+  // The answer is small: an attempt that is not answered within the idle timeout is a timeout.
+  const idleMs = (req.limits ?? DEFAULT_NETWORK_LIMITS).idleTimeoutMs;
+  const attemptSignal = (): AbortSignal => (req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(idleMs)]) : AbortSignal.timeout(idleMs));
   let body: unknown;
   try {
     body = await withRetry(
       async () => {
-        const res = await doFetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Length': '0' }, signal: AbortSignal.timeout(60_000) });
+        const res = await doFetch(url, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Length': '0' }, signal: attemptSignal() });
         const text = await res.text();
         let json: unknown;
         try {
@@ -71,7 +79,7 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
         }
         return json;
       },
-      { retries: req.retries ?? 4, isRetryable: isTransientError },
+      { retries: req.retries ?? 4, isRetryable: isTransientError, signal: req.signal },
     );
   } catch (err) {
     if (err instanceof ArmHttpError) {
@@ -92,7 +100,9 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
           throw new UserError(`Azure Resource Manager failed ${action} for ${cluster} with HTTP ${err.status} ${err.code}: ${err.armMessage}; retry later.`, { cause: err });
       }
     }
-    throw new UserError(`Cannot reach Azure Resource Manager at ${arm}: ${err instanceof Error ? err.message : String(err)}; check the agent's network access.`, { cause: err });
+    if (req.signal?.aborted) throw req.signal.reason;
+    const why = isTimeoutError(err) ? `no answer within ${Math.round(idleMs / 1000)} s (networkTimeout)` : err instanceof Error ? err.message : String(err);
+    throw new UserError(`Cannot reach Azure Resource Manager at ${arm}: ${why}; check the agent's network access.`, { code: 'Unreachable', cause: err });
   }
   const configs = isRecord(body) && Array.isArray(body.kubeconfigs) ? body.kubeconfigs : [];
   const first = configs.find((k): k is { value: string } => isRecord(k) && typeof k.value === 'string');

@@ -9,6 +9,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_NETWORK_LIMITS, guardRequest, timeoutDetail, type NetworkLimits } from '../net/timeouts';
 import { isRecord } from './types';
 
 export interface KubeRequest {
@@ -20,7 +21,31 @@ export interface KubeRequest {
   body?: unknown;
   contentType?: string;
   accept?: string;
+  /** Idle timeout of this request (default: the client's). */
   timeoutMs?: number;
+  /**
+   * Most bytes of the body read (default {@link MAX_BODY_BYTES}). Beyond it
+   * the request fails with {@link KubeBodyTooLargeError}, or with `truncate`
+   * the first bytes are kept and the rest is not read.
+   */
+  maxBodyBytes?: number;
+  truncate?: boolean;
+}
+
+/** Default cap of an API response body: a list of a few thousand objects fits. */
+export const MAX_BODY_BYTES = 32 << 20;
+
+/** An API response larger than the cap of its request. */
+export class KubeBodyTooLargeError extends Error {
+  constructor(
+    readonly server: string,
+    readonly method: string,
+    readonly path: string,
+    readonly limit: number,
+  ) {
+    super(`${method} ${path} on ${server} answered with more than ${limit} bytes`);
+    this.name = 'KubeBodyTooLargeError';
+  }
 }
 
 /** A non-2xx answer of the API server (body is a metav1.Status when the server sent one). */
@@ -70,19 +95,28 @@ export class UnknownKindError extends Error {
 }
 
 export interface KubeClientOptions {
-  /** Per-request timeout (default 30 s). */
+  /** Per-request idle timeout (default: limits.idleTimeoutMs). */
   requestTimeoutMs?: number;
+  /** Connect and idle timeouts (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
 
 export class KubeClient {
   private readonly discovery = new Map<string, Promise<ApiResource[] | undefined>>();
   private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly signal?: AbortSignal;
 
   constructor(
     readonly kubeConfig: KubeConfig,
     options: KubeClientOptions = {},
   ) {
-    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
+    this.timeoutMs = options.requestTimeoutMs ?? limits.idleTimeoutMs;
+    this.connectTimeoutMs = limits.connectTimeoutMs;
+    this.signal = options.signal;
   }
 
   /** Base URL of the current cluster. */
@@ -113,15 +147,45 @@ export class KubeClient {
     }
     const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const limit = req.maxBodyBytes ?? MAX_BODY_BYTES;
+    if (this.signal) opts.signal = this.signal;
     return await new Promise((resolve, reject) => {
       const r = transport.request(url, opts, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new KubeConnectionError(this.server, (e as NodeJS.ErrnoException).code, `connection to ${this.server} broke: ${e.message}`, { cause: e })));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+        let total = 0;
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers });
+        };
+        res.on('data', (c: Buffer) => {
+          if (done) return;
+          const room = limit - total;
+          if (c.length > room) {
+            if (req.truncate) {
+              chunks.push(c.subarray(0, room));
+              total = limit;
+              finish();
+            } else {
+              done = true;
+              reject(new KubeBodyTooLargeError(this.server, method, req.path, limit));
+            }
+            r.destroy();
+            return;
+          }
+          chunks.push(c);
+          total += c.length;
+        });
+        res.on('error', (e) => {
+          if (done) return;
+          done = true;
+          reject(new KubeConnectionError(this.server, (e as NodeJS.ErrnoException).code, `connection to ${this.server} broke: ${timeoutDetail(e) ?? e.message}`, { cause: e }));
+        });
+        res.on('end', finish);
       });
-      r.setTimeout(timeoutMs, () => r.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
-      r.on('error', (e: NodeJS.ErrnoException) => reject(new KubeConnectionError(this.server, e.code, `cannot reach the Kubernetes API server ${this.server}: ${e.message}`, { cause: e })));
+      guardRequest(r, { connectTimeoutMs: this.connectTimeoutMs, idleTimeoutMs: timeoutMs }, url.host);
+      r.on('error', (e: NodeJS.ErrnoException) => reject(new KubeConnectionError(this.server, e.code, `cannot reach the Kubernetes API server ${this.server}: ${timeoutDetail(e) ?? e.message}`, { cause: e })));
       if (body !== undefined) r.write(body);
       r.end();
     });
@@ -153,9 +217,9 @@ export class KubeClient {
     }
   }
 
-  /** Plain-text GET (pod logs). */
-  async getText(path: string, query?: KubeRequest['query']): Promise<string> {
-    const res = await this.send({ path, query, accept: '*/*' });
+  /** Plain-text GET (pod logs), the first `maxBytes` bytes of it (default 1 MiB). */
+  async getText(path: string, query?: KubeRequest['query'], maxBytes = 1 << 20): Promise<string> {
+    const res = await this.send({ path, query, accept: '*/*', maxBodyBytes: maxBytes, truncate: true });
     if (res.status < 200 || res.status >= 300) throw new KubeApiError(res.status, 'GET', path, undefined, res.text.slice(0, 300));
     return res.text;
   }

@@ -8,6 +8,9 @@ import { KubeClient } from './client';
 import { selectorQuery } from './rollback';
 import { isRecord, num, type Condition, type KubeList, type KubeObject } from './types';
 
+/** Most bytes of a container's log read for a diagnosis (asked of the server, and enforced here). */
+export const LOG_BYTES = 64 << 10;
+
 export interface PodProblem {
   pod: string;
   container?: string;
@@ -110,7 +113,7 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
     const tries = (p.restarts ?? 0) > 0 ? [true, false] : [false];
     for (const previous of tries) {
       try {
-        const text = await client.getText(path, { container: p.container, tailLines: options.logLines ?? 20, ...(previous ? { previous: true } : {}) });
+        const text = await client.getText(path, { container: p.container, tailLines: options.logLines ?? 20, limitBytes: LOG_BYTES, ...(previous ? { previous: true } : {}) }, LOG_BYTES);
         const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
         if (lines.length) {
           d.logs.push({ pod: p.pod, container: p.container, previous, lines });

@@ -1,6 +1,6 @@
 /** Turning Kubernetes client failures into one actionable sentence. */
 import { AuthError, NotFoundError, UserError, isUserError } from '../errors';
-import { KubeApiError, KubeConnectionError, UnknownKindError } from './client';
+import { KubeApiError, KubeBodyTooLargeError, KubeConnectionError, UnknownKindError } from './client';
 
 /** `doing` completes "... while <doing>", e.g. "applying Deployment/web (namespace ml)". */
 export function explainKubeError(err: unknown, doing: string): UserError {
@@ -10,6 +10,9 @@ export function explainKubeError(err: unknown, doing: string): UserError {
       `Cannot reach the Kubernetes API server ${err.server} while ${doing} (${err.message.replace(/^cannot reach the Kubernetes API server \S+: /, '')}): check the cluster address and that the agent can reach it (private clusters need an agent inside their network).`,
       { code: 'ClusterUnreachable', cause: err },
     );
+  }
+  if (err instanceof KubeBodyTooLargeError) {
+    return new UserError(`The Kubernetes API server ${err.server} answered with more than ${err.limit} bytes while ${doing}: it is not behaving like an API server; check the cluster address.`, { code: 'ResponseTooLarge', cause: err });
   }
   if (err instanceof UnknownKindError) {
     return new UserError(`The cluster does not know kind ${err.kind} (apiVersion ${err.apiVersion}) while ${doing}: install its CRD first or fix apiVersion/kind.`, { code: 'UnknownKind', cause: err });

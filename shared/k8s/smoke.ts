@@ -4,8 +4,12 @@
  * Retried a few times: endpoints can lag a moment behind a finished rollout.
  */
 import { UserError } from '../errors';
+import { isTimeoutError, TIMEOUT_RETRIES } from '../net/timeouts';
 import { KubeClient, KubeConnectionError } from './client';
 import { explainKubeError } from './explain';
+
+/** Most bytes of the smoke test's answer read (the message quotes 120 characters of it). */
+export const SMOKE_BODY_BYTES = 64 << 10;
 
 export interface SmokeOptions {
   namespace: string;
@@ -22,14 +26,17 @@ export async function smokeTest(client: KubeClient, o: SmokeOptions): Promise<{ 
   const url = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/services/${encodeURIComponent(o.service)}:${encodeURIComponent(String(o.port))}/proxy${path}`;
   const attempts = o.attempts ?? 5;
   let last: { status: number; body: string } | undefined;
+  let timeouts = 0;
   for (let i = 0; i < attempts; i++) {
     try {
-      const res = await client.send({ path: url, accept: '*/*' });
+      // Only the status and the start of the body are used: read at most SMOKE_BODY_BYTES of it.
+      const res = await client.send({ path: url, accept: '*/*', maxBodyBytes: SMOKE_BODY_BYTES, truncate: true });
       last = { status: res.status, body: res.text.slice(0, 300) };
       if (res.status >= 200 && res.status < 300) return last;
       if (res.status === 401 || res.status === 403) break;
     } catch (err) {
-      if (!(err instanceof KubeConnectionError) || i === attempts - 1) throw explainKubeError(err, `running the smoke test GET ${path} on service ${o.service}`);
+      const gaveUp = isTimeoutError(err) && ++timeouts > TIMEOUT_RETRIES;
+      if (!(err instanceof KubeConnectionError) || i === attempts - 1 || gaveUp) throw explainKubeError(err, `running the smoke test GET ${path} on service ${o.service}`);
     }
     if (i < attempts - 1) await new Promise((r) => setTimeout(r, o.delayMs ?? 2000));
   }

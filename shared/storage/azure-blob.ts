@@ -28,6 +28,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
@@ -45,7 +46,14 @@ export interface AzureBlobStoreOptions {
   maxSockets?: number;
   /** Environment for the proxy variables (default process.env); for tests. */
   env?: NodeJS.ProcessEnv;
+  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
+
+/** Attempts per SDK request (a black hole is tried this many times). */
+export const AZURE_BLOB_MAX_TRIES = 3;
 
 /** How the store was reached: for error messages. */
 interface AccessContext {
@@ -55,6 +63,8 @@ interface AccessContext {
   kind: 'entra' | 'sharedKey' | 'sas';
   /** Input that decided the endpoint: storageAccount, blobEndpoint or connectionString. */
   endpointInput: string;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -66,12 +76,13 @@ interface AccessContext {
  */
 function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): StoragePipelineOptions {
   const result: StoragePipelineOptions = {
-    retryOptions: { maxTries: options.maxTries ?? 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000 },
+    retryOptions: { maxTries: options.maxTries ?? AZURE_BLOB_MAX_TRIES, retryDelayInMs: 500, maxRetryDelayInMs: 4000 },
     keepAliveOptions: { enable: true },
     userAgentOptions: { userAgentPrefix: 'model-to-aks-FetchModel' },
   };
   const secure = endpoint.toLowerCase().startsWith('https:');
-  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64) };
+  const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
+  const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64), ...agentTimeoutOptions(limits) };
   const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env: options.env });
   let agent: http.Agent;
   if (proxy) {
@@ -84,8 +95,18 @@ function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): Stor
   } else {
     agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
+  // The SDK's own timeouts (tryTimeoutInMs) are only a server-side parameter: the agent's sockets time out client side.
+  withSocketTimeouts(agent, limits, hostOf(endpoint));
   // `agent` is a core-rest-pipeline option that StoragePipelineOptions passes through without declaring it.
   return Object.assign(result, { agent });
+}
+
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return endpoint;
+  }
 }
 
 function validateContainer(container: string): string {
@@ -157,7 +178,7 @@ export class AzureBlobStore implements ModelStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     const pages = this.client
-      .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags })
+      .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags, abortSignal: this.access.signal })
       .byPage({ maxPageSize: 5000 });
     for (;;) {
       let page: IteratorResult<{ segment: { blobItems: BlobItem[] } }>;
@@ -181,12 +202,12 @@ export class AzureBlobStore implements ModelStore {
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
     const blob = this.blobClient(key, options.versionId);
     try {
-      const p = await blob.getProperties();
+      const p = await blob.getProperties({ abortSignal: this.access.signal });
       // A server without blob versioning (Azurite, versioning off) ignores the versionid parameter
       // and answers with the current blob: that is not the version asked for.
       if (options.versionId && p.versionId !== options.versionId) return undefined;
       let tags: Record<string, string> | undefined;
-      if (options.includeTags) tags = (await blob.getTags()).tags;
+      if (options.includeTags) tags = (await blob.getTags({ abortSignal: this.access.signal })).tags;
       return {
         key,
         size: p.contentLength ?? 0,
@@ -214,7 +235,7 @@ export class AzureBlobStore implements ModelStore {
     try {
       const res = await blob.download(start, end - start, {
         conditions: options.ifMatch ? { ifMatch: quoteEtag(options.ifMatch) } : undefined,
-        abortSignal: options.signal,
+        abortSignal: options.signal ?? this.access.signal,
         // The caller resumes interrupted ranges itself; no hidden second retry layer.
         maxRetryRequests: 0,
       });
@@ -263,7 +284,7 @@ export class AzureBlobStore implements ModelStore {
     if (isIdentityError(err)) {
       return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessageOf(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
     }
-    const net = networkCode(err);
+    const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
     }
@@ -403,6 +424,7 @@ export function azureBlobStoreFromConnectionString(connectionString: string, con
     credential: sas ? 'the SAS in the connection string' : 'the connection string',
     kind: sas ? 'sas' : 'sharedKey',
     endpointInput: 'connectionString',
+    signal: options.signal,
   });
 }
 
@@ -436,7 +458,7 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   const accountUrl = base.toString().replace(/\/+$/, '');
   const service = new BlobServiceClient(`${accountUrl}${query}`, undefined, pipelineOptions(accountUrl, options));
   const client = service.getContainerClient(name);
-  return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString' });
+  return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString', signal: options.signal });
 }
 
 export interface AzureCredentialTarget {
@@ -484,5 +506,6 @@ export function azureBlobStoreFromCredential(
     credential: target.credentialLabel ?? 'the Azure credential',
     kind: 'entra',
     endpointInput,
+    signal: options.signal,
   });
 }

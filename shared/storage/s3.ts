@@ -33,6 +33,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { S3Endpoint } from '../connections';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
@@ -65,7 +66,14 @@ export interface S3StoreOptions {
   maxAttempts?: number;
   /** Environment to read (default process.env); for tests. */
   env?: NodeJS.ProcessEnv;
+  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
 }
+
+/** Attempts per SDK request (a black hole is tried this many times). */
+export const S3_MAX_ATTEMPTS = 3;
 
 export interface S3Inputs {
   bucket: string;
@@ -108,6 +116,8 @@ export interface S3StoreForOptions {
   noProxy?: string;
   bypassPatterns?: string[];
   maxSockets?: number;
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  signal?: AbortSignal;
 }
 
 /** An S3Store from the task's inputs and optional S3 service connection (inputs win over the connection). */
@@ -116,7 +126,7 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
     s3StoreOptionsFrom(
       options.connection,
       { bucket: options.bucket, region: options.region, s3Endpoint: options.endpoint, forcePathStyle: options.forcePathStyle },
-      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets },
+      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets, limits: options.limits, signal: options.signal },
     ),
   );
 }
@@ -213,6 +223,7 @@ export class S3Store implements ModelStore {
   private readonly endpointInput: string;
   private readonly metadataConcurrency: number;
   private readonly roleArn?: string;
+  private readonly signal?: AbortSignal;
 
   constructor(options: S3StoreOptions) {
     const env = options.env ?? process.env;
@@ -238,6 +249,7 @@ export class S3Store implements ModelStore {
     this.forcePathStyle = options.forcePathStyle ?? (endpointUrl ? isLocalHost(endpointUrl.hostname) : false);
     this.metadataConcurrency = Math.max(1, options.metadataConcurrency ?? 16);
     this.roleArn = options.assumeRole?.roleArn;
+    this.signal = options.signal;
 
     // The host requests go to decides whether the proxy applies.
     const target = this.endpoint
@@ -247,7 +259,8 @@ export class S3Store implements ModelStore {
       : `https://${this.bucket}.s3.${this.region}.amazonaws.com`;
     const proxy = proxyFor(target, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env });
     const maxSockets = Math.max(64, options.maxSockets ?? 64);
-    const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000 };
+    const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
+    const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000, ...agentTimeoutOptions(limits) };
     let httpAgent: http.Agent;
     let httpsAgent: https.Agent;
     if (proxy) {
@@ -261,7 +274,12 @@ export class S3Store implements ModelStore {
       httpAgent = new http.Agent(agentOptions);
       httpsAgent = new https.Agent(agentOptions);
     }
-    const requestHandler = new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 15_000, socketTimeout: 120_000 });
+    // The agents' sockets time out with a NetworkTimeoutError naming the host; the handler's own
+    // timers are a backstop a little later (its errors name nothing).
+    const host = new URL(target).host;
+    withSocketTimeouts(httpAgent, limits, host);
+    withSocketTimeouts(httpsAgent, limits, host);
+    const requestHandler = new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: limits.connectTimeoutMs + 5_000, socketTimeout: limits.idleTimeoutMs + 5_000 });
 
     let credentials: S3ClientConfig['credentials'];
     const base = options.credentials
@@ -295,7 +313,7 @@ export class S3Store implements ModelStore {
       forcePathStyle: this.forcePathStyle,
       credentials,
       requestHandler,
-      maxAttempts: options.maxAttempts ?? 3,
+      maxAttempts: options.maxAttempts ?? S3_MAX_ATTEMPTS,
       followRegionRedirects: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -311,7 +329,7 @@ export class S3Store implements ModelStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }));
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: this.signal });
       } catch (err) {
         throw this.describe(err, `list objects under '${prefix}'`, false);
       }
@@ -339,7 +357,7 @@ export class S3Store implements ModelStore {
 
   private async tagsOf(key: string, versionId?: string): Promise<Record<string, string>> {
     try {
-      const res = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+      const res = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: this.signal });
       const tags: Record<string, string> = {};
       for (const t of res.TagSet ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
       return tags;
@@ -351,7 +369,7 @@ export class S3Store implements ModelStore {
 
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }));
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }), { abortSignal: this.signal });
       // Servers without versioning (s3rver, versioning off) may ignore VersionId and answer with the current object.
       if (options.versionId && res.VersionId !== options.versionId) return undefined;
       const sha = res.ChecksumSHA256 && !res.ChecksumSHA256.includes('-') && res.ChecksumType !== 'COMPOSITE' ? res.ChecksumSHA256 : undefined;
@@ -383,7 +401,7 @@ export class S3Store implements ModelStore {
     for (;;) {
       let page;
       try {
-        page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+        page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }), { abortSignal: this.signal });
       } catch (err) {
         if (httpStatusOf(err) === 501 || httpStatusOf(err) === 405 || errorName(err) === 'NotImplemented' || errorName(err) === 'MethodNotAllowed') return out;
         throw this.describe(err, `list the versions of '${key}'`, false);
@@ -406,7 +424,7 @@ export class S3Store implements ModelStore {
     try {
       res = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: options.ifMatch ? `"${stripQuotes(options.ifMatch)}"` : undefined, VersionId: options.versionId }),
-        { abortSignal: options.signal },
+        { abortSignal: options.signal ?? this.signal },
       );
     } catch (err) {
       const status = httpStatusOf(err);
@@ -477,7 +495,7 @@ export class S3Store implements ModelStore {
         cause: err,
       });
     }
-    const net = networkCode(err);
+    const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       const host = this.endpoint ?? `s3.${this.region}.amazonaws.com`;
       return new UserError(`The S3 endpoint ${host} cannot be reached (${net}): check the ${this.endpointInput} input, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: this.endpointInput === 'region' ? 'region' : 's3Endpoint', cause: err });

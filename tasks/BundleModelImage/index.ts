@@ -11,6 +11,8 @@ import { createdFromSources, type Provenance } from '../../shared/oci/provenance
 import { bundleMessage, type BundleResult } from '../../shared/oci/write-image';
 import { bundleWithDocker } from '../../shared/oci/docker-build';
 import { parseReference } from '../../shared/oci/reference';
+import { configureTimeouts } from '../../shared/oci/registry/http';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
@@ -59,6 +61,7 @@ function outputPath(): string {
 
 void adapter.runTask(async () => {
   useAgentProxy();
+  const limits = adapter.getNetworkLimits();
   const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
   const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
   const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');
@@ -73,21 +76,24 @@ void adapter.runTask(async () => {
     outputPath: outputPath(),
     logger: adapter.taskLogger,
   };
-  let result: BundleResult;
-  if (mode === 'docker') {
-    result = await bundleWithDocker({
-      ...common,
-      dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
-      buildContext: adapter.getString('buildContext'),
-      // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
-      buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
-      model: { path: modelPath },
-      labels: labelMap(),
-    });
-  } else {
+  // Base image pulls obey the connect/idle timeouts; the whole build runs within the network deadline.
+  const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
+    configureTimeouts(limits, signal);
+    if (mode === 'docker') {
+      return bundleWithDocker({
+        ...common,
+        dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
+        buildContext: adapter.getString('buildContext'),
+        // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
+        buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
+        model: { path: modelPath },
+        labels: labelMap(),
+        signal,
+      });
+    }
     const appDirectory = adapter.getString('appDirectory');
     const baseImage = adapter.getRequiredString('baseImage');
-    result = await bundleImage({
+    return bundleImage({
       ...common,
       baseImage,
       baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
@@ -101,8 +107,9 @@ void adapter.runTask(async () => {
       ports: parsePorts(adapter.getLines('ports'), 'ports'),
       user: adapter.getString('user'),
       labels: labelMap(),
+      signal,
     });
-  }
+  });
   adapter.setOutput('imageLayout', result.layoutPath);
   adapter.setOutput('imageDigest', result.manifestDigest);
   adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');

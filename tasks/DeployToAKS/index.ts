@@ -6,16 +6,20 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBool, getChoice, getInt, getLines, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
+import { getBool, getChoice, getInt, getLines, getNetworkLimits, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { listItems, parseEnvLines } from '../../shared/inputs/parse';
 import { KubeClient } from '../../shared/k8s/client';
 import { deploy, deployMessage } from '../../shared/k8s/deploy';
 import { checkDeployNames } from '../../shared/k8s/names';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { InputError } from '../../shared/errors';
+import { configureTimeouts } from '../../shared/oci/registry/http';
 
 void runTask(async () => {
   useAgentProxy();
+  const limits = getNetworkLimits();
   const renderOnly = getBool('renderOnly', false);
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
@@ -60,6 +64,9 @@ void runTask(async () => {
     pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: 2000, min: 100, max: 60000 }),
     logger: taskLogger,
   };
+  if (options.rolloutTimeoutSeconds * 1000 >= limits.deadlineMs) {
+    throw new InputError('networkDeadline', `Input 'networkDeadline' (${limits.deadlineMs / 60_000} minutes) must be longer than 'rolloutTimeoutSeconds' (${options.rolloutTimeoutSeconds} s): the rollout is waited for within the network deadline; raise networkDeadline.`);
+  }
   // The pushed image is read (tag digest, model annotations) with the imageRegistryConnection when it covers the
   // image's registry; an ACR image otherwise with the AzureRM cluster connection's identity (it needs AcrPull).
   const reader = imageReader({
@@ -67,11 +74,14 @@ void runTask(async () => {
     acrFallback: connectionType === 'azureResourceManager' ? (registry) => readAcrAccess(registry, 'azureSubscription') : undefined,
     logger: taskLogger,
   });
-  const result = await deploy({
-    ...options,
-    fetchImageAnnotations: reader.annotations,
-    resolveDigest: reader.resolveDigest,
-    connect: async () => new KubeClient(await readClusterConfig(connectionType)),
+  const result = await withNetworkDeadline(limits, (signal) => {
+    configureTimeouts(limits, signal);
+    return deploy({
+      ...options,
+      fetchImageAnnotations: reader.annotations,
+      resolveDigest: reader.resolveDigest,
+      connect: async () => new KubeClient(await readClusterConfig(connectionType, { limits, signal }), { limits, signal }),
+    });
   });
   setOutput('deployedImage', result.deployedImage);
   setOutput('revision', result.revision);

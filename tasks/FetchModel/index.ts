@@ -11,6 +11,7 @@ import { parseExpectedSha256 } from '../../shared/download/verify';
 import { parseExtractLimits } from '../../shared/download/extract';
 import { InputError } from '../../shared/errors';
 import { parseMetadataFilter } from '../../shared/inputs/parse';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
 
 async function main(): Promise<void> {
   // Validate cheap inputs before touching the network.
@@ -25,24 +26,29 @@ async function main(): Promise<void> {
   const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
   if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
-  const { store, location } = readModelStore();
-  const result = await fetchModel({
-    store,
-    modelPath,
-    versionSelection,
-    version,
-    metadataFilter,
-    include: adapter.getString('include'),
-    destination,
-    expectedSha256,
-    requireChecksum: adapter.getBool('requireChecksum'),
-    extract,
-    extractLimits,
-    concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
-    blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
-    retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
-    location,
-    logger: adapter.taskLogger,
+  const limits = adapter.getNetworkLimits();
+  const result = await withNetworkDeadline(limits, (signal) => {
+    const { store, location } = readModelStore({ limits, signal });
+    return fetchModel({
+      store,
+      modelPath,
+      versionSelection,
+      version,
+      metadataFilter,
+      include: adapter.getString('include'),
+      destination,
+      expectedSha256,
+      requireChecksum: adapter.getBool('requireChecksum'),
+      extract,
+      extractLimits,
+      concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
+      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
+      retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
+      stallTimeoutMs: limits.idleTimeoutMs,
+      location,
+      logger: adapter.taskLogger,
+      signal,
+    });
   });
 
   adapter.setOutput('modelPath', result.modelPath);

@@ -6,6 +6,8 @@ import * as adapter from '../../shared/adapter';
 import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
 import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
 import { openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry/push-layout';
+import { configureTimeouts } from '../../shared/oci/registry/http';
+import { withNetworkDeadline } from '../../shared/net/timeouts';
 
 function readTarget(): RegistryAccess {
   const type = adapter.getChoice('registryType', ['azureContainerRegistry', 'serviceConnection'] as const, 'azureContainerRegistry');
@@ -16,6 +18,7 @@ function readTarget(): RegistryAccess {
 
 async function main(): Promise<void> {
   useAgentProxy();
+  const limits = adapter.getNetworkLimits();
   const layoutDir = adapter.getRequiredString('imageLayout');
   const sourceTag = adapter.getString('sourceTag');
   const tags = parseRegistryTags(adapter.getLines('tags'));
@@ -25,20 +28,24 @@ async function main(): Promise<void> {
   const concurrency = adapter.getInt('concurrency', { defaultValue: 3, min: 1, max: 16 });
   const layout = await openLayoutInput(layoutDir);
   const target = readTarget();
-  const result = await pushLayout({
-    layout,
-    source: sourceTag,
-    registry: target.registry,
-    repository: parseRepository(adapter.getRequiredString('repository'), target.registry),
-    tags,
-    addModelVersionTag,
-    credentials: target.credentials,
-    credentialsInput: target.input,
-    insecure,
-    chunkSize: chunkSizeMiB * 1024 * 1024,
-    concurrency,
-    mountFrom: listItems(adapter.getLines('mountFrom')),
-    logger: adapter.taskLogger,
+  const result = await withNetworkDeadline(limits, (signal) => {
+    configureTimeouts(limits, signal);
+    return pushLayout({
+      layout,
+      source: sourceTag,
+      registry: target.registry,
+      repository: parseRepository(adapter.getRequiredString('repository'), target.registry),
+      tags,
+      addModelVersionTag,
+      credentials: target.credentials,
+      credentialsInput: target.input,
+      insecure,
+      chunkSize: chunkSizeMiB * 1024 * 1024,
+      concurrency,
+      mountFrom: listItems(adapter.getLines('mountFrom')),
+      logger: adapter.taskLogger,
+      signal,
+    });
   });
   adapter.setOutput('imageDigest', result.digest);
   adapter.setOutput('imageRef', result.reference);

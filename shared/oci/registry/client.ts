@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { silentLogger } from '../../log';
+import { timeoutDetail } from '../../net/timeouts';
 import { isTransientError, withRetry } from '../../retry';
 import { isLoopbackRegistry } from '../reference';
 import { MANIFEST_ACCEPT } from '../types';
@@ -44,6 +45,8 @@ export interface RequestOptions {
   context: ErrorContext;
   /** Retry transient failures here (default true). Callers with their own resume logic turn it off. */
   retry?: boolean;
+  /** The registry may think for minutes before answering (see HttpRequest.slowAnswer). */
+  slowAnswer?: boolean;
 }
 
 export interface ManifestResponse {
@@ -120,7 +123,7 @@ export class RegistryClient {
     try {
       res = await withRetry(
         async () => {
-          const r = await send({ method: 'GET', url, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000 });
+          const r = await send({ method: 'GET', url, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs });
           if (r.status >= 500 || r.status === 429) {
             await drain(r);
             throw Object.assign(new Error(`HTTP ${r.status}`), { statusCode: r.status });
@@ -136,7 +139,7 @@ export class RegistryClient {
       throw new UserError(
         status
           ? `Registry ${this.registry} keeps failing (HTTP ${status} on ${url.toString()}): it may be down or overloaded; retry later.`
-          : `Registry ${this.registry} is unreachable at ${url.origin} (${code ?? (err as Error).message}): check the registry name, that it is up, and the agent's network and proxy settings.`,
+          : `Registry ${this.registry} is unreachable at ${url.origin} (${timeoutDetail(err) ?? code ?? (err as Error).message}): check the registry name, that it is up, and the agent's network and proxy settings.`,
         { code: 'Unreachable', cause: err },
       );
     }
@@ -186,7 +189,7 @@ export class RegistryClient {
       const own = this.isOwnOrigin(url);
       const authorization = own ? await this.auth.authorization(scopes) : undefined;
       if (authorization) headers['Authorization'] = authorization;
-      const res = await send({ method: opts.method, url, headers, body: opts.body, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs });
+      const res = await send({ method: opts.method, url, headers, body: opts.body, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs, slowAnswer: opts.slowAnswer });
       if (res.status === 401 && own && attempt < 2) {
         const challengeHeader = header(res, 'www-authenticate');
         const challenge = parseChallenges(challengeHeader).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { DEFAULT_NETWORK_LIMITS, guardRequest, type NetworkLimits } from '../../net/timeouts';
 import { proxyFor, type ProxyOptions } from '../../storage/proxy';
 
 /** A request body: bytes, or a factory that opens a fresh stream (so the request can be replayed). */
@@ -21,9 +22,17 @@ export interface HttpRequest {
   /** Follow redirects (GET/HEAD only; default true). */
   followRedirects?: boolean;
   signal?: AbortSignal;
-  /** Socket idle timeout (default 120 s). */
+  /** Socket idle timeout (default: the configured limits, see {@link configureTimeouts}). */
   idleTimeoutMs?: number;
+  /**
+   * The server may think for minutes before it answers (completing a big blob
+   * upload: it verifies or moves the whole blob): wait at least {@link SLOW_ANSWER_IDLE_MS}.
+   */
+  slowAnswer?: boolean;
 }
+
+/** Least idle timeout of a request marked `slowAnswer`. */
+export const SLOW_ANSWER_IDLE_MS = 5 * 60_000;
 
 export interface HttpResponse {
   status: number;
@@ -37,6 +46,18 @@ const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 32 });
 
 let proxyOptions: ProxyOptions = {};
+let limits: NetworkLimits = DEFAULT_NETWORK_LIMITS;
+let deadline: AbortSignal | undefined;
+
+/**
+ * Connect and idle timeouts of every registry request (the task's
+ * networkTimeout), and the signal of the task's network deadline, which every
+ * request also obeys.
+ */
+export function configureTimeouts(value: NetworkLimits, signal?: AbortSignal): void {
+  limits = value;
+  deadline = signal;
+}
 const proxyAgents = new Map<string, http.Agent>();
 
 /**
@@ -70,10 +91,9 @@ function once(req: HttpRequest): Promise<HttpResponse> {
   else if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD' && headers['Content-Length'] === undefined) headers['Content-Length'] = '0';
   return new Promise<HttpResponse>((resolve, reject) => {
     let settled = false;
-    const request = mod.request(req.url, { method: req.method, headers, agent: agentFor(req.url), signal: req.signal });
-    request.setTimeout(req.idleTimeoutMs ?? 120_000, () => {
-      request.destroy(Object.assign(new Error(`No answer from ${req.url.host} for ${Math.round((req.idleTimeoutMs ?? 120_000) / 1000)} s`), { code: 'ETIMEDOUT' }));
-    });
+    const signal = req.signal && deadline ? AbortSignal.any([req.signal, deadline]) : (req.signal ?? deadline);
+    const request = mod.request(req.url, { method: req.method, headers, agent: agentFor(req.url), signal });
+    guardRequest(request, { connectTimeoutMs: limits.connectTimeoutMs, idleTimeoutMs: idleFor(req) }, req.url.host);
     request.on('response', (res) => {
       settled = true;
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
@@ -95,6 +115,11 @@ function once(req: HttpRequest): Promise<HttpResponse> {
       request.end(body);
     }
   });
+}
+
+function idleFor(req: HttpRequest): number {
+  const idle = req.idleTimeoutMs ?? limits.idleTimeoutMs;
+  return req.slowAnswer ? Math.max(idle, SLOW_ANSWER_IDLE_MS) : idle;
 }
 
 function sameOrigin(a: URL, b: URL): boolean {

@@ -310,6 +310,7 @@ export class BlobPusher {
           headers: { 'Content-Type': 'application/octet-stream' },
           expect: [201, 204],
           retry: false,
+          slowAnswer: true,
           context: this.ctx(`completion of blob ${short(d.digest)}`),
         });
         await drain(res);

@@ -114,6 +114,22 @@ describe('download/ranged over HTTP through the fault proxy', function () {
     assert.deepEqual(readdirSync(out), []);
   });
 
+  it('gives up on a server that sends a few bytes and then resets, forever (retries have a budget)', async () => {
+    // Each response is cut a little way into its body: every attempt "progresses" by a few
+    // hundred bytes, which once reset the retry count and kept a range retrying forever.
+    proxy.setFaults({ cutResponses: { count: 1_000_000, afterBytes: 600 } });
+    const dest = join(dir, 'drip.bin');
+    const started = Date.now();
+    await assert.rejects(downloadObject(store, small, dest, { blockSize: 4 * MiB, concurrency: 2, retries: 3, ...fast }), (e: unknown) => {
+      assert.ok(e instanceof UserError, String(e));
+      assert.match(e.message, /failed after \d+ attempts at bytes \d+-\d+/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    assert.ok(proxy.stats.requests <= 2 * 4 + 2, `${proxy.stats.requests} requests`);
+    assert.equal(existsSync(dest), false);
+  });
+
   it('fails cleanly when every connection is cut before any byte arrives', async () => {
     proxy.setFaults({ cutResponses: { count: 1_000_000, afterBytes: 0 } });
     const dest = join(dir, 'cut.bin');
