@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +137,7 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
     task: 'DeployToAKS',
     inputs: { appName: 'resnet', rolloutTimeoutSeconds: '30', networkTimeout: '2', ...inputs },
     variables: { 'Agent.TempDirectory': work, 'System.DefaultWorkingDirectory': work },
-    env: { DEPLOYTOAKS_TEST_POLL_MS: '5', ...env },
+    env,
   });
 
   it('DeployToAKS with a kubeconfig whose server is the black hole fails within seconds naming it', async () => {
@@ -158,15 +160,28 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
   });
 
   it('DeployToAKS with the ARM endpoint at the black hole fails within seconds naming it', async () => {
-    const { run, seconds } = await timed({
-      ...deploySpec(
-        { connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', image: `127.0.0.1:1/models/resnet@sha256:${'a'.repeat(64)}` },
-        { DEPLOYTOAKS_TEST_ARM_ENDPOINT: `https://${hole.host}`, DEPLOYTOAKS_TEST_AZURE_TOKEN: 'entra-token' },
-      ),
-      endpoints: { azure: { scheme: 'ServicePrincipal', parameters: { tenantid: 't', serviceprincipalid: 'c', serviceprincipalkey: 'k' }, data: { subscriptionid: 'sub-1' } } },
+    // The connection's URL is its Resource Manager endpoint (as the agent gives it); the token comes
+    // from a managed identity endpoint (the Azure SDK's IDENTITY_ENDPOINT/IDENTITY_HEADER) that answers.
+    const identity = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: 'entra-token', expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: 'https://management.azure.com', token_type: 'Bearer' }));
     });
-    assertOneLineNaming(run, hole.host);
-    assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+    await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
+    const port = (identity.address() as AddressInfo).port;
+    try {
+      const { run, seconds } = await timed({
+        ...deploySpec(
+          { connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', image: `127.0.0.1:1/models/resnet@sha256:${'a'.repeat(64)}` },
+          { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: 'h' },
+        ),
+        endpoints: { azure: { scheme: 'ManagedServiceIdentity', url: `https://${hole.host}/`, parameters: { tenantid: 't' }, data: { subscriptionid: 'sub-1', environment: 'AzureCloud' } } },
+      });
+      assertOneLineNaming(run, hole.host);
+      assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
+    } finally {
+      identity.close();
+    }
   });
 
   it('DeployToAKS (renderOnly) gives up on an image registry that is a black hole and goes on with a warning naming it', async () => {
