@@ -1,5 +1,5 @@
 /**
- * BundleModelImage under task-lib's MockTestRunner: the real bundle reads
+ * BundleModelImage as the agent runs it (runMock): the real bundle reads
  * inputs, variables and a service connection as on an agent; success outputs
  * and each bad input's one-line failure.
  */
