@@ -1,21 +1,34 @@
 /**
- * Runs a built task bundle the way the Azure Pipelines agent does: inputs as
- * INPUT_<NAME> environment variables, endpoints as ENDPOINT_* variables, the
- * agent's own variables (Agent.TempDirectory, Build.BuildId...), and reads the
- * `##vso[...]` commands it prints: output variables, secrets to mask, progress
- * and the final result. Used by the demo and the end-to-end tests.
+ * The one emulation of the Azure Pipelines agent, used by the task tests
+ * (through tests/task/mock-task.ts runMock), the end-to-end test and the demo:
+ * runs a built task bundle in its own Node process the way the agent does,
+ * with inputs as INPUT_<NAME> environment variables, service connections as
+ * ENDPOINT_* variables and the agent's own variables (Agent.TempDirectory,
+ * Build.BuildId...), and reads the `##vso[...]` commands it prints: output
+ * variables, secrets to mask, issues and the final result.
  *
- * Every run goes through the secret scan (./secret-scan.ts): when the output,
- * masked as the agent masks it, still holds a secret the caller gave the task,
- * the returned promise rejects with SecretLeakError.
+ * - The bundle is rebuilt first when its sources are newer (./fresh-bundle.ts).
+ * - task-lib keeps its vault key (`.taskkey`) in Agent.TempDirectory, else in
+ *   Agent.WorkFolder, else in the current directory: when the caller gives
+ *   neither, each run gets its own Agent.WorkFolder (a fresh temporary folder,
+ *   removed afterwards), so concurrent runs never share a key file and none is
+ *   written into the repository. Two runs at the same time with the same
+ *   Agent.TempDirectory are refused (they would corrupt each other's secrets).
+ * - Every run goes through the secret scan (./secret-scan.ts): when the output,
+ *   masked as the agent masks it, still holds a secret the caller gave the
+ *   task, the returned promise rejects with SecretLeakError. This is the only
+ *   place the scan is called for a task run.
  */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureFreshBundle } from './fresh-bundle';
 import { assertNoSecretLeak, collectSecrets } from './secret-scan';
 
 export interface Endpoint {
   scheme: string;
-  parameters: Record<string, string>;
+  parameters?: Record<string, string>;
   data?: Record<string, string>;
   url?: string;
 }
@@ -24,27 +37,39 @@ export interface RunTaskOptions {
   /** Task folder name under dist/tasks. */
   task: string;
   inputs: Record<string, string | number | boolean | undefined>;
+  /** Service connections by id (the value of the input that names them). */
   endpoints?: Record<string, Endpoint>;
   /** Pipeline variables, e.g. { 'Agent.TempDirectory': '/tmp/x' }. */
   variables?: Record<string, string>;
-  /** Extra raw environment. */
-  env?: Record<string, string>;
+  /** Extra raw environment, applied last; undefined removes a variable the test process has. */
+  env?: Record<string, string | undefined>;
+  /** The repository root (dist/ and scripts/build.mjs are found under it). */
   root?: string;
-  /** Echo the task's output (masked) while it runs. */
+  /** Echo the task's output (masked, debug lines dropped) while it runs. */
   echo?: (line: string) => void;
   /** Secret values the scan cannot infer (it finds endpoint credentials, secret inputs and secret env itself). */
   secrets?: string[];
 }
 
+export type TaskResult = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Unknown';
+
 export interface TaskRun {
   exitCode: number;
-  result: 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Unknown';
+  /** The task.complete result; Unknown when the task printed none. */
+  result: TaskResult;
+  /** Not Failed, and the process exited 0. */
+  succeeded: boolean;
+  /** The task.complete message, decoded and masked as the agent shows it. */
   message: string;
+  /** Output variables (task.setvariable), decoded. */
   outputs: Record<string, string>;
+  /** Values the task registered with task.setsecret, in order. */
   secrets: string[];
-  /** Everything the task printed, secrets masked with ***, debug lines dropped. */
+  /** What the agent's log would show: secrets masked with ***, ##vso commands other than issues dropped. */
   log: string[];
-  /** Raw stdout, for tests that check what would reach the agent. */
+  /** stdout with the task.setsecret lines dropped (the agent consumes them), otherwise raw. */
+  visible: string;
+  /** Raw stdout and stderr, for tests that check what would reach the agent. */
   stdout: string;
   stderr: string;
 }
@@ -59,36 +84,69 @@ function unescapeData(v: string): string {
   return v.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
 }
 
-export function runTask(options: RunTaskOptions): Promise<TaskRun> {
-  const root = options.root ?? join(__dirname, '..', '..');
+/** Agent.TempDirectory folders of the runs in progress in this process. */
+const tempDirsInUse = new Set<string>();
+
+/** The environment the agent gives a task: the caller's, minus other tasks' inputs and connections, plus the run's. */
+function agentEnvironment(options: RunTaskOptions, workFolder: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !/^(INPUT_|ENDPOINT_|SECRET_)/.test(k)) env[k] = v;
   }
+  if (workFolder) env[variableKey('Agent.WorkFolder')] = workFolder;
   for (const [k, v] of Object.entries(options.variables ?? {})) env[variableKey(k)] = v;
   for (const [k, v] of Object.entries(options.inputs)) {
     if (v !== undefined) env[`INPUT_${variableKey(k)}`] = String(v);
   }
   for (const [id, e] of Object.entries(options.endpoints ?? {})) {
-    env[`ENDPOINT_AUTH_${id}`] = JSON.stringify({ scheme: e.scheme, parameters: e.parameters });
+    const parameters = e.parameters ?? {};
+    env[`ENDPOINT_AUTH_${id}`] = JSON.stringify({ scheme: e.scheme, parameters });
     env[`ENDPOINT_AUTH_SCHEME_${id}`] = e.scheme;
-    for (const [k, v] of Object.entries(e.parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${k.toUpperCase()}`] = v;
+    for (const [k, v] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${k.toUpperCase()}`] = v;
     for (const [k, v] of Object.entries(e.data ?? {})) env[`ENDPOINT_DATA_${id}_${k.toUpperCase()}`] = v;
     if (e.url) env[`ENDPOINT_URL_${id}`] = e.url;
   }
-  Object.assign(env, options.env ?? {});
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
+  const root = options.root ?? join(__dirname, '..', '..');
+  ensureFreshBundle(options.task, root);
+  const vars = Object.keys(options.variables ?? {}).map((k) => k.toLowerCase());
+  const tempVar = Object.entries(options.variables ?? {}).find(([k]) => k.toLowerCase() === 'agent.tempdirectory')?.[1];
+  const tempDir = tempVar ? resolve(tempVar) : undefined;
+  if (tempDir && tempDirsInUse.has(tempDir)) {
+    throw new Error(`Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`);
+  }
+  const workFolder = !tempDir && !vars.includes('agent.workfolder') ? mkdtempSync(join(tmpdir(), `agent-${options.task}-`)) : undefined;
+  const env = agentEnvironment(options, workFolder);
   // Collected before the run: a kubeconfig input names a file the caller may remove afterwards.
   const candidates = collectSecrets(options);
+  if (tempDir) tempDirsInUse.add(tempDir);
+  try {
+    const run = await spawnTask(join(root, 'dist', 'tasks', options.task, 'index.js'), env, options.echo);
+    assertNoSecretLeak(options.task, options, run, candidates);
+    return run;
+  } finally {
+    if (tempDir) tempDirsInUse.delete(tempDir);
+    if (workFolder) rmSync(workFolder, { recursive: true, force: true });
+  }
+}
 
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'dist', 'tasks', options.task, 'index.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnTask(bundle: string, env: Record<string, string>, echo: ((line: string) => void) | undefined): Promise<TaskRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';
     const outputs: Record<string, string> = {};
     const secrets: string[] = [];
     const log: string[] = [];
-    let result: TaskRun['result'] = 'Unknown';
+    let result: TaskResult = 'Unknown';
     let message = '';
     const mask = (s: string) => secrets.reduce((acc, secret) => (secret ? acc.split(secret).join('***') : acc), s);
     const onLine = (line: string) => {
@@ -96,7 +154,7 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
       if (!m) {
         const masked = mask(line);
         log.push(masked);
-        options.echo?.(masked);
+        echo?.(masked);
         return;
       }
       const [, command, rawProps, data] = m as unknown as [string, string, string, string];
@@ -106,15 +164,16 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
         if (eq > 0) props[part.slice(0, eq).trim()] = unescapeProperty(part.slice(eq + 1));
       }
       const value = unescapeData(data);
-      if (command === 'task.setsecret') secrets.push(value);
-      else if (command === 'task.setvariable' && props.variable) outputs[props.variable] = value;
+      if (command === 'task.setsecret') {
+        if (value) secrets.push(value);
+      } else if (command === 'task.setvariable' && props.variable) outputs[props.variable] = value;
       else if (command === 'task.complete') {
-        result = (props.result as TaskRun['result']) ?? 'Unknown';
+        result = (props.result as TaskResult) ?? 'Unknown';
         message = mask(value);
       } else if (command === 'task.logissue') {
-        const line2 = `${props.type === 'error' ? 'ERROR' : 'WARNING'}: ${mask(value)}`;
-        log.push(line2);
-        options.echo?.(line2);
+        const issue = `${props.type === 'error' ? 'ERROR' : 'WARNING'}: ${mask(value)}`;
+        log.push(issue);
+        echo?.(issue);
       }
     };
     child.stdout.setEncoding('utf8');
@@ -134,13 +193,12 @@ export function runTask(options: RunTaskOptions): Promise<TaskRun> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (pending) onLine(pending);
-      try {
-        assertNoSecretLeak(options.task, options, { stdout, stderr }, candidates);
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      resolve({ exitCode: code ?? -1, result, message, outputs, secrets, log, stdout, stderr });
+      const exitCode = code ?? -1;
+      const visible = stdout
+        .split(/\r?\n/)
+        .filter((l) => !l.startsWith('##vso[task.setsecret]'))
+        .join('\n');
+      resolvePromise({ exitCode, result, succeeded: result !== 'Failed' && exitCode === 0, message, outputs, secrets, log, visible, stdout, stderr });
     });
   });
 }

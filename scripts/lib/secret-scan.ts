@@ -1,6 +1,6 @@
 /**
- * Secret scan for every task run in the tests (scripts/lib/agent.ts runTask,
- * tests/task/mock-task.ts runMock and the PushToACR runner call it): the
+ * Secret scan for every task run in the tests and the demo (called from one
+ * place: scripts/lib/agent.ts runTask, which runMock wraps): the
  * task's output is masked the way the agent masks it, then searched for every
  * secret value the test gave the task. A hit throws {@link SecretLeakError}
  * naming the secret and the line.

@@ -1,7 +1,7 @@
 /**
  * Runs the fake API server and the fake ARM endpoint in their own process, for
- * task-level tests: MockTestRunner runs the task with spawnSync, which blocks
- * the test process's event loop, so servers inside it could not answer.
+ * task-level tests (written when the task runner blocked the test process's
+ * event loop; the servers still run apart from the test, like a real cluster).
  * Config: JSON in FAKE_APISERVER_CONFIG ({ tokens, lbIngress, armToken, clusters:
  * [{ subscriptionId, resourceGroup, name, user: 'entra' | <token>, admin?: <token>, failWith? }] }).
  * Prints one JSON line { url, ca, armUrl } once listening; stops on SIGTERM.

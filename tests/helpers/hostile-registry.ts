@@ -15,7 +15,7 @@
  * - aux:      a managed-identity token endpoint (App Service protocol) handing
  *   out `entraToken`, and `/records` for the test to read what happened.
  *
- * Runs in its own process (MockTestRunner blocks the test's event loop):
+ * Runs in its own process, apart from the test (as a real registry would):
  * see {@link startHostileRegistryProcess}.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -292,7 +292,7 @@ export interface HostileRegistryProcess extends HostileRegistryInfo {
   stop(): Promise<void>;
 }
 
-/** Starts the hostile registry in a child process (MockTestRunner's spawnSync would block an in-process server). */
+/** Starts the hostile registry in a child process. */
 export async function startHostileRegistryProcess(options: HostileRegistryOptions): Promise<HostileRegistryProcess> {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'hostile-registry-main.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') });
   const info = await new Promise<HostileRegistryInfo>((resolve, reject) => {

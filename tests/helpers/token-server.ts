@@ -218,8 +218,8 @@ export interface TokenServerProcess {
 }
 
 /**
- * The same server in a child process, for tests whose own event loop blocks
- * (task-lib's MockTestRunner runs the task with spawnSync).
+ * The same server in a child process, apart from the test process (task
+ * tests; it stays usable by a test that blocks its own event loop).
  */
 export async function startTokenServerProcess(options: Omit<TokenServerOptions, 'policy' | 'validateEntraToken'>): Promise<TokenServerProcess> {
   const { spawn } = await import('node:child_process');

@@ -1,5 +1,5 @@
 /**
- * BundleModelImage under task-lib's MockTestRunner: the real bundle reads
+ * BundleModelImage as the agent runs it (runMock): the real bundle reads
  * inputs, variables and a service connection as on an agent; success outputs
  * and each bad input's one-line failure.
  */
@@ -13,7 +13,7 @@ import { OciLayout } from '../../shared/oci/layout';
 import { Annotation } from '../../shared/oci/types';
 import { buildBusyboxBase, busyboxAvailable, type BaseImageInfo } from '../helpers/base-images';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
-import { root, runMock, type MockRun, type TaskSpec } from './mock-task';
+import { ensureBuilt, runMock, type MockRun, type TaskSpec } from './mock-task';
 import { requirePrerequisite } from '../helpers/prerequisite';
 
 describe('BundleModelImage task', function () {
@@ -25,7 +25,7 @@ describe('BundleModelImage task', function () {
 
   before(async function () {
     requirePrerequisite(this, busyboxAvailable(), 'busybox (Debian busybox-static)');
-    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), 'BundleModelImage'], { stdio: 'pipe' });
+    ensureBuilt('BundleModelImage');
     work = mkdtempSync(join(tmpdir(), 'bundle-task-'));
     base = await buildBusyboxBase(join(work, 'base'), '1');
     mkdirSync(join(work, 'model'));

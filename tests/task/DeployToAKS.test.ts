@@ -21,13 +21,13 @@ function kubeconfigFor(url: string, ca: string, token: string, context = 'fake')
   });
 }
 
-describe('DeployToAKS task (MockTestRunner)', function () {
+describe('DeployToAKS task (as the agent runs it)', function () {
   let fake: { url: string; ca: string; armUrl: string };
   let child: ChildProcess;
   let work: string;
   let caFile: string;
 
-  /** GET against the fake servers (they run in their own process: MockTestRunner blocks this one). */
+  /** GET against the fake servers (they run in their own process). */
   const get = <T>(url: string, token = 'test-token'): Promise<{ status: number; body: T }> =>
     new Promise((resolve, reject) => {
       https

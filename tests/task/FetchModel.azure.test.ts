@@ -1,5 +1,5 @@
 /**
- * FetchModel as the agent runs it (task-lib MockTestRunner, the real bundle)
+ * FetchModel as the agent runs it (runMock, the real bundle)
  * against a real Azurite: inputs, Azure service connection parsing, secrets
  * never printed, and one-line failures for bad input.
  */
@@ -16,7 +16,7 @@ import { runMock, type MockRun } from './mock-task';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-describe('FetchModel task (Azure Blob Storage, MockTestRunner)', function () {
+describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function () {
   this.timeout(180_000);
   let azurite: TestAzurite;
   let work: string;

@@ -15,7 +15,7 @@ import { runMock, type TaskSpec } from './mock-task';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('FetchModel task (S3, MockTestRunner)', function () {
+describe('FetchModel task (S3, as the agent runs it)', function () {
   this.timeout(180_000);
   let s3: TestS3Server;
   let work: string;

@@ -1,67 +1,37 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockTestRunner } from 'azure-pipelines-task-lib/mock-test';
-import { assertNoSecretLeak, collectSecrets } from '../../scripts/lib/secret-scan';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry';
 import { startTokenServerProcess, type TokenServerProcess } from '../helpers/token-server';
 import { buildTestImage, type TestImage } from '../integration/registry/fixture';
+import { ensureBuilt, runMock, type EndpointSpec, type MockRun } from './mock-task';
 
-const root = join(__dirname, '..', '..');
-const runner = join(__dirname, 'runners', 'push-to-acr.cjs');
-
-interface Endpoint {
+interface Endpoint extends EndpointSpec {
   id: string;
-  scheme: string;
-  parameters?: Record<string, string>;
-  data?: Record<string, string>;
-  url?: string;
 }
 
-interface RunResult {
-  tr: MockTestRunner;
-  outputs: Record<string, string>;
-}
+type RunResult = MockRun;
 
-async function run(inputs: Record<string, string>, endpoints: Endpoint[] = [], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  const saved: Record<string, string | undefined> = {};
-  const set = { TEST_PUSH_INPUTS: JSON.stringify(inputs), TEST_PUSH_ENDPOINTS: JSON.stringify(endpoints), ...env };
-  for (const [k, v] of Object.entries(set)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  // The secret scan (scripts/lib/secret-scan.ts) every task run in the tests goes through.
-  // TEST_PUSH_SYSTEM_TOKEN (the job's access token) is a secret by its name.
-  const scanSpec = { inputs, endpoints: Object.fromEntries(endpoints.map((e) => [e.id, e])), env };
-  const candidates = collectSecrets(scanSpec);
-  try {
-    // The constructor takes the paths; LoadAsync would download a Node build, so it is not called.
-    const tr = new MockTestRunner(runner, join(root, 'tasks', 'PushToACR', 'task.json'));
-    tr.nodePath = process.execPath;
-    await tr.runAsync();
-    assertNoSecretLeak('PushToACR', scanSpec, { stdout: tr.stdout, stderr: tr.stderr }, candidates);
-    const outputs: Record<string, string> = {};
-    for (const m of tr.stdout.matchAll(/##vso\[task\.setvariable variable=([^;\]]+);[^\]]*\](.*)/g)) outputs[m[1] as string] = (m[2] as string).trim();
-    return { tr, outputs };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+/** The job's access token (SYSTEMVSSCONNECTION), when the test gives one. */
+const SYSTEM_TOKEN = 'TEST_PUSH_SYSTEM_TOKEN';
+
+function run(inputs: Record<string, string>, endpoints: Endpoint[] = [], env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  const { [SYSTEM_TOKEN]: systemToken, ...rest } = env;
+  const byId: Record<string, EndpointSpec> = Object.fromEntries(endpoints.map(({ id, ...e }) => [id, e]));
+  if (systemToken) byId['SYSTEMVSSCONNECTION'] = { scheme: 'OAuth', parameters: { AccessToken: systemToken } };
+  return runMock({ task: 'PushToACR', inputs, endpoints: byId, env: rest });
 }
 
 function failure(r: RunResult): string {
-  const m = /##vso\[task\.(?:complete result=Failed|issue type=error)[^\]]*\]([^\n]*)/.exec(r.tr.stdout);
-  return m ? (m[1] as string) : r.tr.stdout.slice(-2000);
+  const m = /##vso\[task\.(?:complete result=Failed|issue type=error)[^\]]*\]([^\n]*)/.exec(r.stdout);
+  return m ? (m[1] as string) : r.stdout.slice(-2000);
 }
 
 /** True when `secret` appears in the log other than in the ##vso[task.setsecret] line that registers it for masking. */
 function leaks(r: RunResult, secret: string): boolean {
-  return r.tr.stdout.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes(secret));
+  return r.stdout.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes(secret));
 }
 
 function inspectDigest(ref: string, creds: string): string {
@@ -69,7 +39,7 @@ function inspectDigest(ref: string, creds: string): string {
   return (JSON.parse(out) as { Digest: string }).Digest;
 }
 
-describe('PushToACR task (MockTestRunner, real registries)', function () {
+describe('PushToACR task (as the agent runs it, real registries)', function () {
   let basic: TestRegistry;
   let tokens: TokenServerProcess;
   let tokenRegistry: TestRegistry;
@@ -80,14 +50,14 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
   const TENANT = '11111111-2222-3333-4444-555555555555';
 
   before(async function () {
-    if (!existsSync(join(root, 'dist', 'tasks', 'PushToACR', 'index.js'))) execFileSync('node', ['scripts/build.mjs', 'PushToACR'], { cwd: root, stdio: 'ignore' });
+    ensureBuilt('PushToACR');
     basic = await startRegistry({ mode: 'htpasswd', users: { pusher: 'pusher-pw' } });
-    // In its own process: MockTestRunner runs the task with spawnSync, which blocks this event loop.
+    // In its own process (the token server also serves tests that block their event loop).
     tokens = await startTokenServerProcess({ service: 'acr-like.local', users: { 'sp-client-id': 'sp-secret', reader: 'reader-pw' }, readOnly: ['reader'] });
     tokenRegistry = await startRegistry({ mode: 'token', realm: tokens.realm, service: 'acr-like.local', issuer: tokens.issuer, rootCertBundlePath: tokens.rootCertBundlePath });
     work = mkdtempSync(join(tmpdir(), 'push-task-'));
     image = await buildTestImage(join(work, 'layout'), { modelSize: 1 << 20, modelVersion: '3.1+rc/2' });
-    // A web server that is not a registry, in its own process (spawnSync blocks this one).
+    // A web server that is not a registry, in its own process.
     notRegistryPort = await freePort();
     const script = `require('http').createServer((q, s) => { s.writeHead(404, { 'Content-Type': 'text/html' }); s.end('<html>nope</html>'); }).listen(${notRegistryPort}, '127.0.0.1', () => console.log('up'))`;
     notRegistry = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -105,28 +75,28 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
 
   it('Others connection (user name/password): pushes, tags, model version tag and outputs', async () => {
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'models/scorer', tags: '101\nlatest', addModelVersionTag: 'true' }, [others()]);
-    assert.ok(r.tr.succeeded, failure(r));
+    assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['imageDigest'], image.manifestDigest);
     assert.equal(r.outputs['imageRef'], `${basic.host}/models/scorer@${image.manifestDigest}`);
     assert.equal(r.outputs['imageTags'], '101,latest,model-3.1-rc-2');
     assert.ok(Number(r.outputs['bytesUploaded']) > image.model.size);
     assert.equal(r.outputs['bytesSkipped'], '0');
     for (const t of ['101', 'latest', 'model-3.1-rc-2']) assert.equal(inspectDigest(`${basic.host}/models/scorer:${t}`, 'pusher:pusher-pw'), image.manifestDigest);
-    assert.ok(/Layer sha256:[0-9a-f]{12} \(1\.0 MiB\): uploaded/.test(r.tr.stdout), r.tr.stdout);
+    assert.ok(/Layer sha256:[0-9a-f]{12} \(1\.0 MiB\): uploaded/.test(r.stdout), r.stdout);
     assert.ok(!leaks(r, 'pusher-pw'), 'password never printed (only registered as a secret)');
   });
 
   it('second run uploads only the manifest', async () => {
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'models/scorer', tags: '102' }, [others()]);
-    assert.ok(r.tr.succeeded, failure(r));
+    assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['bytesUploaded'], String(image.manifestSize));
-    assert.ok(r.tr.stdout.includes('skipped, already in the repository'));
+    assert.ok(r.stdout.includes('skipped, already in the repository'));
   });
 
   it('ACR connection with service principal (Basic credentials traded for tokens)', async () => {
     const ep: Endpoint = { id: 'acrSp', scheme: 'ServicePrincipal', parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'sp-client-id', serviceprincipalkey: 'sp-secret', tenantid: TENANT }, data: { registrytype: 'ACR' } };
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrSp', repository: 'apps/scorer', tags: '1' }, [ep]);
-    assert.ok(r.tr.succeeded, failure(r));
+    assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['imageDigest'], image.manifestDigest);
     assert.equal(inspectDigest(`${tokenRegistry.host}/apps/scorer:1`, 'sp-client-id:sp-secret'), image.manifestDigest);
   });
@@ -134,7 +104,7 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
   it('ACR connection whose identity may only pull fails naming AcrPush, and writes no tag', async () => {
     const ep: Endpoint = { id: 'acrReader', scheme: 'ServicePrincipal', parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'reader', serviceprincipalkey: 'reader-pw' }, data: { registrytype: 'ACR' } };
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrReader', repository: 'apps/locked', tags: '1' }, [ep]);
-    assert.ok(r.tr.failed);
+    assert.ok(!r.succeeded);
     assert.match(failure(r), /not allowed to push to repository 'apps\/locked'.*AcrPush/);
     assert.throws(() => inspectDigest(`${tokenRegistry.host}/apps/locked:1`, 'sp-client-id:sp-secret'));
   });
@@ -166,7 +136,7 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
       if (!('SYSTEM_OIDCREQUESTURI' in env)) envWithOidc.SYSTEM_OIDCREQUESTURI = `http://127.0.0.1:${port}/oidc`;
       const epWithAuthority = { ...ep, data: { ...(ep.data ?? {}), activeDirectoryAuthority: `https://127.0.0.1:${port}` } };
       const r = await run({ imageLayout: image.layout.dir, registryType: 'azureContainerRegistry', azureSubscription: ep.id, azureContainerRegistry: tokenRegistry.host, repository: 'apps/x', tags: '1' }, [epWithAuthority], envWithOidc);
-      assert.ok(r.tr.failed);
+      assert.ok(!r.succeeded);
       assert.match(failure(r), expected);
       assert.ok(!leaks(r, 'app-secret'));
     });
@@ -180,11 +150,11 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     const port = await freePort();
     const ep: Endpoint = { id: 'armCert', scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT, authenticationType: 'spnCertificate', servicePrincipalCertificate: pem }, data: { activeDirectoryAuthority: `https://127.0.0.1:${port}` } };
     const r = await run({ imageLayout: image.layout.dir, registryType: 'azureContainerRegistry', azureSubscription: 'armCert', azureContainerRegistry: tokenRegistry.host, repository: 'apps/x', tags: '1' }, [ep]);
-    assert.ok(r.tr.failed);
+    assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
     assert.ok(!leaks(r, 'PRIVATE KEY'));
     const keyLine = pem.split('\n')[1] as string;
-    assert.ok(r.tr.stdout.includes(`##vso[task.setsecret]${keyLine}`), 'the private key lines were not registered as secrets');
+    assert.ok(r.stdout.includes(`##vso[task.setsecret]${keyLine}`), 'the private key lines were not registered as secrets');
     assert.ok(!leaks(r, keyLine));
   });
 
@@ -193,7 +163,7 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     const ep: Endpoint = { id: 'acrMsi', scheme: 'ManagedServiceIdentity', parameters: { loginServer: tokenRegistry.host, tenantid: TENANT }, data: { registrytype: 'ACR' } };
     // Point the managed identity endpoint (App Service style) at a closed local port instead of IMDS.
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrMsi', repository: 'apps/x', tags: '1' }, [ep], { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi`, IDENTITY_HEADER: 'h' });
-    assert.ok(r.tr.failed);
+    assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
   });
 
@@ -201,7 +171,7 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     const port = await freePort();
     const ep: Endpoint = { id: 'acrWif', scheme: 'WorkloadIdentityFederation', parameters: { loginServer: tokenRegistry.host, tenantid: TENANT, serviceprincipalid: 'app-id' }, data: { registrytype: 'ACR' } };
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrWif', repository: 'apps/x', tags: '1' }, [ep], { TEST_PUSH_SYSTEM_TOKEN: 'job-token', SYSTEM_OIDCREQUESTURI: `http://127.0.0.1:${port}/oidc` });
-    assert.ok(r.tr.failed);
+    assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
   });
 
@@ -226,17 +196,17 @@ describe('PushToACR task (MockTestRunner, real registries)', function () {
     it(`fails with one clear line on ${name}`, async () => {
       const { inputs, endpoints } = make();
       const r = await run(inputs, endpoints);
-      assert.ok(r.tr.failed, r.tr.stdout);
+      assert.ok(!r.succeeded, r.stdout);
       const msg = failure(r);
       assert.match(msg, expected);
-      assert.ok(!/\n/.test(msg) && !/^\s+at /m.test(r.tr.stdout), 'no stack trace');
+      assert.ok(!/\n/.test(msg) && !/^\s+at /m.test(r.stdout), 'no stack trace');
     });
   }
 
   it('fails clearly when the registry is unreachable', async function () {
     const port = await freePort();
     const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'gone', repository: 'a/b', tags: '1' }, [{ ...others(), id: 'gone', parameters: { registry: `127.0.0.1:${port}`, username: 'u', password: 'p' } }]);
-    assert.ok(r.tr.failed);
+    assert.ok(!r.succeeded);
     assert.match(failure(r), /is unreachable at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 });

@@ -5,23 +5,21 @@
  * mid-body cuts and 503 bursts still complete with the right sha256; faults
  * that never stop fail cleanly with nothing at the destination.
  * The stores' own SDK retries are turned off (1 attempt) so that the engine's
- * retry/resume logic is what is being tested.
+ * retry/resume logic is what is being tested. The stores are started and
+ * seeded by the same targets as the model-store contract
+ * (../storage/targets.ts).
  */
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { downloadObject } from '../../../shared/download/ranged';
 import { judge, planVerification } from '../../../shared/download/verify';
 import { UserError } from '../../../shared/errors';
-import { azureBlobStoreFromConnectionString } from '../../../shared/storage/azure-blob';
-import { S3Store } from '../../../shared/storage/s3';
 import type { ModelStore, StoredObject } from '../../../shared/storage/store';
-import { startAzurite, type TestAzurite } from '../../helpers/azurite';
 import { startFaultProxy, type FaultProxy } from '../../helpers/fault-proxy';
-import { startS3Server, type TestS3Server } from '../../helpers/s3server';
 import { writeRandomFile } from '../../helpers/random-file';
+import { azuriteTarget, s3rverTarget, type StoreTarget } from '../storage/targets';
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -29,61 +27,30 @@ const KEY = 'models/resnet/1.0.0/model.bin';
 const fast = { baseDelayMs: 10, maxDelayMs: 100 };
 
 interface Harness {
-  name: string;
-  setup(file: string, md5: string): Promise<{ store: ModelStore; proxy: FaultProxy; stop(): Promise<void> }>;
+  target: StoreTarget;
   /** What the store publishes that lets the download be verified. */
   method: string;
 }
 
 const harnesses: Harness[] = [
-  {
-    name: 'S3 (s3rver)',
-    method: 'ETag (MD5)',
-    async setup(file) {
-      const s3: TestS3Server = await startS3Server({ childProcess: true, buckets: ['models'] });
-      await s3.putObject('models', KEY, createReadStream(file), { contentLength: SIZE });
-      const proxy = await startFaultProxy({ targetHost: '127.0.0.1', targetPort: s3.port });
-      const store = new S3Store({
-        bucket: 'models',
-        endpoint: proxy.url,
-        region: s3.region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-        maxAttempts: 1,
-      });
-      return {
-        store,
-        proxy,
-        async stop() {
-          await proxy.stop();
-          await s3.stop();
-        },
-      };
-    },
-  },
-  {
-    name: 'Azure Blob (Azurite)',
-    method: 'Content-MD5',
-    async setup(file, md5) {
-      const az: TestAzurite = await startAzurite();
-      const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('models');
-      await container.create();
-      // uploadFile in blocks publishes no Content-MD5 by itself: set it, as publishers do.
-      await container.getBlockBlobClient(KEY).uploadFile(file, { blockSize: 32 * MiB, concurrency: 4, blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'base64') } });
-      const proxy = await startFaultProxy({ targetHost: '127.0.0.1', targetPort: az.port });
-      const conn = `DefaultEndpointsProtocol=http;AccountName=${az.accountName};AccountKey=${az.accountKey};BlobEndpoint=${proxy.url}/${az.accountName};`;
-      const store = azureBlobStoreFromConnectionString(conn, 'models', { maxTries: 1 });
-      return {
-        store,
-        proxy,
-        async stop() {
-          await proxy.stop();
-          await az.stop();
-        },
-      };
-    },
-  },
+  { target: s3rverTarget, method: 'ETag (MD5)' },
+  { target: azuriteTarget, method: 'Content-MD5' },
 ];
+
+/** The store's service with the model uploaded, reached through a fault proxy, with the SDK's own retries off. */
+async function setup(h: Harness, file: string, md5: string): Promise<{ store: ModelStore; proxy: FaultProxy; stop(): Promise<void> }> {
+  const running = await h.target.start();
+  await running.putFile(KEY, file, SIZE, md5);
+  const proxy = await startFaultProxy({ targetHost: '127.0.0.1', targetPort: running.port });
+  return {
+    store: running.store({ via: proxy.url, noSdkRetries: true }),
+    proxy,
+    async stop() {
+      await proxy.stop();
+      await running.stop();
+    },
+  };
+}
 
 describe('download/ranged against the real stores through the fault proxy', function () {
   this.timeout(600_000);
@@ -98,11 +65,11 @@ describe('download/ranged against the real stores through the fault proxy', func
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const h of harnesses) {
-    describe(h.name, () => {
-      let env: Awaited<ReturnType<Harness['setup']>>;
+    describe(h.target.name, () => {
+      let env: Awaited<ReturnType<typeof setup>>;
       let object: StoredObject;
       before(async () => {
-        env = await h.setup(join(dir, 'source.bin'), md5);
+        env = await setup(h, join(dir, 'source.bin'), md5);
         object = (await env.store.head(KEY)) as StoredObject;
         assert.equal(object.size, SIZE);
       });
