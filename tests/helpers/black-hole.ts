@@ -3,8 +3,7 @@
  * connection and never sends a byte (nor closes), recording what came in.
  * Whatever the client speaks (HTTP, TLS) it waits for an answer that never
  * comes. Connections are accepted by the kernel even while this process is
- * blocked (MockTestRunner runs the task synchronously), so the counts are
- * complete once the event loop runs again.
+ * busy, so the counts are complete once the event loop runs again.
  */
 import net from 'node:net';
 

@@ -9,9 +9,8 @@
  * It accepts any credentials and signature. Every request is recorded
  * (method, bucket, raw path, key) so a test can check what was fetched.
  *
- * It runs in its own process (MockTestRunner runs a task with spawnSync,
- * which blocks the test process's event loop, so a server inside it could
- * not answer). The test drives it over a reserved path no bucket can have
+ * It runs in its own process (written when the task runner blocked the test
+ * process's event loop; kept so its state survives a test process crash). The test drives it over a reserved path no bucket can have
  * (`/__hostile__/objects`, `/__hostile__/requests`) and stops it by its PID.
  * Run directly (`node --import tsx tests/helpers/hostile-s3.ts`) it serves
  * and prints `{"endpoint": ...}` on one line.

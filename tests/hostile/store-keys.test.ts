@@ -1,5 +1,5 @@
 /**
- * FetchModel (the real bundle, under task-lib's MockTestRunner) against a
+ * FetchModel (the real bundle, run as the agent runs it) against a
  * hostile S3 that lists keys real S3 accepts but no local path may come
  * from, plus `modelPath` inputs with `..` on S3 and Blob (Azurite). Each
  * case: the task fails with one line naming the key (or the input) and the
