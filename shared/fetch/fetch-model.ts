@@ -26,6 +26,7 @@ import { beginPlacement, ensureWritableDir, sweepStaleTemporaries, type Placemen
 import { checkCache, writeCacheMarker, removeCacheMarker } from '../download/cache';
 import { archiveKind, extractArchive, type ExtractLimits } from '../download/extract';
 import { checkModelKeys, checkModelPathInput } from './keys';
+import { mapLimit } from '../oci/registry/pool';
 import { completeVersionLookup, listOptionsFor, resolveModel, type ResolvedModel, type VersionSelection } from './resolve';
 
 export interface FetchModelOptions {
@@ -115,7 +116,37 @@ export async function resolveFromStore(options: FetchModelOptions): Promise<Reso
   }
   // The one place listed keys are checked before any becomes a local path.
   checkModelKeys(model, modelPath, options.location ?? 'the store');
-  return model;
+  return withPublishedChecksums(store, model);
+}
+
+/** HEADs of the chosen files run at once while filling in what a listing leaves out. */
+const HEAD_CONCURRENCY = 8;
+
+/**
+ * A listing leaves out user metadata (S3 always, Blob unless asked) and, on
+ * S3, the checksums: the chosen files are asked for theirs (one HEAD each), so
+ * a published `sha256` metadata key or checksum is checked for a folder model
+ * and for a file chosen under a prefix, not only for an exact key. A file that
+ * changed since it was listed (other ETag) keeps its listing: the download
+ * notices the change and fails.
+ */
+async function withPublishedChecksums(store: ModelStore, model: ResolvedModel): Promise<ResolvedModel> {
+  const missing = model.files.filter((f) => f.object.metadata === undefined);
+  if (missing.length === 0) return model;
+  const heads = await mapLimit(missing, HEAD_CONCURRENCY, (f) => store.head(f.object.key, { versionId: f.object.versionId }));
+  const fresh = new Map<string, StoredObject>();
+  missing.forEach((f, i) => {
+    const head = heads[i];
+    if (head && (f.object.etag === undefined || head.etag === f.object.etag)) {
+      fresh.set(f.object.key, {
+        ...f.object,
+        metadata: head.metadata ?? {},
+        contentMd5: f.object.contentMd5 ?? head.contentMd5,
+        checksumSha256: f.object.checksumSha256 ?? head.checksumSha256,
+      });
+    }
+  });
+  return { ...model, files: model.files.map((f) => ({ ...f, object: fresh.get(f.object.key) ?? f.object })) };
 }
 
 /** What is written where for a resolved model. */

@@ -277,16 +277,23 @@ describe('fetchModel (in-process, in-memory store)', () => {
       assert.equal(r.verification, 'partly (Content-MD5)');
     });
 
-    // Found while writing these tests: files found by listing a prefix carry no user metadata
-    // (listOptionsFor asks for it only with versionSelection=metadata, as the real stores do),
-    // so a published `sha256` metadata key is never checked for a folder model, or for a file
-    // chosen under a prefix, although docs/troubleshooting.md tells publishers to add one.
-    // Such a model falls back to Content-MD5 / ETag, or is "unverified" (and fails with
-    // requireChecksum). Un-skip when resolve/fetch-model read the metadata of the chosen files.
-    it.skip('verifies the files of a folder model by their published sha256 metadata (known gap, see above)', async () => {
+    // Listings carry no user metadata (S3 never; Blob only when asked), so the chosen files are
+    // asked for theirs: a published `sha256` metadata key is checked for a folder model and for a
+    // file chosen under a prefix, as docs/troubleshooting.md tells publishers.
+    it('verifies the files of a folder model by their published sha256 metadata', async () => {
       store.put('models/m/1.0.0/a.bin', 'A', { metadata: { sha256: sha256('A') } });
       store.put('models/m/1.0.0/b.json', 'B', { metadata: { sha256: sha256('B') } });
       const r = await run({ modelPath: 'models/m/1.0.0/', requireChecksum: true });
+      assert.equal(r.verified, true);
+      assert.match(r.verification, /sha256 metadata/);
+    });
+
+    it('verifies a file chosen under a prefix by its published sha256 metadata, and refuses a mismatch', async () => {
+      store.put('models/v/model-1.0.onnx', 'one', { metadata: { sha256: sha256('one') } });
+      store.put('models/v/model-1.1.onnx', 'eleven', { metadata: { sha256: sha256('not eleven') } });
+      await assert.rejects(run({ modelPath: 'models/v/', versionSelection: 'highestVersion' }), (e: unknown) => e instanceof UserError && /sha256/i.test((e as Error).message));
+      store.put('models/v/model-1.1.onnx', 'eleven', { metadata: { sha256: sha256('eleven') } });
+      const r = await run({ modelPath: 'models/v/', versionSelection: 'highestVersion', requireChecksum: true });
       assert.equal(r.verified, true);
       assert.match(r.verification, /sha256 metadata/);
     });
