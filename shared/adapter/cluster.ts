@@ -38,7 +38,7 @@ export async function readClusterConfig(type: ConnectionType, net?: { limits: Ne
     return kubeConfigFromServiceAccount({ server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts }, 'kubernetesServiceConnection');
   }
   const endpoint = adapter.readAzureRmEndpoint('azureSubscription');
-  const credential = azureCredentialFor(endpoint);
+  const credential = azureCredentialFor(endpoint, net ? { timeoutMs: 2 * net.limits.idleTimeoutMs } : {});
   const armEndpoint = resourceManagerOf(endpoint, 'azureSubscription');
   if (!endpoint.subscriptionId) throw new InputError('azureSubscription', `Azure service connection '${endpoint.id}' has no subscription id: use a subscription-scoped service connection.`);
   const text = await fetchAksKubeconfig({

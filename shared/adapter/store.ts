@@ -24,7 +24,7 @@ export function readModelStore(net: { limits: NetworkLimits; signal: AbortSignal
       return { store: azureBlobStoreFromConnectionString(connectionString, container, proxy), location };
     }
     const endpoint = adapter.readAzureRmEndpoint('azureSubscription');
-    const credential = azureCredentialFor(endpoint);
+    const credential = azureCredentialFor(endpoint, { timeoutMs: 2 * net.limits.idleTimeoutMs });
     const store = azureBlobStoreFromCredential(
       credential,
       {

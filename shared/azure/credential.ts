@@ -6,14 +6,57 @@
  * federated token) and managed identity. Also the per-cloud endpoints.
  */
 import {
+  type AccessToken,
   AzurePipelinesCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
   ManagedIdentityCredential,
+  type GetTokenOptions,
   type TokenCredential,
 } from '@azure/identity';
 import type { AzureRmEndpoint } from '../connections';
 import { AuthError, InputError } from '../errors';
+import { DEFAULT_NETWORK_LIMITS } from '../net/timeouts';
+
+/**
+ * How long one Entra ID sign-in (a getToken call, with the SDK's own retries
+ * inside) may take: twice the network idle timeout, so an authority or
+ * identity endpoint that accepts connections and never answers fails well
+ * under the 2-minute bound the other clients keep.
+ */
+export const DEFAULT_TOKEN_TIMEOUT_MS = 2 * DEFAULT_NETWORK_LIMITS.idleTimeoutMs;
+
+/**
+ * Wraps a credential so every getToken call ends within `timeoutMs`: the
+ * SDK is handed an abort signal for the limit (and the caller's), and the call
+ * is also raced against it, since not every credential honours the signal.
+ */
+export function withTokenTimeout(credential: TokenCredential, options: { timeoutMs: number; where: string; label?: string }): TokenCredential {
+  return {
+    getToken: async (scopes: string | string[], getOptions?: GetTokenOptions): Promise<AccessToken | null> => {
+      const limit = AbortSignal.timeout(options.timeoutMs);
+      const abortSignal = getOptions?.abortSignal ? AbortSignal.any([getOptions.abortSignal as AbortSignal, limit]) : limit;
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () =>
+          reject(
+            limit.aborted
+              ? new AuthError(
+                  `Entra ID sign-in at ${options.where} gave no token within ${options.timeoutMs / 1000} s${options.label ? ` for ${options.label}` : ''}: check that the agent can reach it (proxy, firewall) or raise networkTimeout.`,
+                )
+              : abortSignal.reason,
+          );
+        if (abortSignal.aborted) onAbort();
+        else abortSignal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        return await Promise.race([credential.getToken(scopes, { ...getOptions, abortSignal }), aborted]);
+      } finally {
+        if (onAbort) abortSignal.removeEventListener('abort', onAbort);
+      }
+    },
+  };
+}
 
 interface Cloud {
   authorityHost: string;
@@ -59,9 +102,18 @@ export function resourceManagerOf(endpoint: Pick<AzureRmEndpoint, 'id' | 'enviro
   return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
 }
 
-/** A TokenCredential for the connection's scheme. Throws AuthError when the record is incomplete. */
-export function azureCredentialFor(endpoint: AzureRmEndpoint): TokenCredential {
+/**
+ * A TokenCredential for the connection's scheme, each sign-in limited to
+ * `timeoutMs` (default {@link DEFAULT_TOKEN_TIMEOUT_MS}). Throws AuthError
+ * when the record is incomplete.
+ */
+export function azureCredentialFor(endpoint: AzureRmEndpoint, options: { timeoutMs?: number } = {}): TokenCredential {
   const authorityHost = authorityHostOf(endpoint);
+  const where = endpoint.scheme === 'ManagedServiceIdentity' ? 'the managed identity endpoint' : authorityHost;
+  return withTokenTimeout(credentialOf(endpoint, authorityHost), { timeoutMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS, where, label: `service connection '${endpoint.id}'` });
+}
+
+function credentialOf(endpoint: AzureRmEndpoint, authorityHost: string): TokenCredential {
   switch (endpoint.scheme) {
     case 'ServicePrincipal':
       if (!endpoint.tenantId || !endpoint.clientId) break;
