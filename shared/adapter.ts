@@ -103,7 +103,8 @@ export function getVariable(name: string): string | undefined {
 /**
  * The agent's proxy settings (Agent.ProxyUrl with its credentials, and its
  * bypass list of regular expressions), when configured; the proxy URL with
- * credentials is registered as a secret.
+ * credentials is registered as a secret. Read by hand, not with task-lib's
+ * getHttpProxyConfiguration(): see shared/net/proxy.ts for why.
  */
 export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   const proxyUrl = getVariable('Agent.ProxyUrl');

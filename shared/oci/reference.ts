@@ -185,11 +185,3 @@ export function makeReference(registry: string, repository: string, ref: { tag?:
   return parseReference(formatReference({ registry, repository: repository.replace(/^\/+/, ''), ...ref }));
 }
 
-/** True for localhost, 127.0.0.0/8 and ::1 (plain http allowed there). */
-export function isLoopbackRegistry(registry: string): boolean {
-  let host = registry;
-  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']'));
-  else if (host.includes(':')) host = host.slice(0, host.lastIndexOf(':'));
-  host = host.toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}

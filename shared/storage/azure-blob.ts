@@ -24,13 +24,13 @@ import {
   type BlobProperties,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
-import { networkCode, proxyFor } from './proxy';
+import { isAddressOrLocalName } from '../net/loopback';
+import { networkCode } from '../net/network-code';
+import { proxyAgent, proxyFor } from '../net/proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
 
 export interface AzureBlobStoreOptions {
@@ -84,17 +84,7 @@ function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): Stor
   const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
   const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64), ...agentTimeoutOptions(limits) };
   const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env: options.env });
-  let agent: http.Agent;
-  if (proxy) {
-    try {
-      new URL(proxy);
-      agent = secure ? new HttpsProxyAgent(proxy, agentOptions) : new HttpProxyAgent(proxy, agentOptions);
-    } catch {
-      throw new InputError('proxy', 'The proxy URL is not a valid URL: fix the agent proxy settings or HTTPS_PROXY (expected http://host:port).');
-    }
-  } else {
-    agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  }
+  const agent = proxy ? proxyAgent(proxy, secure, agentOptions) : secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   // The SDK's own timeouts (tryTimeoutInMs) are only a server-side parameter: the agent's sockets time out client side.
   withSocketTimeouts(agent, limits, hostOf(endpoint));
   // `agent` is a core-rest-pipeline option that StoragePipelineOptions passes through without declaring it.
@@ -132,7 +122,7 @@ function parseHttpUrl(text: string, input: string, what: string): URL {
 /** Path-style URLs (emulators, IP hosts) carry the account as the first path segment. */
 function isPathStyle(url: URL): boolean {
   const host = url.hostname;
-  return /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.includes(':') || host === 'localhost' || host.endsWith('.localhost') || (url.port !== '' && !host.includes('.blob.'));
+  return isAddressOrLocalName(host) || (url.port !== '' && !host.includes('.blob.'));
 }
 
 /** A ModelStore over one blob container. Create it with the factory functions below. */

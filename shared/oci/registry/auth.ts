@@ -9,7 +9,8 @@ import { AuthError, UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { isTransientError, withRetry } from '../../retry';
 import { parseErrorBody } from './errors';
-import { drain, isLoopbackHost, readText, send } from './http';
+import { isLoopbackHost } from '../../net/loopback';
+import { drain, readText, send } from './http';
 
 export interface RefreshTokenContext {
   /** Token endpoint the refresh token is traded at. */
