@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { IgnoreMatcher } from './dockerignore';
-import { buildConfig, convertLayerMediaType, type ImageFormat, type ImageSettings, type NewLayer } from './image';
-import { writeLayer, type CompressionPolicy, type LayerResult } from './layer';
+import { buildConfig, convertLayerMediaType, DEFAULT_IMAGE_FORMAT, type ImageFormat, type ImageSettings, type NewLayer } from './image';
+import { DEFAULT_COMPRESSION, writeLayer, type CompressionPolicy, type LayerResult } from './layer';
 import { OciLayout } from './layout';
 import { DEFAULT_PLATFORM, formatPlatform } from './platform';
 import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
@@ -25,6 +25,10 @@ import { finishImage, validateTags, type BundleResult, type LayerSummary } from 
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
 export type PullImageFn = (options: PullOptions) => Promise<PullResult>;
+
+/** Where the model and the app go in the image unless told (task.json's modelDestination / appDestination defaults). */
+export const DEFAULT_MODEL_DESTINATION = '/models';
+export const DEFAULT_APP_DESTINATION = '/app';
 
 /** Image settings (entrypoint, cmd, env, workingDirectory, ports, user, labels) as in ./image, plus what the build needs. */
 export interface BundleOptions extends Omit<ImageSettings, 'platform' | 'created'> {
@@ -122,8 +126,8 @@ export function validateImageDestination(value: string, input: string): string {
 export async function bundleImage(options: BundleOptions): Promise<BundleResult> {
   const logger = options.logger ?? silentLogger;
   const platform = options.platform ?? DEFAULT_PLATFORM;
-  const format = options.imageFormat ?? 'oci';
-  const compression = options.compression ?? 'auto';
+  const format = options.imageFormat ?? DEFAULT_IMAGE_FORMAT;
+  const compression = options.compression ?? DEFAULT_COMPRESSION;
   const created = options.created ?? createdFromEpoch();
   const mtime = options.mtime ?? defaultMtime();
   const tags = validateTags(options.tags ?? ['latest']);
@@ -131,7 +135,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
 
   // Validate sources before any slow work.
   const modelSource: TreeSource | undefined = options.model
-    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? '/models', 'modelDestination'), input: 'modelPath' }
+    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? DEFAULT_MODEL_DESTINATION, 'modelDestination'), input: 'modelPath' }
     : undefined;
   let appSource: TreeSource | undefined;
   if (options.app) {
@@ -141,7 +145,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
     const ignoreFile = options.app.ignoreFile ?? join(dir, '.dockerignore');
     const ignoreText = await fsp.readFile(ignoreFile, 'utf8').catch(() => undefined);
     if (options.app.ignoreFile && ignoreText === undefined) throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
-    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? '/app', 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
+    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? DEFAULT_APP_DESTINATION, 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
   }
   if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);

@@ -15,17 +15,20 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import type { ImageFormat } from './image';
-import { chooseEncodingForFile, writeTarLayer, type CompressionPolicy } from './layer';
+import { DEFAULT_IMAGE_FORMAT, type ImageFormat } from './image';
+import { chooseEncodingForFile, DEFAULT_COMPRESSION, writeTarLayer, type CompressionPolicy } from './layer';
 import { OciLayout } from './layout';
 import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
 import { prepareStaging, resolveOutputPath } from './staging';
 import type { Descriptor, ImageConfig } from './types';
 import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
+/** The dockerfile input's default. */
+export const DEFAULT_DOCKERFILE = 'Dockerfile';
 export const MODEL_CONTEXT_DIR = '.bundle-model';
 
 export interface DockerBundleOptions {
+  /** Path of the Dockerfile (the task's default: {@link DEFAULT_DOCKERFILE}). */
   dockerfile: string;
   /** Build context (default: the Dockerfile's folder). */
   buildContext?: string;
@@ -189,8 +192,8 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const logger = options.logger ?? silentLogger;
   const cli = options.dockerCli ?? 'docker';
   const env = options.env ?? process.env;
-  const format = options.imageFormat ?? 'oci';
-  const compression = options.compression ?? 'auto';
+  const format = options.imageFormat ?? DEFAULT_IMAGE_FORMAT;
+  const compression = options.compression ?? DEFAULT_COMPRESSION;
   const created = options.created ?? createdFromEpoch();
   const tags = validateTags(options.tags ?? ['latest']);
   const outputPath = await resolveOutputPath(options.outputPath);

@@ -24,6 +24,8 @@ import { BLOCK, defaultMtime, encodeHeader, tarSize, tarStream, type TarEntry } 
 import { MediaType } from './types';
 
 export type CompressionPolicy = 'auto' | 'gzip' | 'none';
+/** Compress unless the content does not shrink. */
+export const DEFAULT_COMPRESSION: CompressionPolicy = 'auto';
 export type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
 
 export const SAMPLE_SIZE = 64 * 1024;

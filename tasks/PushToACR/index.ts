@@ -7,7 +7,10 @@ import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess
 import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
 import { openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry/push-layout';
 import { configureTimeouts } from '../../shared/oci/registry/http';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY } from '../../shared/oci/registry/push';
 import { withNetworkDeadline } from '../../shared/net/timeouts';
+
+const MiB = 1024 * 1024;
 
 function readTarget(): RegistryAccess {
   const type = adapter.getChoice('registryType', ['azureContainerRegistry', 'serviceConnection'] as const, 'azureContainerRegistry');
@@ -24,8 +27,8 @@ async function main(): Promise<void> {
   const tags = parseRegistryTags(adapter.getLines('tags'));
   const addModelVersionTag = adapter.getBool('addModelVersionTag', false);
   const insecure = adapter.getBool('insecure', false);
-  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: 64, min: 1, max: 1024 });
-  const concurrency = adapter.getInt('concurrency', { defaultValue: 3, min: 1, max: 16 });
+  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: DEFAULT_CHUNK_SIZE / MiB, min: 1, max: 1024 });
+  const concurrency = adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 16 });
   const layout = await openLayoutInput(layoutDir);
   const target = readTarget();
   const result = await withNetworkDeadline(limits, (signal) => {
