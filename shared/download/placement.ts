@@ -29,7 +29,7 @@ import { UserError, errorMessage } from '../errors';
 import { isTemporaryName, replacePath, tempSibling } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
 
-export type PlacementKind = 'file' | 'folder';
+type PlacementKind = 'file' | 'folder';
 
 export interface Placement {
   readonly finalPath: string;
@@ -175,9 +175,4 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
     }
   }
   return removed;
-}
-
-/** Remove a file or folder if present (cleanup after failures). */
-export async function removePath(p: string): Promise<void> {
-  await rm(p, { recursive: true, force: true });
 }

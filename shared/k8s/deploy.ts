@@ -124,7 +124,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
 }
 
 /** Render the objects that would be applied (no cluster needed). */
-export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
+async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
   const ref = await pinImage(o);
   const image = pinnedImage(ref);
   let objects: KubeObject[];

@@ -57,7 +57,7 @@ function probePath(p: string | undefined): string | undefined {
   return p.startsWith('/') ? p : `/${p}`;
 }
 
-export function validateTemplateOptions(o: TemplateOptions): void {
+function validateTemplateOptions(o: TemplateOptions): void {
   if (!DNS1035.test(o.appName) || o.appName.length > 63) {
     throw new InputError('appName', `'appName' must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63 characters), got '${o.appName}'.`);
   }

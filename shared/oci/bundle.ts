@@ -24,7 +24,7 @@ import { finishImage, validateTags, type BundleResult, type LayerSummary } from 
 
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
-export type PullImageFn = (options: PullOptions) => Promise<PullResult>;
+type PullImageFn = (options: PullOptions) => Promise<PullResult>;
 
 /** Where the model and the app go in the image unless told (task.json's modelDestination / appDestination defaults). */
 export const DEFAULT_MODEL_DESTINATION = '/models';
@@ -112,7 +112,7 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
  * when a segment is '..', '.' or empty, or it holds a backslash or a control
  * character, before anything normalises it (`../../etc` must not become `/etc`).
  */
-export function validateImageDestination(value: string, input: string): string {
+function validateImageDestination(value: string, input: string): string {
   const shown = JSON.stringify(value).slice(1, -1);
   const why = (reason: string) => new InputError(input, `Input '${input}' ('${shown}') ${reason}: give an absolute path inside the image such as /models, without '.', '..' or empty segments.`);
   if (!value.trim()) throw why('is empty');

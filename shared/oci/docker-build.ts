@@ -25,7 +25,7 @@ import { finishImage, validateTags, type BundleResult, type LayerSummary } from 
 
 /** The dockerfile input's default. */
 export const DEFAULT_DOCKERFILE = 'Dockerfile';
-export const MODEL_CONTEXT_DIR = '.bundle-model';
+const MODEL_CONTEXT_DIR = '.bundle-model';
 
 export interface DockerBundleOptions {
   /** Path of the Dockerfile (the task's default: {@link DEFAULT_DOCKERFILE}). */
@@ -101,7 +101,7 @@ function run(cli: string, args: string[], env: NodeJS.ProcessEnv, options: { log
 }
 
 /** The command line as it may be printed: build-arg values (tokens, passwords) become `***`; only MODEL_PATH, which this module sets, stays. */
-export function printableArgs(args: string[]): string[] {
+function printableArgs(args: string[]): string[] {
   return args.map((a, i) => {
     if (args[i - 1] !== '--build-arg') return a;
     const eq = a.indexOf('=');
@@ -111,7 +111,7 @@ export function printableArgs(args: string[]): string[] {
 }
 
 /** Checks that the Docker CLI is installed and an engine answers; one clear sentence otherwise. */
-export async function checkDockerEngine(cli = 'docker', env: NodeJS.ProcessEnv = process.env): Promise<string> {
+async function checkDockerEngine(cli = 'docker', env: NodeJS.ProcessEnv = process.env): Promise<string> {
   let r: RunResult;
   try {
     r = await run(cli, ['version', '--format', '{{.Server.Version}}'], env, { timeoutMs: 30000 });

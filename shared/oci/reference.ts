@@ -17,7 +17,7 @@ export interface ImageReference {
   toString(): string;
 }
 
-export const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
+const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;

@@ -451,7 +451,7 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString', signal: options.signal });
 }
 
-export interface AzureCredentialTarget {
+interface AzureCredentialTarget {
   /** Storage account name; the endpoint is https://<account>.blob.<cloud suffix>. */
   accountName?: string;
   /** Explicit blob endpoint (sovereign clouds, private endpoints, emulators); wins over accountName. */

@@ -74,7 +74,7 @@ export interface S3StoreOptions {
 /** Attempts per SDK request (a black hole is tried this many times). */
 export const S3_MAX_ATTEMPTS = 3;
 
-export interface S3Inputs {
+interface S3Inputs {
   bucket: string;
   region?: string;
   s3Endpoint?: string;

@@ -49,7 +49,7 @@ export interface RequestOptions {
   slowAnswer?: boolean;
 }
 
-export interface ManifestResponse {
+interface ManifestResponse {
   bytes: Buffer;
   mediaType: string;
   digest: string;

@@ -13,7 +13,7 @@ import { proxyAgent, proxyFor, type ProxyOptions } from '../../net/proxy';
 /** A request body: bytes, or a factory that opens a fresh stream (so the request can be replayed). */
 export type RequestBody = Buffer | string | (() => Readable);
 
-export interface HttpRequest {
+interface HttpRequest {
   method: string;
   url: URL;
   headers?: Record<string, string>;
@@ -31,7 +31,7 @@ export interface HttpRequest {
 }
 
 /** Least idle timeout of a request marked `slowAnswer`. */
-export const SLOW_ANSWER_IDLE_MS = 5 * 60_000;
+const SLOW_ANSWER_IDLE_MS = 5 * 60_000;
 
 export interface HttpResponse {
   status: number;
