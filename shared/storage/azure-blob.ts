@@ -26,30 +26,16 @@ import {
 } from '@azure/storage-blob';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
-import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { isAddressOrLocalName } from '../net/loopback';
 import { networkCode } from '../net/network-code';
 import { proxyAgent, proxyFor } from '../net/proxy';
-import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
+import type { ListOptions, ModelStore, RangeOptions, StoredObject, StoreNetworkOptions } from './store';
 
-export interface AzureBlobStoreOptions {
-  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise (see proxy.ts). */
-  proxyUrl?: string;
-  /** No-proxy list instead of NO_PROXY. */
-  noProxy?: string;
-  /** The agent's proxy bypass list (regular expressions over the URL). */
-  bypassPatterns?: string[];
+export interface AzureBlobStoreOptions extends StoreNetworkOptions {
   /** Attempts per HTTP request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxTries?: number;
-  /** Sockets per host (default 64; at least the download concurrency). */
-  maxSockets?: number;
-  /** Environment for the proxy variables (default process.env); for tests. */
-  env?: NodeJS.ProcessEnv;
-  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
-  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
-  /** Aborts every request (the task's network deadline). */
-  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */

@@ -35,9 +35,9 @@ import { httpStatusOf } from '../retry';
 import { isAddressOrLocalName } from '../net/loopback';
 import { networkCode } from '../net/network-code';
 import { proxyAgent, proxyFor } from '../net/proxy';
-import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
+import type { ListOptions, ModelStore, RangeOptions, StoredObject, StoreNetworkOptions } from './store';
 
-export interface S3StoreOptions {
+export interface S3StoreOptions extends StoreNetworkOptions {
   bucket: string;
   /** Default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. */
   region?: string;
@@ -51,24 +51,10 @@ export interface S3StoreOptions {
   assumeRole?: { roleArn: string; roleSessionName?: string; externalId?: string };
   /** How the credentials were obtained, for messages, e.g. "S3 service connection 'prod'". */
   credentialLabel?: string;
-  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise. */
-  proxyUrl?: string;
-  /** No-proxy list instead of NO_PROXY. */
-  noProxy?: string;
-  /** The agent's proxy bypass list (regular expressions over the URL). */
-  bypassPatterns?: string[];
-  /** Sockets per host (default 64; at least the download concurrency). */
-  maxSockets?: number;
   /** Parallel HEAD/GetObjectTagging requests while listing with metadata or tags (default 16). */
   metadataConcurrency?: number;
   /** Attempts per request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxAttempts?: number;
-  /** Environment to read (default process.env); for tests. */
-  env?: NodeJS.ProcessEnv;
-  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
-  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
-  /** Aborts every request (the task's network deadline). */
-  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */

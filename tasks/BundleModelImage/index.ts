@@ -5,16 +5,10 @@
 import * as adapter from '../../shared/adapter';
 import { credentialsForImage, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { InputError } from '../../shared/errors';
-import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs/parse';
-import { bundleImage, DEFAULT_APP_DESTINATION, DEFAULT_MODEL_DESTINATION } from '../../shared/oci/bundle';
-import { DEFAULT_IMAGE_FORMAT } from '../../shared/oci/image';
-import { DEFAULT_COMPRESSION } from '../../shared/oci/layer';
-import { createdFromSources, type Provenance } from '../../shared/oci/provenance';
-import { bundleMessage, type BundleResult } from '../../shared/oci/write-image';
-import { bundleWithDocker, DEFAULT_DOCKERFILE } from '../../shared/oci/docker-build';
-import { parseReference } from '../../shared/oci/reference';
-import { configureTimeouts } from '../../shared/oci/registry/http';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs';
+import { bundleImage, bundleMessage, type BundleResult, bundleWithDocker, createdFromSources, DEFAULT_APP_DESTINATION, DEFAULT_COMPRESSION, DEFAULT_DOCKERFILE, DEFAULT_IMAGE_FORMAT, DEFAULT_MODEL_DESTINATION, parseReference, type Provenance } from '../../shared/oci';
+import { configureTimeouts } from '../../shared/oci/registry';
+import { withNetworkDeadline } from '../../shared/net';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");

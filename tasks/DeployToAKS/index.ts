@@ -9,14 +9,11 @@ import { join } from 'node:path';
 import { getBool, getChoice, getInt, getLines, getNetworkLimits, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
-import { listItems, parseEnvLines } from '../../shared/inputs/parse';
-import { KubeClient } from '../../shared/k8s/client';
-import { deploy, DEPLOY_DEFAULTS, deployMessage } from '../../shared/k8s/deploy';
-import { TEMPLATE_DEFAULTS } from '../../shared/k8s/template';
-import { checkDeployNames } from '../../shared/k8s/names';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseEnvLines } from '../../shared/inputs';
+import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, TEMPLATE_DEFAULTS } from '../../shared/k8s';
+import { withNetworkDeadline } from '../../shared/net';
 import { InputError } from '../../shared/errors';
-import { configureTimeouts } from '../../shared/oci/registry/http';
+import { configureTimeouts } from '../../shared/oci/registry';
 
 void runTask(async () => {
   useAgentProxy();

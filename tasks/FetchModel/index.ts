@@ -5,14 +5,11 @@
 import { join } from 'node:path';
 import * as adapter from '../../shared/adapter';
 import { readModelStore } from '../../shared/adapter/store';
-import { fetchMessage, fetchModel, summarize } from '../../shared/fetch/fetch-model';
-import { VERSION_SELECTIONS } from '../../shared/fetch/resolve';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES } from '../../shared/download/ranged';
-import { parseExpectedSha256 } from '../../shared/download/verify';
-import { parseExtractLimits } from '../../shared/download/extract';
+import { fetchMessage, fetchModel, summarize, VERSION_SELECTIONS } from '../../shared/fetch';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpectedSha256, parseExtractLimits } from '../../shared/download';
 import { InputError } from '../../shared/errors';
-import { parseMetadataFilter } from '../../shared/inputs/parse';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { parseMetadataFilter } from '../../shared/inputs';
+import { withNetworkDeadline } from '../../shared/net';
 
 const MiB = 1024 * 1024;
 

@@ -4,11 +4,9 @@
  */
 import * as adapter from '../../shared/adapter';
 import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
-import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
-import { openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry/push-layout';
-import { configureTimeouts } from '../../shared/oci/registry/http';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY } from '../../shared/oci/registry/push';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
+import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry';
+import { withNetworkDeadline } from '../../shared/net';
 
 const MiB = 1024 * 1024;
 
