@@ -103,7 +103,8 @@ export function getVariable(name: string): string | undefined {
 /**
  * The agent's proxy settings (Agent.ProxyUrl with its credentials, and its
  * bypass list of regular expressions), when configured; the proxy URL with
- * credentials is registered as a secret.
+ * credentials is registered as a secret. Read by hand, not with task-lib's
+ * getHttpProxyConfiguration(): see shared/net/proxy.ts for why.
  */
 export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   const proxyUrl = getVariable('Agent.ProxyUrl');
@@ -138,7 +139,7 @@ export function pipelineRunUrl(): string | undefined {
   return `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}`;
 }
 
-export function isDebug(): boolean {
+function isDebug(): boolean {
   return (getVariable('system.debug') ?? '').toLowerCase() === 'true';
 }
 
@@ -151,7 +152,7 @@ export function isDebug(): boolean {
  * string's AccountKey / SharedAccessSignature, a SAS's sig (as written and
  * decoded), a URL's password.
  */
-export function setSecret(value: string | undefined): void {
+function setSecret(value: string | undefined): void {
   if (!value) return;
   if (!/[\r\n]/.test(value)) {
     tl.setSecret(value);
@@ -178,7 +179,7 @@ export function setOutput(name: string, value: string | number): void {
   tl.setVariable(name, String(value), false, true);
 }
 
-export function reportProgress(update: ProgressUpdate): void {
+function reportProgress(update: ProgressUpdate): void {
   console.log(update.line);
   if (update.percent !== undefined) tl.command('task.setprogress', { value: String(Math.floor(update.percent)) }, update.label);
 }
@@ -393,8 +394,4 @@ function namingInput(message: string, input: string | undefined): string {
 
 export function succeed(message: string): void {
   tl.setResult(tl.TaskResult.Succeeded, message);
-}
-
-export function succeedWithIssues(message: string): void {
-  tl.setResult(tl.TaskResult.SucceededWithIssues, message);
 }

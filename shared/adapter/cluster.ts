@@ -15,7 +15,7 @@ import type { NetworkLimits } from '../net/timeouts';
 import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../k8s/kubeconfig';
 
 export const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
-export type ConnectionType = (typeof CONNECTION_TYPES)[number];
+type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
 export async function readClusterConfig(type: ConnectionType, net?: { limits: NetworkLimits; signal: AbortSignal }): Promise<KubeConfig> {
   if (type === 'kubeconfig') {

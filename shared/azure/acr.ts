@@ -16,7 +16,7 @@ import { isTransientError, withRetry } from '../retry';
 import type { RefreshTokenContext, RegistryCredentials } from '../oci/registry/auth';
 import { readText, send } from '../oci/registry/http';
 
-export const ACR_ENTRA_SCOPE = 'https://containerregistry.azure.net/.default';
+const ACR_ENTRA_SCOPE = 'https://containerregistry.azure.net/.default';
 /** The user name `docker login` uses with an ACR refresh token. */
 export const ACR_NULL_USER = '00000000-0000-0000-0000-000000000000';
 
@@ -35,7 +35,7 @@ export interface AcrExchangeOptions {
 }
 
 /** Tenant id (`tid` claim) of a JWT, when it is one. */
-export function tenantOfJwt(token: string): string | undefined {
+function tenantOfJwt(token: string): string | undefined {
   const part = token.split('.')[1];
   if (!part) return undefined;
   try {
@@ -56,7 +56,7 @@ export function exchangeUrlFor(registryUrl: string): URL {
 }
 
 /** A refresh-token provider for {@link RegistryCredentials.refreshToken}, exchanging Entra tokens as needed. */
-export function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshTokenContext) => Promise<string> {
+function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshTokenContext) => Promise<string> {
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
   let cached: { refreshToken: string; validUntil: number } | undefined;

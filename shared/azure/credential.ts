@@ -71,7 +71,7 @@ const CLOUDS: Record<string, Cloud> = {
   azuregermancloud: { authorityHost: 'https://login.microsoftonline.de', storageSuffix: 'core.cloudapi.de', resourceManager: 'https://management.microsoftazure.de' },
 };
 
-export function cloudOf(environment?: string): Cloud {
+function cloudOf(environment?: string): Cloud {
   return CLOUDS[(environment ?? 'AzureCloud').toLowerCase()] ?? (CLOUDS.azurecloud as Cloud);
 }
 

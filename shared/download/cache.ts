@@ -28,7 +28,7 @@ import { writeFileAtomic } from '../fs/atomic-write';
 export const CACHE_MARKER = '.fetchmodel-cache.json';
 const FORMAT = 1;
 
-export interface CachedObject {
+interface CachedObject {
   key: string;
   etag?: string;
   versionId?: string;
@@ -37,14 +37,14 @@ export interface CachedObject {
   sha256: string;
 }
 
-export interface CachedFile {
+interface CachedFile {
   /** Path relative to the destination folder, `/` separators. */
   path: string;
   size: number;
   sha256: string;
 }
 
-export interface CacheMarker {
+interface CacheMarker {
   format: number;
   /** modelUri output of the fetch. */
   uri: string;
@@ -61,7 +61,7 @@ export interface CacheMarker {
   fetchedAt: string;
 }
 
-export interface ExpectedObject {
+interface ExpectedObject {
   key: string;
   etag?: string;
   versionId?: string;
@@ -75,7 +75,7 @@ export interface CacheQuery {
   objects: ExpectedObject[];
 }
 
-export type CacheCheck = { hit: true; marker: CacheMarker } | { hit: false; reason: string };
+type CacheCheck = { hit: true; marker: CacheMarker } | { hit: false; reason: string };
 
 /** sha256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {

@@ -52,9 +52,9 @@ import { InputError, UserError, errorMessage, isUserError } from '../errors';
 import { formatBytes } from '../format';
 import type { Logger } from '../log';
 
-export type ArchiveFormat = 'tar' | 'tgz' | 'zip';
+type ArchiveFormat = 'tar' | 'tgz' | 'zip';
 
-export interface ExtractedFile {
+interface ExtractedFile {
   /** Relative path with `/` separators. */
   path: string;
   size: number;

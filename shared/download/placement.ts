@@ -8,7 +8,9 @@
  * existing file or folder at the final path is first renamed away
  * (`.<name>.old-<random>`), the new one renamed in, then the old one
  * deleted; if the second rename fails, the old one is put back. On failure
- * the temporary is deleted.
+ * the temporary is deleted. The temporary names and the rename-aside are
+ * shared/fs/atomic-write.ts's (tempSibling, replacePath); this module adds the
+ * destination checks and the messages that name the 'destination' input.
  *
  * Every path placement writes, renames or deletes is a STRICT descendant of
  * the folder it is placing into (`within`, the `destination` input): the
@@ -21,13 +23,13 @@
  *   try { await download(p.tempPath); await verify(); await p.commit(); }
  *   catch (e) { await p.abort(); throw e; }
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdtemp, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError, errorMessage } from '../errors';
+import { isTemporaryName, replacePath, tempSibling } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
 
-export type PlacementKind = 'file' | 'folder';
+type PlacementKind = 'file' | 'folder';
 
 export interface Placement {
   readonly finalPath: string;
@@ -38,13 +40,6 @@ export interface Placement {
   commit(): Promise<void>;
   /** Remove the temporary (idempotent; safe after commit). */
   abort(): Promise<void>;
-}
-
-const PARTIAL = '.partial-';
-const OLD = '.old-';
-
-function suffix(): string {
-  return randomBytes(6).toString('hex');
 }
 
 function notWritable(dir: string, err: unknown): UserError {
@@ -110,8 +105,8 @@ export async function beginPlacement(finalPath: string, kind: PlacementKind, opt
   const target = join(parent, name);
   let tempPath: string;
   try {
-    if (kind === 'folder') tempPath = await mkdtemp(join(parent, `.${name}${PARTIAL}`));
-    else tempPath = join(parent, `.${name}${PARTIAL}${suffix()}`);
+    tempPath = tempSibling(target);
+    if (kind === 'folder') await mkdir(tempPath, { mode: 0o700 });
   } catch (err) {
     throw notWritable(parent, err);
   }
@@ -148,33 +143,10 @@ async function realOfNearest(p: string): Promise<string> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
 /** rename(src, dest), replacing an existing file or folder at dest safely. */
 export async function replaceAtomically(src: string, dest: string): Promise<void> {
-  const parent = dirname(dest);
   try {
-    if (!(await exists(dest))) {
-      await rename(src, dest);
-      return;
-    }
-    const old = join(parent, `.${basename(dest)}${OLD}${suffix()}`);
-    await rename(dest, old);
-    try {
-      await rename(src, dest);
-    } catch (err) {
-      await rename(old, dest).catch(() => undefined);
-      throw err;
-    }
-    await rm(old, { recursive: true, force: true });
+    await replacePath(src, dest);
   } catch (err) {
     throw new UserError(`Cannot move the downloaded model into place at ${dest} (${errorMessage(err)}); check that the 'destination' folder is writable and not in use.`, {
       code: 'DestinationNotWritable',
@@ -197,15 +169,10 @@ export async function sweepStaleTemporaries(dir: string): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const n of names) {
-    if (n.startsWith('.') && (n.includes(PARTIAL) || n.includes(OLD))) {
+    if (isTemporaryName(n)) {
       await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
       removed.push(n);
     }
   }
   return removed;
-}
-
-/** Remove a file or folder if present (cleanup after failures). */
-export async function removePath(p: string): Promise<void> {
-  await rm(p, { recursive: true, force: true });
 }

@@ -21,7 +21,7 @@ import { ChecksumMismatchError, InputError } from '../errors';
 import type { StoredObject } from '../storage/store';
 import type { HashAlgorithm } from './ranged';
 
-export interface Expectation {
+interface Expectation {
   algorithm: HashAlgorithm;
   /** Normalised expected value: lower-case hex for sha256, base64 for md5. */
   expected: string;
@@ -29,7 +29,7 @@ export interface Expectation {
   method: string;
 }
 
-export interface VerificationPlan {
+interface VerificationPlan {
   /** Hashes the downloader must compute (always includes sha256). */
   hashes: HashAlgorithm[];
   expectations: Expectation[];
@@ -37,14 +37,14 @@ export interface VerificationPlan {
   notes: string[];
 }
 
-export interface ComputedHashes {
+interface ComputedHashes {
   /** Lower-case hex. */
   sha256: string;
   /** Base64. */
   md5?: string;
 }
 
-export interface Mismatch {
+interface Mismatch {
   method: string;
   algorithm: HashAlgorithm;
   expected: string;
@@ -138,7 +138,7 @@ export function judge(plan: VerificationPlan, computed: ComputedHashes): Verdict
 }
 
 /** The error for a verdict with a mismatch. */
-export function mismatchError(uri: string, m: Mismatch): ChecksumMismatchError {
+function mismatchError(uri: string, m: Mismatch): ChecksumMismatchError {
   const input = m.method === 'expectedSha256 input' ? 'expectedSha256' : undefined;
   const advice =
     input !== undefined
@@ -157,7 +157,7 @@ export function verifyOrThrow(uri: string, plan: VerificationPlan, computed: Com
   return v;
 }
 
-export interface ManifestEntry {
+interface ManifestEntry {
   /** Path relative to the model folder; `\` is turned into `/`. */
   path: string;
   /** Lower-case hex sha256 of the file. */

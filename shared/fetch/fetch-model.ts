@@ -55,7 +55,7 @@ export interface FetchModelOptions {
   signal?: AbortSignal;
 }
 
-export interface FetchedFile {
+interface FetchedFile {
   relativePath: string;
   key: string;
   size: number;
@@ -88,7 +88,7 @@ async function collect(store: ModelStore, prefix: string, options: ReturnType<ty
 }
 
 /** Find the model: an exact key (optionally a version id of it), else a prefix listing. */
-export async function resolveFromStore(options: FetchModelOptions): Promise<ResolvedModel> {
+async function resolveFromStore(options: FetchModelOptions): Promise<ResolvedModel> {
   const { store, modelPath } = options;
   checkModelPathInput(modelPath);
   const resolveOptions = {
@@ -156,7 +156,7 @@ function layoutOf(model: ResolvedModel, extract: boolean): 'file' | 'folder' | '
 }
 
 /** The file or folder name the model gets inside the destination. */
-export function localName(model: ResolvedModel, layout: 'file' | 'folder' | 'extracted', fileName: string): string {
+function localName(model: ResolvedModel, layout: 'file' | 'folder' | 'extracted', fileName: string): string {
   if (layout === 'file') return fileName;
   if (layout === 'extracted') return fileName.replace(/(\.tar\.gz|\.tgz|\.tar|\.zip)$/i, '') || 'model';
   const segments = model.rootKey.split('/').filter((s) => s.length > 0);

@@ -51,7 +51,7 @@ export interface ResolveOptions {
   location?: string;
 }
 
-export interface ResolvedFile {
+interface ResolvedFile {
   object: StoredObject;
   /** Path below the model folder (`/`-separated); the file's base name for a single-file model. */
   relativePath: string;

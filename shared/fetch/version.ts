@@ -32,10 +32,6 @@ export function parseVersion(text: string): Version | undefined {
   return { raw, numbers, prerelease: toIdentifiers(m[2]) };
 }
 
-export function isVersion(text: string): boolean {
-  return parseVersion(text) !== undefined;
-}
-
 function compareIdentifiers(a: string | number, b: string | number): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'number') return -1; // numeric identifiers are lower than alphanumeric ones (semver 11.4.3)
@@ -63,14 +59,6 @@ export function compareVersions(a: Version, b: Version): number {
     if (d !== 0) return Math.sign(d);
   }
   return 0;
-}
-
-/** Compare two names; names that are not versions sort below every version (and equal among themselves). */
-export function compareVersionNames(a: string, b: string): number {
-  const va = parseVersion(a);
-  const vb = parseVersion(b);
-  if (!va || !vb) return (va ? 1 : 0) - (vb ? 1 : 0);
-  return compareVersions(va, vb);
 }
 
 // A version token inside a file name: preceded by the start or a separator,

@@ -16,6 +16,11 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.partial-${randomBytes(6).toString('hex')}`);
 }
 
+/** True for a name tempSibling() or replacePath() leave behind when a run is killed (`.*.partial-*`, `.*.old-*`). */
+export function isTemporaryName(name: string): boolean {
+  return name.startsWith('.') && (name.includes('.partial-') || name.includes('.old-'));
+}
+
 /**
  * Moves `src` (a file or folder) to `dest`, replacing whatever is there:
  * `dest` is renamed aside first (no check-then-rename race; absent is fine),

@@ -10,9 +10,9 @@ import { DEFAULT_NETWORK_LIMITS, isTimeoutError, type NetworkLimits } from '../n
 import { isTransientError, withRetry } from '../retry';
 import { isRecord } from './types';
 
-export const AKS_API_VERSION = '2024-05-01';
+const AKS_API_VERSION = '2024-05-01';
 
-export interface AksCredentialRequest {
+interface AksCredentialRequest {
   credential: TokenCredential;
   /** e.g. https://management.azure.com */
   armEndpoint: string;

@@ -12,7 +12,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_NETWORK_LIMITS, guardRequest, timeoutDetail, type NetworkLimits } from '../net/timeouts';
 import { isRecord } from './types';
 
-export interface KubeRequest {
+interface KubeRequest {
   method?: string;
   /** Path starting with '/', e.g. /apis/apps/v1/namespaces/x/deployments/y. */
   path: string;
@@ -33,7 +33,7 @@ export interface KubeRequest {
 }
 
 /** Default cap of an API response body: a list of a few thousand objects fits. */
-export const MAX_BODY_BYTES = 32 << 20;
+const MAX_BODY_BYTES = 32 << 20;
 
 /** An API response larger than the cap of its request. */
 export class KubeBodyTooLargeError extends Error {

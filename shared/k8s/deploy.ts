@@ -24,6 +24,16 @@ import { renderTemplate, type TemplateOptions } from './template';
 import { applyTraceability, type TraceInfo } from './traceability';
 import { describeObject, isRecord, isWorkloadKind, type KubeObject } from './types';
 
+/** The deploy inputs' defaults (task.json repeats them as literals; tests/unit/defaults.test.ts keeps them equal). */
+export const DEPLOY_DEFAULTS = {
+  namespace: 'default',
+  rolloutTimeoutSeconds: 600,
+  rollbackOnFailure: true,
+  renderOnly: false,
+  /** statusPollIntervalMs */
+  pollIntervalMs: 2000,
+} as const;
+
 export interface DeployOptions {
   /** Needed unless renderOnly (or connect). */
   client?: KubeClient;
@@ -114,7 +124,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
 }
 
 /** Render the objects that would be applied (no cluster needed). */
-export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
+async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
   const ref = await pinImage(o);
   const image = pinnedImage(ref);
   let objects: KubeObject[];
@@ -156,7 +166,7 @@ interface WaitOutcome {
 
 async function waitForRollout(client: KubeClient, applied: AppliedObject[], deadline: number, o: DeployOptions): Promise<WaitOutcome[]> {
   const now = o.now ?? Date.now;
-  const poll = o.pollIntervalMs ?? 2000;
+  const poll = o.pollIntervalMs ?? DEPLOY_DEFAULTS.pollIntervalMs;
   const outcomes: WaitOutcome[] = [];
   for (const a of applied) {
     if (!isWorkloadKind(a.object.kind)) continue;
@@ -224,7 +234,7 @@ async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: 
       o.logger.warn(`Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`);
       return { endpoint: dns(), service: live };
     }
-    await sleep(o.pollIntervalMs ?? 2000);
+    await sleep(o.pollIntervalMs ?? DEPLOY_DEFAULTS.pollIntervalMs);
     try {
       live = await client.request<KubeObject>({ path });
     } catch (err) {

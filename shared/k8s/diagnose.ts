@@ -11,7 +11,7 @@ import { isRecord, num, type Condition, type KubeList, type KubeObject } from '.
 /** Most bytes of a container's log read for a diagnosis (asked of the server, and enforced here). */
 export const LOG_BYTES = 64 << 10;
 
-export interface PodProblem {
+interface PodProblem {
   pod: string;
   container?: string;
   reason: string;
@@ -19,7 +19,7 @@ export interface PodProblem {
   restarts?: number;
 }
 
-export interface Diagnosis {
+interface Diagnosis {
   conditions: string[];
   problems: PodProblem[];
   events: string[];

@@ -14,7 +14,7 @@ import { isRecord } from './types';
 /** Application id of the AKS Entra ID server app (fixed for every AKS cluster). */
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
 
-export const ENTRA_AUTH_PROVIDER = 'modeltoaks-entra';
+const ENTRA_AUTH_PROVIDER = 'modeltoaks-entra';
 
 /** Load a kubeconfig document; `input` names the task input for errors. */
 export function kubeConfigFromString(text: string, options: { context?: string; input: string; source?: string }): KubeConfig {
@@ -48,7 +48,7 @@ function parseReason(err: unknown): string {
   return first.replace(/"[^"]*"|'[^']*'|!<[^>]*>|!\S+/g, '(…)').slice(0, 200);
 }
 
-export interface ServiceAccountRecord {
+interface ServiceAccountRecord {
   server: string;
   /** PEM of the cluster CA. */
   certificate?: string;
@@ -79,7 +79,7 @@ interface ExecConfig {
 }
 
 /** The Entra ID server app id a kubelogin exec user or legacy azure auth-provider asks tokens for, if the user is one. */
-export function entraServerIdOf(user: User): string | undefined {
+function entraServerIdOf(user: User): string | undefined {
   const exec: unknown = user.exec;
   if (isRecord(exec)) {
     const e = exec as ExecConfig;

@@ -12,7 +12,7 @@ import { InputError } from '../errors';
 import { formatReference, parseReference, sameRepository, type ImageReference } from '../oci/reference';
 import { isRecord, type KubeObject } from './types';
 
-export interface SourcedObject {
+interface SourcedObject {
   object: KubeObject;
   /** file:line the document starts at, for messages. */
   source: string;
@@ -178,19 +178,19 @@ export function getPath(obj: unknown, path: string[]): Record<string, unknown> |
   return isRecord(cur) ? cur : undefined;
 }
 
-export function podSpecOf(obj: KubeObject): Record<string, unknown> | undefined {
+function podSpecOf(obj: KubeObject): Record<string, unknown> | undefined {
   const path = POD_SPEC_PATHS[obj.kind ?? ''];
   return path ? getPath(obj, path) : undefined;
 }
 
 const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 
-export interface ContainerRef {
+interface ContainerRef {
   list: (typeof CONTAINER_LISTS)[number];
   container: Record<string, unknown>;
 }
 
-export function containersOf(podSpec: Record<string, unknown>): ContainerRef[] {
+function containersOf(podSpec: Record<string, unknown>): ContainerRef[] {
   const out: ContainerRef[] = [];
   for (const list of CONTAINER_LISTS) {
     const arr = podSpec[list];
@@ -199,7 +199,7 @@ export function containersOf(podSpec: Record<string, unknown>): ContainerRef[] {
   return out;
 }
 
-export interface Substitution {
+interface Substitution {
   object: string;
   container: string;
   from: string;

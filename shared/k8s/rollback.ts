@@ -9,7 +9,7 @@ import { KubeClient } from './client';
 import { explainKubeError } from './explain';
 import { isRecord, type KubeList, type KubeObject } from './types';
 
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 const POD_TEMPLATE_HASH = 'pod-template-hash';
 /** Annotations kubectl does not copy from the ReplicaSet on rollback. */
 const SKIPPED_ANNOTATIONS = new Set([
@@ -31,7 +31,7 @@ function controlledBy(rs: KubeObject, deployment: KubeObject): boolean {
   return (rs.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Deployment' && (uid ? o.uid === uid : o.name === deployment.metadata?.name));
 }
 
-export interface RollbackTarget {
+interface RollbackTarget {
   replicaSet: KubeObject;
   revision: number;
   currentRevision: number;

@@ -6,7 +6,7 @@
  */
 import { isRecord, num, type Condition, type KubeObject } from './types';
 
-export interface RolloutStatus {
+interface RolloutStatus {
   /** kubectl's progress or completion message (without the trailing newline). */
   message: string;
   done: boolean;
@@ -19,7 +19,7 @@ function conditions(obj: KubeObject): Condition[] {
   return Array.isArray(c) ? (c.filter((x) => isRecord(x) && typeof x.type === 'string') as unknown as Condition[]) : [];
 }
 
-export function getCondition(obj: KubeObject, type: string): Condition | undefined {
+function getCondition(obj: KubeObject, type: string): Condition | undefined {
   return conditions(obj).find((c) => c.type === type);
 }
 

@@ -9,7 +9,7 @@ import { KubeClient, KubeConnectionError } from './client';
 import { explainKubeError } from './explain';
 
 /** Most bytes of the smoke test's answer read (the message quotes 120 characters of it). */
-export const SMOKE_BODY_BYTES = 64 << 10;
+const SMOKE_BODY_BYTES = 64 << 10;
 
 export interface SmokeOptions {
   namespace: string;

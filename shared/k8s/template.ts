@@ -31,6 +31,23 @@ export interface TemplateOptions {
   imagePullSecrets: string[];
 }
 
+/** The template inputs' defaults (task.json repeats them as literals; tests/unit/defaults.test.ts keeps them equal). */
+export const TEMPLATE_DEFAULTS = {
+  appName: 'model-server',
+  replicas: 1,
+  containerPort: 8080,
+  servicePort: 80,
+  serviceType: 'ClusterIP',
+  internalLoadBalancer: false,
+  startupTimeoutSeconds: 600,
+  cpuRequest: '500m',
+  memoryRequest: '1Gi',
+  gpuLimit: 0,
+  maxSurge: '1',
+  maxUnavailable: '0',
+  progressDeadlineSeconds: 600,
+} as const satisfies Partial<TemplateOptions>;
+
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
 const INT_OR_PERCENT = /^(\d+%?)$/;
@@ -40,7 +57,7 @@ function probePath(p: string | undefined): string | undefined {
   return p.startsWith('/') ? p : `/${p}`;
 }
 
-export function validateTemplateOptions(o: TemplateOptions): void {
+function validateTemplateOptions(o: TemplateOptions): void {
   if (!DNS1035.test(o.appName) || o.appName.length > 63) {
     throw new InputError('appName', `'appName' must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63 characters), got '${o.appName}'.`);
   }

@@ -8,7 +8,7 @@ import { withoutSha256Prefix } from '../digest';
 import { getPath, POD_TEMPLATE_PATHS } from './manifests';
 import type { KubeObject } from './types';
 
-export const TraceKey = {
+const TraceKey = {
   PipelineRunUrl: 'modeltoaks.io/pipeline-run-url',
   PipelineRunId: 'modeltoaks.io/pipeline-run-id',
   Image: 'modeltoaks.io/image',
@@ -36,9 +36,7 @@ export function sanitizeLabelValue(value: string): string {
   return v;
 }
 
-export const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
-export function traceAnnotations(t: TraceInfo): Record<string, string> {
+function traceAnnotations(t: TraceInfo): Record<string, string> {
   const a: Record<string, string> = {};
   if (t.pipelineRunUrl) a[TraceKey.PipelineRunUrl] = t.pipelineRunUrl;
   if (t.pipelineRunId) a[TraceKey.PipelineRunId] = t.pipelineRunId;

@@ -4,7 +4,7 @@
  * models) so fields this code does not know survive untouched.
  */
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name?: string;
   namespace?: string;
   labels?: Record<string, string>;
@@ -41,8 +41,8 @@ export interface Condition {
 }
 
 /** The workload kinds whose rollout is watched. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export function isWorkloadKind(kind: string | undefined): kind is WorkloadKind {
   return (WORKLOAD_KINDS as readonly string[]).includes(kind ?? '');

@@ -102,7 +102,7 @@ function formatMinutes(ms: number): string {
  * An AbortSignal that aborts with a {@link NetworkDeadlineError} after the
  * deadline (or when `parent` aborts). The timer does not keep the process alive.
  */
-export function deadlineSignal(limits: Pick<NetworkLimits, 'deadlineMs'>, parent?: AbortSignal): AbortSignal {
+function deadlineSignal(limits: Pick<NetworkLimits, 'deadlineMs'>, parent?: AbortSignal): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new NetworkDeadlineError(limits.deadlineMs)), limits.deadlineMs);
   timer.unref();
@@ -137,7 +137,7 @@ export async function withNetworkDeadline<T>(limits: Pick<NetworkLimits, 'deadli
  * with that error). Guarding a socket again (a reused keep-alive socket)
  * only updates its limits.
  */
-export function guardSocket(socket: net.Socket, limits: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>, host: string): void {
+function guardSocket(socket: net.Socket, limits: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>, host: string): void {
   const guarded = socket as net.Socket & { [GUARDED]?: SocketGuard };
   const existing = guarded[GUARDED];
   // A reused keep-alive socket takes the limits of its new request (its agent may have reset the timeout).

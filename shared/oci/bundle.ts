@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { IgnoreMatcher } from './dockerignore';
-import { buildConfig, convertLayerMediaType, type ImageFormat, type ImageSettings, type NewLayer } from './image';
-import { writeLayer, type CompressionPolicy, type LayerResult } from './layer';
+import { buildConfig, convertLayerMediaType, DEFAULT_IMAGE_FORMAT, type ImageFormat, type ImageSettings, type NewLayer } from './image';
+import { DEFAULT_COMPRESSION, writeLayer, type CompressionPolicy, type LayerResult } from './layer';
 import { OciLayout } from './layout';
 import { DEFAULT_PLATFORM, formatPlatform } from './platform';
 import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
@@ -24,7 +24,11 @@ import { finishImage, validateTags, type BundleResult, type LayerSummary } from 
 
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
-export type PullImageFn = (options: PullOptions) => Promise<PullResult>;
+type PullImageFn = (options: PullOptions) => Promise<PullResult>;
+
+/** Where the model and the app go in the image unless told (task.json's modelDestination / appDestination defaults). */
+export const DEFAULT_MODEL_DESTINATION = '/models';
+export const DEFAULT_APP_DESTINATION = '/app';
 
 /** Image settings (entrypoint, cmd, env, workingDirectory, ports, user, labels) as in ./image, plus what the build needs. */
 export interface BundleOptions extends Omit<ImageSettings, 'platform' | 'created'> {
@@ -108,7 +112,7 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
  * when a segment is '..', '.' or empty, or it holds a backslash or a control
  * character, before anything normalises it (`../../etc` must not become `/etc`).
  */
-export function validateImageDestination(value: string, input: string): string {
+function validateImageDestination(value: string, input: string): string {
   const shown = JSON.stringify(value).slice(1, -1);
   const why = (reason: string) => new InputError(input, `Input '${input}' ('${shown}') ${reason}: give an absolute path inside the image such as /models, without '.', '..' or empty segments.`);
   if (!value.trim()) throw why('is empty');
@@ -122,8 +126,8 @@ export function validateImageDestination(value: string, input: string): string {
 export async function bundleImage(options: BundleOptions): Promise<BundleResult> {
   const logger = options.logger ?? silentLogger;
   const platform = options.platform ?? DEFAULT_PLATFORM;
-  const format = options.imageFormat ?? 'oci';
-  const compression = options.compression ?? 'auto';
+  const format = options.imageFormat ?? DEFAULT_IMAGE_FORMAT;
+  const compression = options.compression ?? DEFAULT_COMPRESSION;
   const created = options.created ?? createdFromEpoch();
   const mtime = options.mtime ?? defaultMtime();
   const tags = validateTags(options.tags ?? ['latest']);
@@ -131,7 +135,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
 
   // Validate sources before any slow work.
   const modelSource: TreeSource | undefined = options.model
-    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? '/models', 'modelDestination'), input: 'modelPath' }
+    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? DEFAULT_MODEL_DESTINATION, 'modelDestination'), input: 'modelPath' }
     : undefined;
   let appSource: TreeSource | undefined;
   if (options.app) {
@@ -141,7 +145,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
     const ignoreFile = options.app.ignoreFile ?? join(dir, '.dockerignore');
     const ignoreText = await fsp.readFile(ignoreFile, 'utf8').catch(() => undefined);
     if (options.app.ignoreFile && ignoreText === undefined) throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
-    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? '/app', 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
+    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? DEFAULT_APP_DESTINATION, 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
   }
   if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
     throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);

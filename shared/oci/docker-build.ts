@@ -15,17 +15,20 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import type { ImageFormat } from './image';
-import { chooseEncodingForFile, writeTarLayer, type CompressionPolicy } from './layer';
+import { DEFAULT_IMAGE_FORMAT, type ImageFormat } from './image';
+import { chooseEncodingForFile, DEFAULT_COMPRESSION, writeTarLayer, type CompressionPolicy } from './layer';
 import { OciLayout } from './layout';
 import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
 import { prepareStaging, resolveOutputPath } from './staging';
 import type { Descriptor, ImageConfig } from './types';
 import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
-export const MODEL_CONTEXT_DIR = '.bundle-model';
+/** The dockerfile input's default. */
+export const DEFAULT_DOCKERFILE = 'Dockerfile';
+const MODEL_CONTEXT_DIR = '.bundle-model';
 
 export interface DockerBundleOptions {
+  /** Path of the Dockerfile (the task's default: {@link DEFAULT_DOCKERFILE}). */
   dockerfile: string;
   /** Build context (default: the Dockerfile's folder). */
   buildContext?: string;
@@ -98,7 +101,7 @@ function run(cli: string, args: string[], env: NodeJS.ProcessEnv, options: { log
 }
 
 /** The command line as it may be printed: build-arg values (tokens, passwords) become `***`; only MODEL_PATH, which this module sets, stays. */
-export function printableArgs(args: string[]): string[] {
+function printableArgs(args: string[]): string[] {
   return args.map((a, i) => {
     if (args[i - 1] !== '--build-arg') return a;
     const eq = a.indexOf('=');
@@ -108,7 +111,7 @@ export function printableArgs(args: string[]): string[] {
 }
 
 /** Checks that the Docker CLI is installed and an engine answers; one clear sentence otherwise. */
-export async function checkDockerEngine(cli = 'docker', env: NodeJS.ProcessEnv = process.env): Promise<string> {
+async function checkDockerEngine(cli = 'docker', env: NodeJS.ProcessEnv = process.env): Promise<string> {
   let r: RunResult;
   try {
     r = await run(cli, ['version', '--format', '{{.Server.Version}}'], env, { timeoutMs: 30000 });
@@ -189,8 +192,8 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   const logger = options.logger ?? silentLogger;
   const cli = options.dockerCli ?? 'docker';
   const env = options.env ?? process.env;
-  const format = options.imageFormat ?? 'oci';
-  const compression = options.compression ?? 'auto';
+  const format = options.imageFormat ?? DEFAULT_IMAGE_FORMAT;
+  const compression = options.compression ?? DEFAULT_COMPRESSION;
   const created = options.created ?? createdFromEpoch();
   const tags = validateTags(options.tags ?? ['latest']);
   const outputPath = await resolveOutputPath(options.outputPath);

@@ -25,13 +25,13 @@ import { InputError, UserError } from '../errors';
 // ------------------------------------------------------------- Go helpers
 
 /** Go `strings.TrimSpace` (Unicode White_Space; unlike String.trim it keeps U+FEFF and drops U+0085). */
-export function goTrimSpace(s: string): string {
+function goTrimSpace(s: string): string {
   const space = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
   return s.replace(space, '');
 }
 
 /** Go `path.Clean` / `filepath.Clean` on Linux. */
-export function goClean(p: string): string {
+function goClean(p: string): string {
   if (p === '') return '.';
   const rooted = p.startsWith('/');
   const out: string[] = [];
@@ -131,7 +131,7 @@ function chunkWellFormed(chunk: string): boolean {
 }
 
 /** Whether Go's `filepath.Match(pattern, ".")` would return ErrBadPattern (moby's syntax check in `New`). */
-export function globSyntaxError(pattern: string): boolean {
+function globSyntaxError(pattern: string): boolean {
   let p = pattern;
   while (p.length > 0) {
     const { star, chunk, rest } = scanChunk(p);
@@ -452,7 +452,7 @@ function goRegexpToJs(go: string): RegExp {
 
 // ------------------------------------------------------------- patterns and matcher
 
-export interface IgnorePattern {
+interface IgnorePattern {
   /** The cleaned pattern without its `!` (moby `Pattern.String()`). */
   readonly text: string;
   readonly exclusion: boolean;
@@ -496,14 +496,14 @@ export interface MatchInfo {
   readonly parentMatched: readonly boolean[];
 }
 
-export interface IgnoreOrigin {
+interface IgnoreOrigin {
   /** The ignore file, for messages. */
   file?: string;
   /** Task input the file belongs to, for messages. */
   input?: string;
 }
 
-export interface IgnoreLine {
+interface IgnoreLine {
   pattern: string;
   line: number;
 }

@@ -8,6 +8,8 @@ import { UserError } from '../errors';
 import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest, type Platform } from './types';
 
 export type ImageFormat = 'oci' | 'docker';
+/** OCI media types unless Docker's are asked for. */
+export const DEFAULT_IMAGE_FORMAT: ImageFormat = 'oci';
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 

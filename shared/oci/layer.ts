@@ -24,15 +24,17 @@ import { BLOCK, defaultMtime, encodeHeader, tarSize, tarStream, type TarEntry } 
 import { MediaType } from './types';
 
 export type CompressionPolicy = 'auto' | 'gzip' | 'none';
-export type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
+/** Compress unless the content does not shrink. */
+export const DEFAULT_COMPRESSION: CompressionPolicy = 'auto';
+type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
 
-export const SAMPLE_SIZE = 64 * 1024;
+const SAMPLE_SIZE = 64 * 1024;
 /** Compressed/original ratio above which content counts as incompressible. */
-export const INCOMPRESSIBLE_RATIO = 0.9;
+const INCOMPRESSIBLE_RATIO = 0.9;
 /** Stored-gzip layers at least this big hash their diff_id on a worker thread. */
 export const PARALLEL_THRESHOLD = 8 * 1024 * 1024;
 /** Layers at least this big report progress. */
-export const PROGRESS_THRESHOLD = 64 * 1024 * 1024;
+const PROGRESS_THRESHOLD = 64 * 1024 * 1024;
 
 export interface SampleResult {
   /** Estimated compressed/original ratio of the whole content (size-weighted). */
@@ -97,7 +99,7 @@ export async function chooseEncoding(policy: CompressionPolicy, entries: TarEntr
   return { encoding: ratio > INCOMPRESSIBLE_RATIO ? 'gzip-stored' : 'gzip', ratio };
 }
 
-export function layerMediaType(encoding: LayerEncoding, format: 'oci' | 'docker'): string {
+function layerMediaType(encoding: LayerEncoding, format: 'oci' | 'docker'): string {
   if (format === 'docker') return encoding === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip;
   return encoding === 'none' ? MediaType.OciLayer : MediaType.OciLayerGzip;
 }
@@ -204,7 +206,7 @@ export class StoredGzip extends Transform {
 }
 
 /** The uncompressed tar as a recipe: literal bytes (headers, padding) and file ranges. */
-export type TarSegment = { bytes: Uint8Array } | { path: string; size: number };
+type TarSegment = { bytes: Uint8Array } | { path: string; size: number };
 
 export function tarRecipe(entries: TarEntry[], mtime: number): TarSegment[] {
   const out: TarSegment[] = [];

@@ -32,7 +32,7 @@ class VerifyingStream extends HashingStream {
   }
 }
 
-export interface FoundManifest {
+interface FoundManifest {
   descriptor: Descriptor;
   manifest: ImageManifest;
   config: ImageConfig;

@@ -21,7 +21,7 @@ export interface Provenance {
 }
 
 /** The base image an image was built on, as its provenance records it. */
-export interface BaseProvenance {
+interface BaseProvenance {
   name: string;
   digest: string;
 }

@@ -17,7 +17,7 @@ export interface ImageReference {
   toString(): string;
 }
 
-export const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
+const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -185,11 +185,3 @@ export function makeReference(registry: string, repository: string, ref: { tag?:
   return parseReference(formatReference({ registry, repository: repository.replace(/^\/+/, ''), ...ref }));
 }
 
-/** True for localhost, 127.0.0.0/8 and ::1 (plain http allowed there). */
-export function isLoopbackRegistry(registry: string): boolean {
-  let host = registry;
-  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']'));
-  else if (host.includes(':')) host = host.slice(0, host.lastIndexOf(':'));
-  host = host.toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}

@@ -20,7 +20,7 @@ export async function resolveOutputPath(given: string | undefined): Promise<stri
 }
 
 /** InputError unless outputPath is absent, an empty folder or an OCI image layout. */
-export async function assertReplaceableOutput(outputPath: string, given: string = outputPath): Promise<void> {
+async function assertReplaceableOutput(outputPath: string, given: string = outputPath): Promise<void> {
   const st = await fsp.stat(outputPath).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
     throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' cannot be read (${err.code ?? err.message}): choose a folder the agent can write to.`, err);

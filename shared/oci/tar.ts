@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { UserError } from '../errors';
 import { IgnoreMatcher, type MatchInfo } from './dockerignore';
 
-export type EntryType = 'file' | 'dir' | 'symlink';
+type EntryType = 'file' | 'dir' | 'symlink';
 
 export interface TarEntry {
   /** Path inside the archive, slash-separated, no leading slash, no trailing slash (e.g. `models/model.bin`). */
@@ -38,7 +38,7 @@ export function defaultMtime(env: NodeJS.ProcessEnv = process.env): number {
   return 0;
 }
 
-export function normalizeMode(type: EntryType, mode: number): number {
+function normalizeMode(type: EntryType, mode: number): number {
   if (type === 'dir') return 0o755;
   if (type === 'symlink') return 0o777;
   return mode & 0o111 ? 0o755 : 0o644;
@@ -276,7 +276,7 @@ export async function collectEntries(sources: TreeSource[]): Promise<TarEntry[]>
 }
 
 /** Byte-wise order of the UTF-8 paths (parents come before their children). */
-export function sortEntries(entries: TarEntry[]): TarEntry[] {
+function sortEntries(entries: TarEntry[]): TarEntry[] {
   return entries.sort((a, b) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8')));
 }
 

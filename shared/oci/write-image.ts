@@ -48,7 +48,7 @@ export function validateTags(tags: string[], input = 'tags'): string[] {
   return out.length ? out : ['latest'];
 }
 
-export function logLayerTable(logger: Logger, layers: LayerSummary[], manifestDigest: string): void {
+function logLayerTable(logger: Logger, layers: LayerSummary[], manifestDigest: string): void {
   const rows = layers.map((l, i) => [String(i + 1), l.role, formatBytes(l.size), l.mediaType, l.digest]);
   const head = ['#', 'layer', 'size', 'media type', 'digest'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
@@ -62,7 +62,7 @@ export function logLayerTable(logger: Logger, layers: LayerSummary[], manifestDi
  * Writes the final image (config, manifest, index ref names) into `layout` and
  * returns its descriptor.
  */
-export async function writeImage(
+async function writeImage(
   layout: OciLayout,
   format: ImageFormat,
   config: ImageConfig,
@@ -81,7 +81,7 @@ export async function writeImage(
   return { ...descriptor, configDigest: cfg.digest };
 }
 
-export interface FinishImage {
+interface FinishImage {
   /** The staged layout (from prepareStaging) holding the layer blobs. */
   layout: OciLayout;
   staging: string;

@@ -24,32 +24,18 @@ import {
   type BlobProperties,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
-import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
+import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
-import { networkCode, proxyFor } from './proxy';
-import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
+import { isAddressOrLocalName } from '../net/loopback';
+import { networkCode } from '../net/network-code';
+import { proxyAgent, proxyFor } from '../net/proxy';
+import type { ListOptions, ModelStore, RangeOptions, StoredObject, StoreNetworkOptions } from './store';
 
-export interface AzureBlobStoreOptions {
-  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise (see proxy.ts). */
-  proxyUrl?: string;
-  /** No-proxy list instead of NO_PROXY. */
-  noProxy?: string;
-  /** The agent's proxy bypass list (regular expressions over the URL). */
-  bypassPatterns?: string[];
+export interface AzureBlobStoreOptions extends StoreNetworkOptions {
   /** Attempts per HTTP request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxTries?: number;
-  /** Sockets per host (default 64; at least the download concurrency). */
-  maxSockets?: number;
-  /** Environment for the proxy variables (default process.env); for tests. */
-  env?: NodeJS.ProcessEnv;
-  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
-  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
-  /** Aborts every request (the task's network deadline). */
-  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */
@@ -84,17 +70,7 @@ function pipelineOptions(endpoint: string, options: AzureBlobStoreOptions): Stor
   const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
   const agentOptions = { keepAlive: true, maxSockets: Math.max(64, options.maxSockets ?? 64), ...agentTimeoutOptions(limits) };
   const proxy = proxyFor(endpoint, { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, env: options.env });
-  let agent: http.Agent;
-  if (proxy) {
-    try {
-      new URL(proxy);
-      agent = secure ? new HttpsProxyAgent(proxy, agentOptions) : new HttpProxyAgent(proxy, agentOptions);
-    } catch {
-      throw new InputError('proxy', 'The proxy URL is not a valid URL: fix the agent proxy settings or HTTPS_PROXY (expected http://host:port).');
-    }
-  } else {
-    agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  }
+  const agent = proxy ? proxyAgent(proxy, secure, agentOptions) : secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   // The SDK's own timeouts (tryTimeoutInMs) are only a server-side parameter: the agent's sockets time out client side.
   withSocketTimeouts(agent, limits, hostOf(endpoint));
   // `agent` is a core-rest-pipeline option that StoragePipelineOptions passes through without declaring it.
@@ -132,7 +108,7 @@ function parseHttpUrl(text: string, input: string, what: string): URL {
 /** Path-style URLs (emulators, IP hosts) carry the account as the first path segment. */
 function isPathStyle(url: URL): boolean {
   const host = url.hostname;
-  return /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.includes(':') || host === 'localhost' || host.endsWith('.localhost') || (url.port !== '' && !host.includes('.blob.'));
+  return isAddressOrLocalName(host) || (url.port !== '' && !host.includes('.blob.'));
 }
 
 /** A ModelStore over one blob container. Create it with the factory functions below. */
@@ -461,7 +437,7 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   return new AzureBlobStore(client, { container: name, credential: 'the SAS URL', kind: 'sas', endpointInput: 'connectionString', signal: options.signal });
 }
 
-export interface AzureCredentialTarget {
+interface AzureCredentialTarget {
   /** Storage account name; the endpoint is https://<account>.blob.<cloud suffix>. */
   accountName?: string;
   /** Explicit blob endpoint (sovereign clouds, private endpoints, emulators); wins over accountName. */

@@ -16,7 +16,6 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
@@ -29,16 +28,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { S3Endpoint } from '../connections';
 import { AuthError, InputError, NotFoundError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
-import { networkCode, proxyFor } from './proxy';
-import type { ListOptions, ModelStore, RangeOptions, StoredObject } from './store';
+import { isAddressOrLocalName } from '../net/loopback';
+import { networkCode } from '../net/network-code';
+import { proxyAgent, proxyFor } from '../net/proxy';
+import type { ListOptions, ModelStore, RangeOptions, StoredObject, StoreNetworkOptions } from './store';
 
-export interface S3StoreOptions {
+export interface S3StoreOptions extends StoreNetworkOptions {
   bucket: string;
   /** Default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1. */
   region?: string;
@@ -52,30 +51,16 @@ export interface S3StoreOptions {
   assumeRole?: { roleArn: string; roleSessionName?: string; externalId?: string };
   /** How the credentials were obtained, for messages, e.g. "S3 service connection 'prod'". */
   credentialLabel?: string;
-  /** Proxy URL from the agent's settings; HTTPS_PROXY/HTTP_PROXY apply otherwise. */
-  proxyUrl?: string;
-  /** No-proxy list instead of NO_PROXY. */
-  noProxy?: string;
-  /** The agent's proxy bypass list (regular expressions over the URL). */
-  bypassPatterns?: string[];
-  /** Sockets per host (default 64; at least the download concurrency). */
-  maxSockets?: number;
   /** Parallel HEAD/GetObjectTagging requests while listing with metadata or tags (default 16). */
   metadataConcurrency?: number;
   /** Attempts per request made by the SDK itself (default 3). readRange failures are retried by the caller. */
   maxAttempts?: number;
-  /** Environment to read (default process.env); for tests. */
-  env?: NodeJS.ProcessEnv;
-  /** Connect and idle timeouts of each request (default {@link DEFAULT_NETWORK_LIMITS}). */
-  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
-  /** Aborts every request (the task's network deadline). */
-  signal?: AbortSignal;
 }
 
 /** Attempts per SDK request (a black hole is tried this many times). */
 export const S3_MAX_ATTEMPTS = 3;
 
-export interface S3Inputs {
+interface S3Inputs {
   bucket: string;
   region?: string;
   s3Endpoint?: string;
@@ -141,11 +126,6 @@ function validateBucket(bucket: string): string {
     throw new InputError('bucket', `'${name}' is not a valid bucket name: use letters, digits, dots and hyphens, e.g. my-models.`);
   }
   return name;
-}
-
-function isLocalHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return isIP(h) !== 0 || h === 'localhost' || h.endsWith('.localhost');
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -246,7 +226,7 @@ export class S3Store implements ModelStore {
       }
       this.endpoint = endpointUrl.toString().replace(/\/+$/, '');
     }
-    this.forcePathStyle = options.forcePathStyle ?? (endpointUrl ? isLocalHost(endpointUrl.hostname) : false);
+    this.forcePathStyle = options.forcePathStyle ?? (endpointUrl ? isAddressOrLocalName(endpointUrl.hostname) : false);
     this.metadataConcurrency = Math.max(1, options.metadataConcurrency ?? 16);
     this.roleArn = options.assumeRole?.roleArn;
     this.signal = options.signal;
@@ -261,19 +241,8 @@ export class S3Store implements ModelStore {
     const maxSockets = Math.max(64, options.maxSockets ?? 64);
     const limits = options.limits ?? DEFAULT_NETWORK_LIMITS;
     const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000, ...agentTimeoutOptions(limits) };
-    let httpAgent: http.Agent;
-    let httpsAgent: https.Agent;
-    if (proxy) {
-      try {
-        httpAgent = new HttpProxyAgent(proxy, agentOptions);
-        httpsAgent = new HttpsProxyAgent(proxy, agentOptions);
-      } catch {
-        throw new InputError('proxy', 'The proxy URL is not valid: fix the agent proxy settings or HTTPS_PROXY (expected http://host:port).');
-      }
-    } else {
-      httpAgent = new http.Agent(agentOptions);
-      httpsAgent = new https.Agent(agentOptions);
-    }
+    const httpAgent = proxy ? proxyAgent(proxy, false, agentOptions) : new http.Agent(agentOptions);
+    const httpsAgent = proxy ? proxyAgent(proxy, true, agentOptions) : new https.Agent(agentOptions);
     // The agents' sockets time out with a NetworkTimeoutError naming the host; the handler's own
     // timers are a backstop a little later (its errors name nothing).
     const host = new URL(target).host;

@@ -4,6 +4,22 @@
  * look one up, and read byte ranges. Implementations: azure-blob.ts, s3.ts.
  */
 import type { Readable } from 'node:stream';
+import type { NetworkLimits } from '../net/timeouts';
+import type { ProxyOptions } from '../net/proxy';
+
+/**
+ * How a store's client reaches its endpoint: proxy settings (agent proxy URL
+ * and bypass list; HTTPS_PROXY/HTTP_PROXY/NO_PROXY otherwise, read from `env`),
+ * sockets, timeouts and the deadline.
+ */
+export interface StoreNetworkOptions extends ProxyOptions {
+  /** Sockets per host (default 64; at least the download concurrency). */
+  maxSockets?: number;
+  /** Connect and idle timeouts of each request (default DEFAULT_NETWORK_LIMITS). */
+  limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
+  /** Aborts every request (the task's network deadline). */
+  signal?: AbortSignal;
+}
 
 export interface StoredObject {
   /** Full blob name / object key. */

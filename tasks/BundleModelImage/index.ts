@@ -5,14 +5,10 @@
 import * as adapter from '../../shared/adapter';
 import { credentialsForImage, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { InputError } from '../../shared/errors';
-import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs/parse';
-import { bundleImage } from '../../shared/oci/bundle';
-import { createdFromSources, type Provenance } from '../../shared/oci/provenance';
-import { bundleMessage, type BundleResult } from '../../shared/oci/write-image';
-import { bundleWithDocker } from '../../shared/oci/docker-build';
-import { parseReference } from '../../shared/oci/reference';
-import { configureTimeouts } from '../../shared/oci/registry/http';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs';
+import { bundleImage, bundleMessage, type BundleResult, bundleWithDocker, createdFromSources, DEFAULT_APP_DESTINATION, DEFAULT_COMPRESSION, DEFAULT_DOCKERFILE, DEFAULT_IMAGE_FORMAT, DEFAULT_MODEL_DESTINATION, parseReference, type Provenance } from '../../shared/oci';
+import { configureTimeouts } from '../../shared/oci/registry';
+import { withNetworkDeadline } from '../../shared/net';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
@@ -63,8 +59,8 @@ void adapter.runTask(async () => {
   useAgentProxy();
   const limits = adapter.getNetworkLimits();
   const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
-  const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, 'auto');
-  const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, 'oci');
+  const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, DEFAULT_COMPRESSION);
+  const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, DEFAULT_IMAGE_FORMAT);
   const modelPath = adapter.getRequiredString('modelPath');
   const common = {
     compression,
@@ -82,7 +78,7 @@ void adapter.runTask(async () => {
     if (mode === 'docker') {
       return bundleWithDocker({
         ...common,
-        dockerfile: adapter.getString('dockerfile', { defaultValue: 'Dockerfile' }) as string,
+        dockerfile: adapter.getString('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
         buildContext: adapter.getString('buildContext'),
         // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
         buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
@@ -98,8 +94,8 @@ void adapter.runTask(async () => {
       baseImage,
       baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
       platform: parsePlatform(adapter.getString('platform')),
-      model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: '/models' }) },
-      app: appDirectory ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: '/app' }) } : undefined,
+      model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) },
+      app: appDirectory ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: DEFAULT_APP_DESTINATION }) } : undefined,
       entrypoint: parseCommand(adapter.getString('entrypoint'), 'entrypoint'),
       cmd: parseCommand(adapter.getString('cmd'), 'cmd'),
       env: parseKeyValues(adapter.getLines('env'), 'env', 'env'),

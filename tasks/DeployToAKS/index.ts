@@ -9,48 +9,46 @@ import { join } from 'node:path';
 import { getBool, getChoice, getInt, getLines, getNetworkLimits, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
-import { listItems, parseEnvLines } from '../../shared/inputs/parse';
-import { KubeClient } from '../../shared/k8s/client';
-import { deploy, deployMessage } from '../../shared/k8s/deploy';
-import { checkDeployNames } from '../../shared/k8s/names';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseEnvLines } from '../../shared/inputs';
+import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, TEMPLATE_DEFAULTS } from '../../shared/k8s';
+import { withNetworkDeadline } from '../../shared/net';
 import { InputError } from '../../shared/errors';
-import { configureTimeouts } from '../../shared/oci/registry/http';
+import { configureTimeouts } from '../../shared/oci/registry';
 
 void runTask(async () => {
   useAgentProxy();
   const limits = getNetworkLimits();
-  const renderOnly = getBool('renderOnly', false);
+  const renderOnly = getBool('renderOnly', DEPLOY_DEFAULTS.renderOnly);
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
   const imagePullSecrets = listItems(getLines('imagePullSecrets'));
   const image = getRequiredString('image');
   const buildId = getVariable('Build.BuildId');
-  checkDeployNames(getString('namespace', { defaultValue: 'default' }) as string, imagePullSecrets, getString('modelSha256'));
+  checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, getString('modelSha256'));
   const options = {
-    namespace: getString('namespace', { defaultValue: 'default' }) as string,
+    namespace: getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string,
     manifests,
     cwd: getVariable('System.DefaultWorkingDirectory') ?? process.cwd(),
     image,
     template: {
-      appName: getString('appName', { defaultValue: 'model-server' }) as string,
-      replicas: getInt('replicas', { defaultValue: 1, min: 0, max: 1000 }),
-      containerPort: getInt('containerPort', { defaultValue: 8080, min: 1, max: 65535 }),
-      servicePort: getInt('servicePort', { defaultValue: 80, min: 1, max: 65535 }),
-      serviceType: getChoice('serviceType', ['ClusterIP', 'LoadBalancer'] as const, 'ClusterIP'),
-      internalLoadBalancer: getBool('internalLoadBalancer', false),
+      appName: getString('appName', { defaultValue: TEMPLATE_DEFAULTS.appName }) as string,
+      replicas: getInt('replicas', { defaultValue: TEMPLATE_DEFAULTS.replicas, min: 0, max: 1000 }),
+      containerPort: getInt('containerPort', { defaultValue: TEMPLATE_DEFAULTS.containerPort, min: 1, max: 65535 }),
+      servicePort: getInt('servicePort', { defaultValue: TEMPLATE_DEFAULTS.servicePort, min: 1, max: 65535 }),
+      serviceType: getChoice('serviceType', ['ClusterIP', 'LoadBalancer'] as const, TEMPLATE_DEFAULTS.serviceType),
+      internalLoadBalancer: getBool('internalLoadBalancer', TEMPLATE_DEFAULTS.internalLoadBalancer),
       readinessPath: getString('readinessPath'),
       livenessPath: getString('livenessPath'),
-      startupTimeoutSeconds: getInt('startupTimeoutSeconds', { defaultValue: 600, min: 5, max: 86400 }),
-      cpuRequest: getString('cpuRequest', { defaultValue: '500m' }),
-      memoryRequest: getString('memoryRequest', { defaultValue: '1Gi' }),
+      startupTimeoutSeconds: getInt('startupTimeoutSeconds', { defaultValue: TEMPLATE_DEFAULTS.startupTimeoutSeconds, min: 5, max: 86400 }),
+      cpuRequest: getString('cpuRequest', { defaultValue: TEMPLATE_DEFAULTS.cpuRequest }),
+      memoryRequest: getString('memoryRequest', { defaultValue: TEMPLATE_DEFAULTS.memoryRequest }),
       cpuLimit: getString('cpuLimit'),
       memoryLimit: getString('memoryLimit'),
-      gpuLimit: getInt('gpuLimit', { defaultValue: 0, min: 0, max: 64 }),
+      gpuLimit: getInt('gpuLimit', { defaultValue: TEMPLATE_DEFAULTS.gpuLimit, min: 0, max: 64 }),
       env: parseEnvLines(getLines('env')),
-      maxSurge: getString('maxSurge', { defaultValue: '1' }) as string,
-      maxUnavailable: getString('maxUnavailable', { defaultValue: '0' }) as string,
-      progressDeadlineSeconds: getInt('progressDeadlineSeconds', { defaultValue: 600, min: 1 }),
+      maxSurge: getString('maxSurge', { defaultValue: TEMPLATE_DEFAULTS.maxSurge }) as string,
+      maxUnavailable: getString('maxUnavailable', { defaultValue: TEMPLATE_DEFAULTS.maxUnavailable }) as string,
+      progressDeadlineSeconds: getInt('progressDeadlineSeconds', { defaultValue: TEMPLATE_DEFAULTS.progressDeadlineSeconds, min: 1 }),
     },
     imagePullSecrets,
     model: { uri: getString('modelUri'), version: getString('modelVersion'), sha256: getString('modelSha256') },
@@ -58,10 +56,10 @@ void runTask(async () => {
     pipelineRunId: buildId,
     renderOnly,
     renderDir: join(getVariable('Agent.TempDirectory') ?? tmpdir(), `DeployToAKS-${buildId ?? process.pid}-${Date.now()}`),
-    rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: 600, min: 1, max: 86400 }),
-    rollbackOnFailure: getBool('rollbackOnFailure', true),
+    rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: DEPLOY_DEFAULTS.rolloutTimeoutSeconds, min: 1, max: 86400 }),
+    rollbackOnFailure: getBool('rollbackOnFailure', DEPLOY_DEFAULTS.rollbackOnFailure),
     smokeTestPath: getString('smokeTestPath'),
-    pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: 2000, min: 100, max: 60000 }),
+    pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: DEPLOY_DEFAULTS.pollIntervalMs, min: 100, max: 60000 }),
     logger: taskLogger,
   };
   if (options.rolloutTimeoutSeconds * 1000 >= limits.deadlineMs) {

@@ -5,13 +5,13 @@
 import { join } from 'node:path';
 import * as adapter from '../../shared/adapter';
 import { readModelStore } from '../../shared/adapter/store';
-import { fetchMessage, fetchModel, summarize } from '../../shared/fetch/fetch-model';
-import { VERSION_SELECTIONS } from '../../shared/fetch/resolve';
-import { parseExpectedSha256 } from '../../shared/download/verify';
-import { parseExtractLimits } from '../../shared/download/extract';
+import { fetchMessage, fetchModel, summarize, VERSION_SELECTIONS } from '../../shared/fetch';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpectedSha256, parseExtractLimits } from '../../shared/download';
 import { InputError } from '../../shared/errors';
-import { parseMetadataFilter } from '../../shared/inputs/parse';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { parseMetadataFilter } from '../../shared/inputs';
+import { withNetworkDeadline } from '../../shared/net';
+
+const MiB = 1024 * 1024;
 
 async function main(): Promise<void> {
   // Validate cheap inputs before touching the network.
@@ -41,9 +41,9 @@ async function main(): Promise<void> {
       requireChecksum: adapter.getBool('requireChecksum'),
       extract,
       extractLimits,
-      concurrency: adapter.getInt('concurrency', { defaultValue: 8, min: 1, max: 64 }),
-      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: 8, min: 1, max: 256 }) * 1024 * 1024,
-      retries: adapter.getInt('retries', { defaultValue: 6, min: 0, max: 20 }),
+      concurrency: adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 64 }),
+      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: DEFAULT_BLOCK_SIZE / MiB, min: 1, max: 256 }) * MiB,
+      retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES, min: 0, max: 20 }),
       stallTimeoutMs: limits.idleTimeoutMs,
       location,
       logger: adapter.taskLogger,

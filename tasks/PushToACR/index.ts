@@ -4,10 +4,11 @@
  */
 import * as adapter from '../../shared/adapter';
 import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
-import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs/parse';
-import { openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry/push-layout';
-import { configureTimeouts } from '../../shared/oci/registry/http';
-import { withNetworkDeadline } from '../../shared/net/timeouts';
+import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
+import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry';
+import { withNetworkDeadline } from '../../shared/net';
+
+const MiB = 1024 * 1024;
 
 function readTarget(): RegistryAccess {
   const type = adapter.getChoice('registryType', ['azureContainerRegistry', 'serviceConnection'] as const, 'azureContainerRegistry');
@@ -24,8 +25,8 @@ async function main(): Promise<void> {
   const tags = parseRegistryTags(adapter.getLines('tags'));
   const addModelVersionTag = adapter.getBool('addModelVersionTag', false);
   const insecure = adapter.getBool('insecure', false);
-  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: 64, min: 1, max: 1024 });
-  const concurrency = adapter.getInt('concurrency', { defaultValue: 3, min: 1, max: 16 });
+  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: DEFAULT_CHUNK_SIZE / MiB, min: 1, max: 1024 });
+  const concurrency = adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 16 });
   const layout = await openLayoutInput(layoutDir);
   const target = readTarget();
   const result = await withNetworkDeadline(limits, (signal) => {

@@ -252,6 +252,27 @@ describe('task-lib adapter', () => {
     assert.ok(out.includes('##vso[task.setsecret]proxy-pass-word'));
   });
 
+  it("reads the agent's proxy where task-lib's getHttpProxyConfiguration() would not: credentials percent-encoded, a malformed bypass list ignored", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tl = require('azure-pipelines-task-lib/task') as typeof import('azure-pipelines-task-lib/task');
+    const original = { password: env.AGENT_PROXYPASSWORD, bypass: env.AGENT_PROXYBYPASSLIST };
+    try {
+      capture(() => {
+        tl.setVariable('Agent.ProxyPassword', 'p@ss:w/rd');
+        tl.setVariable('Agent.ProxyBypassList', '[not json');
+      });
+      const { value } = capture(() => adapter.agentProxy());
+      assert.equal(value.proxyUrl, 'http://proxy-user:p%40ss%3Aw%2Frd@proxy.corp.test:8080/');
+      assert.deepEqual(value.bypassPatterns, []);
+      capture(() => assert.throws(() => tl.getHttpProxyConfiguration('https://example.test/'), SyntaxError));
+    } finally {
+      capture(() => {
+        tl.setVariable('Agent.ProxyPassword', original.password as string);
+        tl.setVariable('Agent.ProxyBypassList', original.bypass as string);
+      });
+    }
+  });
+
   it('turns a UserError into a one-line failure and anything else into an "Unexpected error" with exit code 1', async () => {
     const exit = process.exitCode;
     try {

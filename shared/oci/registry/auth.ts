@@ -9,7 +9,8 @@ import { AuthError, UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { isTransientError, withRetry } from '../../retry';
 import { parseErrorBody } from './errors';
-import { drain, isLoopbackHost, readText, send } from './http';
+import { isLoopbackHost } from '../../net/loopback';
+import { drain, readText, send } from './http';
 
 export interface RefreshTokenContext {
   /** Token endpoint the refresh token is traded at. */
@@ -37,7 +38,7 @@ export interface RegistryCredentials {
   tokenAtRegistry?: boolean;
 }
 
-export interface Challenge {
+interface Challenge {
   scheme: string;
   params: Record<string, string>;
 }
@@ -276,13 +277,6 @@ export function credentialsAllowedAt(realm: URL, registryUrl: URL): boolean {
   if (realm.protocol === 'https:') return true;
   if (realm.protocol !== 'http:' || registryUrl.protocol !== 'http:') return false;
   return isLoopbackHost(realm.hostname) || realm.hostname.toLowerCase() === registryUrl.hostname.toLowerCase();
-}
-
-/** Union of our scopes and the challenge's (the challenge may name more, e.g. a mount source). */
-export function mergeScopes(ours: string[], fromChallenge?: string): string[] {
-  const set = new Set(ours);
-  if (fromChallenge) for (const s of fromChallenge.split(' ')) if (s) set.add(s);
-  return [...set];
 }
 
 export function repositoryScope(repository: string, actions: string): string {

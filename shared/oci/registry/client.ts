@@ -9,7 +9,7 @@ import type { Logger } from '../../log';
 import { silentLogger } from '../../log';
 import { timeoutDetail } from '../../net/timeouts';
 import { isTransientError, withRetry } from '../../retry';
-import { isLoopbackRegistry } from '../reference';
+import { isLoopbackAuthority } from '../../net/loopback';
 import { MANIFEST_ACCEPT } from '../types';
 import { parseChallenges, RegistryAuth, repositoryScope, type RegistryCredentials } from './auth';
 import { RegistryError, registryError, type ErrorContext } from './errors';
@@ -49,7 +49,7 @@ export interface RequestOptions {
   slowAnswer?: boolean;
 }
 
-export interface ManifestResponse {
+interface ManifestResponse {
   bytes: Buffer;
   mediaType: string;
   digest: string;
@@ -64,7 +64,7 @@ export class RegistryClient {
 
   constructor(private readonly options: RegistryClientOptions) {
     this.registry = options.registry;
-    const plain = options.insecure || isLoopbackRegistry(options.registry);
+    const plain = options.insecure || isLoopbackAuthority(options.registry);
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
     this.baseUrl = new URL(`${plain ? 'http' : 'https'}://${host}`);
     this.logger = options.logger ?? silentLogger;

@@ -6,7 +6,7 @@
 import { UserError } from '../../errors';
 import { isTransientStatus } from '../../retry';
 
-export interface RegistryErrorEntry {
+interface RegistryErrorEntry {
   code?: string;
   message?: string;
   detail?: unknown;

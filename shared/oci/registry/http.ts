@@ -6,15 +6,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { DEFAULT_NETWORK_LIMITS, guardRequest, type NetworkLimits } from '../../net/timeouts';
-import { proxyFor, type ProxyOptions } from '../../storage/proxy';
+import { isLoopbackHost } from '../../net/loopback';
+import { proxyAgent, proxyFor, type ProxyOptions } from '../../net/proxy';
 
 /** A request body: bytes, or a factory that opens a fresh stream (so the request can be replayed). */
 export type RequestBody = Buffer | string | (() => Readable);
 
-export interface HttpRequest {
+interface HttpRequest {
   method: string;
   url: URL;
   headers?: Record<string, string>;
@@ -32,7 +31,7 @@ export interface HttpRequest {
 }
 
 /** Least idle timeout of a request marked `slowAnswer`. */
-export const SLOW_ANSWER_IDLE_MS = 5 * 60_000;
+const SLOW_ANSWER_IDLE_MS = 5 * 60_000;
 
 export interface HttpResponse {
   status: number;
@@ -76,7 +75,7 @@ function agentFor(url: URL): http.Agent {
   const key = `${url.protocol}${proxy}`;
   let agent = proxyAgents.get(key);
   if (!agent) {
-    agent = isHttps ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+    agent = proxyAgent(proxy, isHttps, { keepAlive: true });
     proxyAgents.set(key, agent);
   }
   return agent;
@@ -145,11 +144,6 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
     }
     current = { ...current, url: next, headers };
   }
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** Reads a response body as text, up to `limit` bytes (manifests and error bodies are small). */

@@ -57,9 +57,9 @@ export interface PushOptions {
   credentialsInput?: string;
 }
 
-export type BlobAction = 'skipped' | 'mounted' | 'uploaded';
+type BlobAction = 'skipped' | 'mounted' | 'uploaded';
 
-export interface BlobReport {
+interface BlobReport {
   digest: string;
   size: number;
   mediaType: string;
@@ -85,14 +85,6 @@ export interface PushResult {
   /** Bytes of blobs already there or mounted. */
   bytesSkipped: number;
   blobs: BlobReport[];
-}
-
-/** Chunk boundaries `[start, end]` (inclusive) covering `from..size-1`. */
-export function planChunks(size: number, chunkSize: number, from = 0): Array<[number, number]> {
-  if (chunkSize <= 0) throw new Error('chunk size must be positive');
-  const out: Array<[number, number]> = [];
-  for (let start = from; start < size; start += chunkSize) out.push([start, Math.min(start + chunkSize, size) - 1]);
-  return out;
 }
 
 /** The Content-Range value for a chunk: `start-end`, never with a `bytes ` prefix (ACR rejects it). */

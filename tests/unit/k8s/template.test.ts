@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { parseEnvLines } from '../../../shared/inputs/parse';
 import { renderTemplate, type TemplateOptions } from '../../../shared/k8s/template';
-import { applyTraceability, LABEL_VALUE_RE, sanitizeLabelValue, traceLabels } from '../../../shared/k8s/traceability';
+import { applyTraceability, sanitizeLabelValue, traceLabels } from '../../../shared/k8s/traceability';
 import type { KubeObject } from '../../../shared/k8s/types';
+
+/** A Kubernetes label value (validation.go's LabelValue: at most 63 characters checked apart). */
+const LABEL_VALUE_RE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const base: TemplateOptions = {
   appName: 'resnet',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mergeScopes, parseChallenges } from '../../../shared/oci/registry/auth';
+import { parseChallenges } from '../../../shared/oci/registry/auth';
 import { parseErrorBody, registryError } from '../../../shared/oci/registry/errors';
 import { isTransientError } from '../../../shared/retry';
 
@@ -21,9 +21,6 @@ describe('WWW-Authenticate parsing', () => {
   for (const [header, expected] of cases) {
     it(`parses ${header.slice(0, 60) || '(empty)'}`, () => assert.deepEqual(parseChallenges(header), expected));
   }
-  it('merges scopes from a challenge', () => {
-    assert.deepEqual(mergeScopes(['repository:a:pull,push'], 'repository:a:pull,push repository:b:pull'), ['repository:a:pull,push', 'repository:b:pull']);
-  });
 });
 
 describe('registry error bodies', () => {

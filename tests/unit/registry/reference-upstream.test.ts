@@ -25,7 +25,8 @@
  */
 import assert from 'node:assert/strict';
 import { InputError } from '../../../shared/errors';
-import { isLoopbackRegistry, makeReference, parseReference, registryProblem, type ParseReferenceOptions } from '../../../shared/oci/reference';
+import { makeReference, parseReference, registryProblem, type ParseReferenceOptions } from '../../../shared/oci/reference';
+import { isLoopbackAuthority as isLoopbackRegistry } from '../../../shared/net/loopback';
 
 const HUB = 'registry-1.docker.io';
 const F = `sha256:${'f'.repeat(64)}`;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { formatReference, isLoopbackRegistry, isValidTag, makeReference, parseReference, sameRepository, sanitizeTag } from '../../../shared/oci/reference';
+import { formatReference, isValidTag, makeReference, parseReference, sameRepository, sanitizeTag } from '../../../shared/oci/reference';
+import { isLoopbackAuthority as isLoopbackRegistry } from '../../../shared/net/loopback';
 import { InputError } from '../../../shared/errors';
 
 const D = `sha256:${'a'.repeat(64)}`;

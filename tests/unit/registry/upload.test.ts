@@ -14,18 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../shared/log';
 import { RegistryClient } from '../../../shared/oci/registry/client';
-import { BlobPusher, contentRange, offsetFromRange, planChunks, withDigest } from '../../../shared/oci/registry/push';
+import { BlobPusher, contentRange, offsetFromRange, withDigest } from '../../../shared/oci/registry/push';
 
 describe('chunk planning and headers', () => {
-  it('plans inclusive chunk ranges covering the blob', () => {
-    assert.deepEqual(planChunks(10, 4), [
-      [0, 3],
-      [4, 7],
-      [8, 9],
-    ]);
-    assert.deepEqual(planChunks(8, 4, 4), [[4, 7]]);
-    assert.deepEqual(planChunks(0, 4), []);
-  });
   it('formats Content-Range without a bytes prefix and reads Range back', () => {
     assert.equal(contentRange(0, 1023), '0-1023');
     assert.equal(offsetFromRange('0-1023'), 1024);

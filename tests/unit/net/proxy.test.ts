@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { bypassesProxy, configuredNoProxy, configuredProxyUrl, matchesBypassPattern, networkCode, proxyFor, redactProxyUrl } from '../../../shared/storage/proxy';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { InputError } from '../../../shared/errors';
+import { bypassesProxy, configuredNoProxy, configuredProxyUrl, matchesBypassPattern, proxyAgent, proxyFor } from '../../../shared/net/proxy';
 
-describe('storage/proxy', () => {
+describe('net/proxy', () => {
   describe('proxy URL precedence', () => {
     const cases: Array<[string, { proxyUrl?: string; env: NodeJS.ProcessEnv }, string | undefined]> = [
       ['explicit wins over the environment', { proxyUrl: 'http://agent:3128', env: { HTTPS_PROXY: 'http://env:1' } }, 'http://agent:3128'],
@@ -70,17 +73,9 @@ describe('storage/proxy', () => {
     assert.equal(matchesBypassPattern('https://x', ['  ']), false);
   });
 
-  it('networkCode finds DNS/connection failures through messages and causes', () => {
-    assert.equal(networkCode(Object.assign(new Error('x'), { code: 'ENOTFOUND' })), 'ENOTFOUND');
-    assert.equal(networkCode(new Error('connect ECONNREFUSED 127.0.0.1:1')), 'ECONNREFUSED');
-    assert.equal(networkCode(new Error('outer', { cause: Object.assign(new Error('inner'), { code: 'EAI_AGAIN' }) })), 'EAI_AGAIN');
-    assert.equal(networkCode(new Error('something else')), undefined);
-    assert.equal(networkCode(undefined), undefined);
-  });
-
-  it('redacts proxy credentials', () => {
-    assert.equal(redactProxyUrl('http://user:secret@proxy:3128'), 'http://***@proxy:3128');
-    assert.equal(redactProxyUrl('http://proxy:3128/'), 'http://proxy:3128');
-    assert.ok(!redactProxyUrl('nonsense').includes('nonsense'));
+  it('builds a tunnelling agent for https targets and an absolute-form one for http, and names an invalid proxy URL', () => {
+    assert.ok(proxyAgent('http://proxy.corp.test:3128', true, {}) instanceof HttpsProxyAgent);
+    assert.ok(proxyAgent('http://proxy.corp.test:3128', false, {}) instanceof HttpProxyAgent);
+    assert.throws(() => proxyAgent('not a url', true, {}), (e: unknown) => e instanceof InputError && /The proxy URL is not a valid URL/.test(e.message));
   });
 });

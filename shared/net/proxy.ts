@@ -1,5 +1,7 @@
 /**
- * Which HTTP proxy a request to a model store goes through.
+ * Which HTTP proxy a request goes through, and the agent that goes through it:
+ * the one place the model stores (Azure Blob, S3) and the registry client turn
+ * proxy settings into `http.Agent`s.
  *
  * Order: an explicit proxy URL (the agent's proxy settings, passed by the task)
  * > HTTPS_PROXY / https_proxy / HTTP_PROXY / http_proxy > none. A host listed in
@@ -8,9 +10,25 @@
  * `*` bypasses everything; `example.com`, `.example.com` and `*.example.com`
  * match the domain and its subdomains; `host:port` matches only that port;
  * IPv4/IPv6 addresses match exactly and `10.0.0.0/8`-style CIDR blocks match
- * addresses inside them.
+ * addresses inside them. The agent's bypass list (regular expressions against
+ * the full URL, as the agent itself applies them) is checked too.
+ *
+ * The agent's settings are read by `agentProxy()` in shared/adapter.ts, by hand
+ * rather than with task-lib's `getHttpProxyConfiguration()`: that reads the
+ * same variables (Agent.ProxyUrl, Agent.ProxyUsername, Agent.ProxyPassword,
+ * Agent.ProxyBypassList) but is not equivalent: it throws on a malformed bypass
+ * list (JSON.parse) or an invalid bypass expression, where the task should
+ * carry on with the proxy; its `proxyFormattedUrl` puts the user name and
+ * password in the URL without percent-encoding them (a password with `@`, `:`
+ * or `/` gives a wrong proxy URL) and is not registered as a secret; and it
+ * knows neither NO_PROXY nor HTTPS_PROXY, which self-hosted agents use.
  */
+import http from 'node:http';
+import type https from 'node:https';
 import { BlockList, isIP } from 'node:net';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { InputError } from '../errors';
 
 export interface ProxyOptions {
   /** Proxy URL configured for the agent (takes precedence over the environment). */
@@ -141,32 +159,17 @@ export function proxyFor(targetUrl: string, options: ProxyOptions = {}): string 
   return proxy;
 }
 
-/** A proxy URL with any user:password replaced, safe to log. */
-export function redactProxyUrl(proxyUrl: string): string {
+/**
+ * An agent that tunnels through `proxy`: CONNECT for https targets, absolute-form
+ * requests for http ones. An invalid proxy URL is the user's to fix.
+ */
+export function proxyAgent(proxy: string, secure: true, options: http.AgentOptions): https.Agent;
+export function proxyAgent(proxy: string, secure: boolean, options: http.AgentOptions): http.Agent;
+export function proxyAgent(proxy: string, secure: boolean, options: http.AgentOptions): http.Agent {
   try {
-    const url = new URL(proxyUrl);
-    if (url.username || url.password) {
-      url.username = '***';
-      url.password = '';
-    }
-    return url.toString().replace(/\/$/, '');
+    new URL(proxy);
   } catch {
-    return '(unparseable proxy URL)';
+    throw new InputError('proxy', 'The proxy URL is not a valid URL: fix the agent proxy settings or HTTPS_PROXY (expected http://host:port).');
   }
-}
-
-const NETWORK_CODES = ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'];
-
-/** The network failure code (DNS, refused, TLS...) of an SDK error, looking through messages and causes; undefined for other errors. */
-export function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    const obj = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof obj.code === 'string' && NETWORK_CODES.includes(obj.code)) return obj.code;
-    if (typeof obj.message === 'string') {
-      const hit = NETWORK_CODES.find((c) => obj.message && (obj.message as string).includes(c));
-      if (hit) return hit;
-    }
-    e = obj.cause;
-  }
-  return undefined;
+  return secure ? new HttpsProxyAgent(proxy, options) : new HttpProxyAgent(proxy, options);
 }

@@ -1,0 +1,14 @@
+/**
+ * Public surface of shared/k8s/: deployToAKS's library: AKS credentials, kubeconfig, manifests and template, apply, rollout, rollback, diagnosis.
+ * Code outside this folder imports from here; modules inside import each other directly.
+ */
+export { fetchAksKubeconfig } from './aks';
+export { KubeClient } from './client';
+export type { KubeClientOptions } from './client';
+export { deploy, DEPLOY_DEFAULTS, deployMessage } from './deploy';
+export type { DeployOptions, DeployResult } from './deploy';
+export { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from './kubeconfig';
+export { kubeconfigCredentials } from './kubeconfig-credentials';
+export { checkDeployNames } from './names';
+export { TEMPLATE_DEFAULTS } from './template';
+export type { TemplateOptions } from './template';
