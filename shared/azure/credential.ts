@@ -110,7 +110,11 @@ export function resourceManagerOf(endpoint: Pick<AzureRmEndpoint, 'id' | 'enviro
 export function azureCredentialFor(endpoint: AzureRmEndpoint, options: { timeoutMs?: number } = {}): TokenCredential {
   const authorityHost = authorityHostOf(endpoint);
   const where = endpoint.scheme === 'ManagedServiceIdentity' ? 'the managed identity endpoint' : authorityHost;
-  return withTokenTimeout(credentialOf(endpoint, authorityHost), { timeoutMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS, where, label: `service connection '${endpoint.id}'` });
+  const credential = credentialOf(endpoint, authorityHost);
+  // The instance keeps its class (callers and tests may check it); only its getToken is limited.
+  const limited = withTokenTimeout({ getToken: credential.getToken.bind(credential) }, { timeoutMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS, where, label: `service connection '${endpoint.id}'` });
+  credential.getToken = limited.getToken;
+  return credential;
 }
 
 function credentialOf(endpoint: AzureRmEndpoint, authorityHost: string): TokenCredential {
