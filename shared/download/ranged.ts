@@ -43,9 +43,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { UserError, errorMessage } from '../errors';
+import { RetryableError, UserError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { backoffDelay, httpStatusOf, isTransientError } from '../retry';
+import { backoffDelay, httpStatusOf, isTransientError, sleep } from '../retry';
 import type { ModelStore, StoredObject } from '../storage/store';
 
 export type HashAlgorithm = 'sha256' | 'md5';
@@ -222,30 +222,25 @@ export function planRanges(size: number, blockSize: number): PlannedRange[] {
 }
 
 /** A range read that stopped delivering bytes. */
-class StallError extends Error {
-  readonly code = 'TimeoutError';
-  readonly transient = true;
+class StallError extends RetryableError {
   constructor(ms: number) {
-    super(`no data received for ${Math.round(ms / 1000)} s`);
+    super(`no data received for ${Math.round(ms / 1000)} s`, { code: 'TimeoutError', transient: true });
     this.name = 'StallError';
   }
 }
 
 /** The body ended before the requested range was complete. */
-class TruncatedBodyError extends Error {
-  readonly code = 'TruncatedBody';
-  readonly transient = true;
+class TruncatedBodyError extends RetryableError {
   constructor(got: number, wanted: number) {
-    super(`response body ended after ${got} of ${wanted} bytes`);
+    super(`response body ended after ${got} of ${wanted} bytes`, { code: 'TruncatedBody', transient: true });
     this.name = 'TruncatedBodyError';
   }
 }
 
 /** The store sent more bytes than the range holds (it ignored the Range header). Not retried. */
-class OverlongBodyError extends Error {
-  readonly transient = false;
+class OverlongBodyError extends RetryableError {
   constructor(wanted: number) {
-    super(`the store returned more than the ${wanted} bytes requested (Range not honoured)`);
+    super(`the store returned more than the ${wanted} bytes requested (Range not honoured)`, { transient: false });
     this.name = 'OverlongBodyError';
   }
 }
@@ -457,7 +452,8 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
                 },
                 (e: unknown) => {
                   writing = false;
-                  finish(Object.assign(e as Error, { transient: false }));
+                  // A failed local write is not the network's: not retried.
+                  finish(new RetryableError(errorMessage(e), { transient: false, code: (e as NodeJS.ErrnoException).code, cause: e }));
                 },
               );
               return;
@@ -616,20 +612,5 @@ function describeFailure(uri: string, range: PlannedRange, filled: number, attem
   return new UserError(`Downloading ${uri} failed at ${at}: ${what}; check the store, the object and the credentials' read permission, then re-run.`, {
     code: 'DownloadFailed',
     cause: err,
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

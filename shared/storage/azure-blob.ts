@@ -27,7 +27,7 @@ import {
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { blobEndpointFor } from '../azure/credential';
-import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { AuthError, errorMessage, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
@@ -243,7 +243,7 @@ export class AzureBlobStore implements ModelStore {
     } catch (err) {
       throw this.describeRangeError(err, key);
     }
-    if (!body) throw Object.assign(new Error(`The download of ${this.uriOf(key)} returned no body.`), { transient: true });
+    if (!body) throw new RetryableError(`The download of ${this.uriOf(key)} returned no body.`);
     return rewrapBody(body as Readable, key, start, end);
   }
 
@@ -282,14 +282,14 @@ export class AzureBlobStore implements ModelStore {
       return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err });
     }
     if (isIdentityError(err)) {
-      return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessageOf(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
+      return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessage(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
     }
     const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
     }
     // HEAD answers carry no body, so the SDK's error message is empty: say what the service answered.
-    if (status !== undefined && !errorMessageOf(err).trim()) {
+    if (status !== undefined && !errorMessage(err).trim()) {
       return new UserError(`The blob service answered HTTP ${status}${code ? ` (${code})` : ''} when trying to ${operation} in container '${container}': check the modelPath and container inputs.`, {
         code: 'StoreError',
         cause: err,
@@ -314,10 +314,6 @@ function capitalize(s: string): string {
 function firstLine(s: string): string {
   const line = s.split('\n')[0]?.trim() ?? '';
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-
-function errorMessageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -376,7 +372,7 @@ function rewrapBody(body: Readable, key: string, start: number, end: number): Re
   });
   body.on('error', (err: Error) => {
     if (/received less data than required/i.test(err.message)) {
-      out.destroy(Object.assign(new Error(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`), { code: 'ECONNRESET' }));
+      out.destroy(new RetryableError(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`, { code: 'ECONNRESET' }));
     } else {
       out.destroy(err);
     }

@@ -32,7 +32,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { S3Endpoint } from '../connections';
-import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { AuthError, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { networkCode, proxyFor } from './proxy';
@@ -437,7 +437,7 @@ export class S3Store implements ModelStore {
     }
     const body = res.Body;
     if (!(body instanceof Readable)) {
-      throw Object.assign(new Error(`GetObject of ${this.uriOf(key)} returned no readable body.`), { transient: true });
+      throw new RetryableError(`GetObject of ${this.uriOf(key)} returned no readable body.`);
     }
     // Some S3-compatible servers answer more than asked (s3rver reads `bytes=0-0` as the whole
     // object; others ignore Range and send 200). Keep exactly the bytes asked for.

@@ -13,7 +13,7 @@ const api = (code: number, reason?: string, message = 'the server said no') => n
 
 describe('explainKubeError', () => {
   it('passes a UserError through unchanged', () => {
-    const original = new UserError('already explained', { code: 'Whatever' });
+    const original = new UserError('already explained', { code: 'Ambiguous' });
     assert.equal(explainKubeError(original, DOING), original);
   });
 
