@@ -42,6 +42,14 @@ describe('explainKubeError', () => {
     assert.match(e.message, /update the service connection or kubeconfig/);
   });
 
+  it("keeps the API server's status and reason as data", () => {
+    const e = explainKubeError(api(422, 'Invalid', 'spec.replicas: Invalid value'), DOING);
+    assert.equal(e.code, 'Invalid');
+    assert.equal(e.statusCode, 422);
+    assert.equal(e.remoteCode, 'Invalid');
+    assert.equal(explainKubeError(api(401, 'Unauthorized'), DOING).remoteCode, 'Unauthorized');
+  });
+
   it('403: an AuthError quoting the API server and asking for a role', () => {
     const e = explainKubeError(api(403, 'Forbidden', 'deployments.apps "web" is forbidden: User "x" cannot patch'), DOING);
     assert.ok(e instanceof AuthError);
