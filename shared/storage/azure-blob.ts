@@ -249,9 +249,8 @@ export class AzureBlobStore implements ModelStore {
 
   private describeRangeError(err: unknown, key: string): unknown {
     const status = httpStatusOf(err);
-    if (status === 401 || status === 403) {
-      return Object.assign(this.describe(err, `read '${key}'`, false) as Error, { statusCode: status });
-    }
+    // The AuthError keeps the HTTP status (statusCode), as every readRange error does.
+    if (status === 401 || status === 403) return this.describe(err, `read '${key}'`, false);
     return err;
   }
 
@@ -279,7 +278,7 @@ export class AzureBlobStore implements ModelStore {
       } else {
         fix = 'check the AccountKey in the connection string (keys get rotated) and that the account firewall allows the agent';
       }
-      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err });
+      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err, statusCode: status });
     }
     if (isIdentityError(err)) {
       return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessage(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
