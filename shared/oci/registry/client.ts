@@ -38,7 +38,7 @@ export interface RequestOptions {
   scopes: string[];
   headers?: Record<string, string>;
   body?: RequestBody;
-  /** Statuses that count as success; others become RegistryErrors. */
+  /** Statuses that count as success; others become registry errors (registryError()). */
   expect: number[];
   /** Statuses returned to the caller without error (e.g. 404 on HEAD). */
   allow?: number[];
