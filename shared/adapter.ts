@@ -363,19 +363,31 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
 
 // ---------------------------------------------------------------- running a task
 
+export interface RunTaskOptions {
+  /**
+   * Library option -> task input, for the options a task names differently.
+   * The library's errors name the option (`UserError.input`); by design the
+   * option names ARE the input names, so most tasks pass nothing.
+   */
+  inputNames?: Readonly<Record<string, string>>;
+}
+
 /**
- * Runs a task's main function: a {@link UserError} becomes a one-line failure,
- * anything else a failure whose stack is printed when `system.debug` is true.
- * The exit code follows the result.
+ * Runs a task's main function: a {@link UserError} becomes a one-line failure
+ * naming the task input it is about (the one place an option becomes an
+ * input, see shared/errors.ts), anything else a failure whose stack is printed
+ * when `system.debug` is true. The exit code follows the result.
  */
-export async function runTask(main: () => Promise<void>): Promise<void> {
+export async function runTask(main: () => Promise<void>, options: RunTaskOptions = {}): Promise<void> {
   try {
     await main();
   } catch (err) {
     if (isUserError(err)) {
       if (isDebug() && err.stack) console.log(err.stack);
       // One line: causes quoted from SDKs sometimes carry line breaks.
-      tl.setResult(tl.TaskResult.Failed, namingInput(err.message.replace(/\s*[\r\n]+\s*/g, ' '), err.input));
+      const names = options.inputNames;
+      const input = err.input !== undefined && names && Object.hasOwn(names, err.input) ? names[err.input] : err.input;
+      tl.setResult(tl.TaskResult.Failed, namingInput(err.message.replace(/\s*[\r\n]+\s*/g, ' '), input));
       // Past the network deadline a request may still be running (a server dripping bytes): do not wait for it.
       if (err.code === 'NetworkDeadline') setTimeout(() => process.exit(1), 5000).unref();
     } else {

@@ -1,9 +1,18 @@
 /**
- * Retries with exponential backoff and full jitter, and the one place that
- * decides which failures are transient (network resets, timeouts, 408/429/5xx).
+ * Retries with exponential backoff and "equal jitter" (half the capped
+ * exponential delay, plus a random part of the other half: never less than
+ * half the ceiling), and the one place that decides which failures are
+ * transient (network resets, timeouts, 408/429/5xx). Our own errors are
+ * classified by their typed fields ({@link RetryableError}, {@link UserError}'s
+ * retry hints); third-party SDK errors (Azure, AWS, Node, undici) by their shapes.
+ * Sleeps are Node's `timers/promises` with an AbortSignal.
  */
 
+import { setTimeout as delay } from 'node:timers/promises';
+import { isTransientStatus, RetryableError, UserError } from './errors';
 import { isTimeoutError, TIMEOUT_RETRIES } from './net/timeouts';
+
+export { isTransientStatus };
 
 export interface RetryOptions {
   /** Attempts after the first (default 5). */
@@ -38,14 +47,14 @@ export function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
-}
-
 /** True when trying again may succeed. */
 export function isTransientError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
+  // Ours: the typed verdict decides when there is one.
+  if (err instanceof RetryableError) return err.transient;
+  if (err instanceof UserError && err.transient !== undefined) return err.transient;
   const e = err as { code?: unknown; name?: unknown; cause?: unknown; transient?: unknown };
+  // Third-party errors and test doubles that carry a verdict of their own.
   if (e.transient === true) return true;
   if (e.transient === false) return false;
   const status = httpStatusOf(err);
@@ -57,12 +66,25 @@ export function isTransientError(err: unknown): boolean {
   return false;
 }
 
+/** The delay before retry `attempt` (1-based): equal jitter, i.e. uniform in [ceiling/2, ceiling], ceiling = min(max, base x 2^(attempt-1)). */
 export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Wait `ms`; with a signal, stop early when it aborts, rejecting with the
+ * signal's reason (not Node's AbortError) so callers see why they were stopped.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw signal.reason;
+  try {
+    await delay(ms, undefined, signal ? { signal } : undefined);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw err;
+  }
+}
 
 /** Run `fn` until it succeeds, a non-retryable error occurs, or retries run out. */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
@@ -70,7 +92,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const base = options.baseDelayMs ?? 500;
   const max = options.maxDelayMs ?? 15_000;
   const retryable = options.isRetryable ?? isTransientError;
-  const sleep = options.sleep ?? defaultSleep;
+  const wait = options.sleep ?? ((ms: number) => sleep(ms));
   const timeoutRetries = options.timeoutRetries ?? TIMEOUT_RETRIES;
   let timeouts = 0;
   for (let attempt = 0; ; attempt++) {
@@ -79,9 +101,9 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
     } catch (err) {
       if (attempt >= retries || !retryable(err) || options.signal?.aborted) throw err;
       if (isTimeoutError(err) && ++timeouts > timeoutRetries) throw err;
-      const delay = backoffDelay(attempt + 1, base, max, options.random);
-      options.onRetry?.(err, attempt + 1, delay);
-      await sleep(delay);
+      const delayMs = backoffDelay(attempt + 1, base, max, options.random);
+      options.onRetry?.(err, attempt + 1, delayMs);
+      await wait(delayMs);
     }
   }
 }

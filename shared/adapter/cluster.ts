@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import * as adapter from '../adapter';
 import { azureCredentialFor, resourceManagerOf } from '../azure/credential';
-import { InputError } from '../errors';
+import { errorMessage, InputError } from '../errors';
 import { fetchAksKubeconfig } from '../k8s/aks';
 import type { NetworkLimits } from '../net/timeouts';
 import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../k8s/kubeconfig';
@@ -24,7 +24,7 @@ export async function readClusterConfig(type: ConnectionType, net?: { limits: Ne
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new InputError('kubeconfig', `Cannot read the kubeconfig file '${path}' given in 'kubeconfig': ${(err as Error).message}; check the path (for a secure file use $(<name>.secureFilePath)).`, err);
+      throw new InputError('kubeconfig', `Cannot read the kubeconfig file '${path}' given in 'kubeconfig': ${errorMessage(err)}; check the path (for a secure file use $(<name>.secureFilePath)).`, err);
     }
     adapter.setKubeconfigSecrets(text);
     return kubeConfigFromString(text, { input: 'kubeconfig', source: path });

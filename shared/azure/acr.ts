@@ -9,7 +9,7 @@
  * endpoint refuses the refresh token; 429/5xx answers are retried with backoff.
  */
 import type { TokenCredential } from '@azure/identity';
-import { AuthError, UserError, errorMessage } from '../errors';
+import { AuthError, RetryableError, UserError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { isTransientError, withRetry } from '../retry';
@@ -82,7 +82,7 @@ function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshToke
         const res = await send({ method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form.toString() });
         const text = await readText(res, 1 << 20);
         if (res.status === 200) return JSON.parse(text) as { refresh_token?: string };
-        if (res.status === 429 || res.status >= 500) throw Object.assign(new Error(`ACR token exchange answered HTTP ${res.status}`), { statusCode: res.status });
+        if (res.status === 429 || res.status >= 500) throw new RetryableError(`ACR token exchange answered HTTP ${res.status}`, { statusCode: res.status });
         throw new AuthError(
           `Registry ${options.registry} refused the Entra ID token (HTTP ${res.status} from ${url.pathname}): give the service connection's identity the AcrPush role on the registry, and check the login server name.`,
           { input: options.input },
@@ -96,7 +96,7 @@ function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshToke
       },
     ).catch((err: unknown) => {
       if (err instanceof UserError) throw err;
-      throw new UserError(`Could not exchange the Entra ID token at ${url.origin} for registry ${options.registry}: ${errorMessage(err)}; check the login server name and the agent's network.`, { code: 'AuthFailed', cause: err });
+      throw new AuthError(`Could not exchange the Entra ID token at ${url.origin} for registry ${options.registry}: ${errorMessage(err)}; check the login server name and the agent's network.`, { cause: err });
     });
     if (!body.refresh_token) throw new AuthError(`Registry ${options.registry} answered the token exchange without a refresh token: it does not look like Azure Container Registry.`, { input: options.input });
     // Exchange again a little before the Entra token expires (federated tokens live ~10 minutes).

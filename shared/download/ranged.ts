@@ -43,9 +43,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { UserError, errorMessage } from '../errors';
+import { RetryableError, UserError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { backoffDelay, httpStatusOf, isTransientError } from '../retry';
+import { backoffDelay, httpStatusOf, isTransientError, sleep } from '../retry';
 import type { ModelStore, StoredObject } from '../storage/store';
 
 export type HashAlgorithm = 'sha256' | 'md5';
@@ -222,289 +222,435 @@ export function planRanges(size: number, blockSize: number): PlannedRange[] {
 }
 
 /** A range read that stopped delivering bytes. */
-class StallError extends Error {
-  readonly code = 'TimeoutError';
-  readonly transient = true;
+class StallError extends RetryableError {
   constructor(ms: number) {
-    super(`no data received for ${Math.round(ms / 1000)} s`);
+    super(`no data received for ${Math.round(ms / 1000)} s`, { code: 'TimeoutError', transient: true });
     this.name = 'StallError';
   }
 }
 
 /** The body ended before the requested range was complete. */
-class TruncatedBodyError extends Error {
-  readonly code = 'TruncatedBody';
-  readonly transient = true;
+class TruncatedBodyError extends RetryableError {
   constructor(got: number, wanted: number) {
-    super(`response body ended after ${got} of ${wanted} bytes`);
+    super(`response body ended after ${got} of ${wanted} bytes`, { code: 'TruncatedBody', transient: true });
     this.name = 'TruncatedBodyError';
   }
 }
 
 /** The store sent more bytes than the range holds (it ignored the Range header). Not retried. */
-class OverlongBodyError extends Error {
-  readonly transient = false;
+class OverlongBodyError extends RetryableError {
   constructor(wanted: number) {
-    super(`the store returned more than the ${wanted} bytes requested (Range not honoured)`);
+    super(`the store returned more than the ${wanted} bytes requested (Range not honoured)`, { transient: false });
     this.name = 'OverlongBodyError';
   }
 }
 
+/** Bytes of a range received and written so far; a retry resumes at `filled`. */
 interface BlockState {
   filled: number;
 }
 
-/**
- * Download `object` into `destFile` (created or truncated). Returns the hashes
- * of the bytes written. On failure `destFile` is removed.
- */
-export async function downloadObject(store: ModelStore, object: StoredObject, destFile: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+/** One download's settings, defaults applied. */
+interface DownloadPlan {
+  uri: string;
+  size: number;
+  blockSize: number;
+  blocks: number;
+  concurrency: number;
+  retries: number;
+  stallMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  ifMatch: string | undefined;
+  md5: boolean;
+  hashInWorker: boolean;
+}
+
+/** Step 1: the plan (block size and count, parallelism, retry budget, ETag to hold). */
+function planDownload(store: ModelStore, object: StoredObject, options: DownloadOptions): DownloadPlan {
   const size = object.size;
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
-  const blockSize = Math.max(1, Math.floor(options.blockSize ?? DEFAULT_BLOCK_SIZE));
-  const retries = Math.max(0, Math.floor(options.retries ?? DEFAULT_RETRIES));
-  const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  const baseDelayMs = options.baseDelayMs ?? 500;
-  const maxDelayMs = options.maxDelayMs ?? 15_000;
-  const ifMatch = options.ifMatch === undefined ? object.etag : options.ifMatch || undefined;
-  const logger = options.logger;
   const uri = store.uriOf(object.key);
   if (!Number.isSafeInteger(size) || size < 0) throw new UserError(`Cannot download ${uri}: the store reported an invalid size (${size}).`);
-
-  const sha256 = createHash('sha256');
-  const md5: Hash | undefined = options.hashes?.includes('md5') ? createHash('md5') : undefined;
+  const blockSize = Math.max(1, Math.floor(options.blockSize ?? DEFAULT_BLOCK_SIZE));
   const blocks = blockCount(size, blockSize);
-  const cancel = new AbortController();
-  const onOuterAbort = (): void => cancel.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-
-  let fh: FileHandle | undefined;
-  let nextToStart = 0;
-  let retried = 0;
-  let failure: unknown;
-
-  // In-order hashing state: blocks [0, contiguous) are on disk; bytes [0, hashed) are hashed
-  // (hashed may run ahead of the finished blocks through the fast path in flush()).
-  const finished = new Set<number>();
-  let contiguous = 0;
-  let hashed = 0;
-  let hashing: Promise<void> | undefined;
-  let hashBuffer: Buffer | undefined;
-  const useWorker = blocks > 0 && (options.hashInWorker ?? false);
-  let worker: WorkerHasher | undefined;
-
-  const fail = (err: unknown): void => {
-    if (failure === undefined) failure = err;
-    cancel.abort(err);
+  return {
+    uri,
+    size,
+    blockSize,
+    blocks,
+    concurrency: Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY)),
+    retries: Math.max(0, Math.floor(options.retries ?? DEFAULT_RETRIES)),
+    stallMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    baseDelayMs: options.baseDelayMs ?? 500,
+    maxDelayMs: options.maxDelayMs ?? 15_000,
+    ifMatch: options.ifMatch === undefined ? object.etag : options.ifMatch || undefined,
+    md5: options.hashes?.includes('md5') ?? false,
+    hashInWorker: blocks > 0 && (options.hashInWorker ?? false),
   };
+}
+
+/** Positional write of `buf[0, len)` at `position`, looping over short writes. */
+async function writeAt(fh: FileHandle, buf: Buffer, len: number, position: number): Promise<void> {
+  let off = 0;
+  while (off < len) {
+    const { bytesWritten } = await fh.write(buf, off, len - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * In-order hashing (see the module header): blocks finish in any order; the
+ * bytes are hashed once, in object order, by reading back the contiguous
+ * prefix of finished blocks from the file (or on a worker thread), except
+ * that a write landing exactly at the end of the hashed prefix is hashed from
+ * its buffer ({@link wrote}).
+ */
+class InOrderHasher {
+  private readonly sha256 = createHash('sha256');
+  private readonly md5: Hash | undefined;
+  /** Finished blocks beyond the contiguous prefix. */
+  private readonly finished = new Set<number>();
+  /** Blocks [0, contiguous) are on disk. */
+  private contiguous = 0;
+  /** Bytes [0, hashed) are hashed (may run ahead of the finished blocks through the fast path). */
+  private hashed = 0;
+  private hashing: Promise<void> | undefined;
+  private hashBuffer: Buffer | undefined;
+  private worker: WorkerHasher | undefined;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly destFile: string,
+    private readonly plan: DownloadPlan,
+    /** Called with a read-back failure; `stopped()` then turns true. */
+    private readonly fail: (err: unknown) => void,
+    private readonly stopped: () => boolean,
+  ) {
+    this.md5 = plan.md5 ? createHash('md5') : undefined;
+    if (plan.hashInWorker) this.worker = new WorkerHasher(destFile, plan.md5);
+  }
+
+  private prefixEnd(): number {
+    return Math.min(this.plan.size, this.contiguous * this.plan.blockSize);
+  }
+
+  /** Block `index` is entirely on disk. */
+  blockDone(index: number): void {
+    this.finished.add(index);
+    const before = this.contiguous;
+    while (this.finished.has(this.contiguous)) this.finished.delete(this.contiguous++);
+    if (this.worker) {
+      if (this.contiguous > before) this.worker.hashUpTo(this.prefixEnd());
+    } else this.kick();
+  }
+
+  /** `bytes` were just written at `position`: the fast path hashes them now if they continue the hashed prefix. */
+  wrote(position: number, bytes: Buffer): void {
+    if (this.worker || position !== this.hashed || this.hashing || this.stopped()) return;
+    this.update(bytes);
+  }
+
+  private update(bytes: Buffer): void {
+    this.sha256.update(bytes);
+    this.md5?.update(bytes);
+    this.hashed += bytes.length;
+  }
+
+  /** Start the read-back unless it is running; it re-checks when it stops. */
+  private kick(): void {
+    if (this.hashing) return;
+    this.hashing = this.readBack()
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.hashing = undefined;
+        // Blocks may have finished while the last read was in flight.
+        if (!this.stopped() && this.hashed < this.prefixEnd()) this.kick();
+      });
+  }
 
   /** Hash [hashed, end of the contiguous prefix) by reading it back from the file. */
-  const hashPrefix = async (): Promise<void> => {
-    const file = fh as FileHandle;
+  private async readBack(): Promise<void> {
     for (;;) {
-      const limit = Math.min(size, contiguous * blockSize);
-      if (hashed >= limit || failure !== undefined) return;
-      hashBuffer ??= Buffer.allocUnsafeSlow(Math.min(HASH_BUFFER, size));
-      const want = Math.min(hashBuffer.length, limit - hashed);
-      const { bytesRead } = await file.read(hashBuffer, 0, want, hashed);
-      if (bytesRead <= 0) throw new Error(`internal error: could not read back bytes ${hashed}-${limit - 1} of ${destFile}`);
-      const bytes = bytesRead === hashBuffer.length ? hashBuffer : hashBuffer.subarray(0, bytesRead);
-      sha256.update(bytes);
-      md5?.update(bytes);
-      hashed += bytesRead;
+      const limit = this.prefixEnd();
+      if (this.hashed >= limit || this.stopped()) return;
+      this.hashBuffer ??= Buffer.allocUnsafeSlow(Math.min(HASH_BUFFER, this.plan.size));
+      const want = Math.min(this.hashBuffer.length, limit - this.hashed);
+      const { bytesRead } = await this.fh.read(this.hashBuffer, 0, want, this.hashed);
+      if (bytesRead <= 0) throw new Error(`internal error: could not read back bytes ${this.hashed}-${limit - 1} of ${this.destFile}`);
+      this.update(bytesRead === this.hashBuffer.length ? this.hashBuffer : this.hashBuffer.subarray(0, bytesRead));
     }
-  };
+  }
 
-  /** Start the in-order hasher unless it is running; it re-checks when it stops. */
-  const kickHasher = (): void => {
-    if (hashing) return;
-    hashing = hashPrefix()
-      .catch((err: unknown) => fail(err))
+  /** Wait for the read-back in flight, if any. */
+  async settle(): Promise<void> {
+    while (this.hashing) await this.hashing;
+  }
+
+  /** The digests, once every block is done and hashed. */
+  async digests(): Promise<{ sha256: string; md5?: string }> {
+    const { blocks, size } = this.plan;
+    if (this.contiguous !== blocks) throw new Error(`internal error: ${this.contiguous} of ${blocks} blocks finished`);
+    if (this.worker) {
+      const digests = await this.worker.finish(size);
+      this.worker = undefined;
+      return digests;
+    }
+    if (this.hashed !== size) throw new Error(`internal error: hashed ${this.hashed} of ${size} bytes`);
+    return { sha256: this.sha256.digest('hex'), md5: this.md5?.digest('base64') };
+  }
+
+  /** Stop hashing after a failure. */
+  async abort(): Promise<void> {
+    await this.worker?.abort().catch(() => undefined);
+    this.worker = undefined;
+    while (this.hashing) await this.hashing.catch(() => undefined);
+  }
+}
+
+/**
+ * One attempt's write buffer: received bytes are copied in and written with a
+ * positional write when it is full or the attempt ends; at most one write is
+ * in flight. `state.filled` counts the bytes received AND written.
+ */
+class RangeWriter {
+  /** Bytes in `buf` not yet written; they start at range.start + state.filled. */
+  private pending = 0;
+  private inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly range: PlannedRange,
+    private readonly state: BlockState,
+    private readonly fh: FileHandle,
+    private readonly hasher: InOrderHasher,
+    private readonly onProgress: ((bytes: number) => void) | undefined,
+  ) {}
+
+  /** Bytes of the range received so far (written or buffered). */
+  get received(): number {
+    return this.state.filled + this.pending;
+  }
+
+  get full(): boolean {
+    return this.pending === this.buf.length;
+  }
+
+  /** Copy `chunk[from..]` into the buffer until it is full; returns the offset reached. */
+  fill(chunk: Buffer, from: number): number {
+    const n = Math.min(chunk.length - from, this.buf.length - this.pending);
+    chunk.copy(this.buf, this.pending, from, from + n);
+    this.pending += n;
+    return from + n;
+  }
+
+  /** Write what is buffered (after the write in flight, if any). */
+  flush(): Promise<void> {
+    if (this.inflight) return this.inflight.then(() => this.flush());
+    if (this.pending === 0) return Promise.resolve();
+    const n = this.pending;
+    const position = this.range.start + this.state.filled;
+    this.inflight = writeAt(this.fh, this.buf, n, position)
+      .then(() => {
+        this.hasher.wrote(position, n === this.buf.length ? this.buf : this.buf.subarray(0, n));
+        this.state.filled += n;
+        this.pending = 0;
+        this.onProgress?.(n);
+      })
       .finally(() => {
-        hashing = undefined;
-        // Blocks may have finished while the last read was in flight.
-        if (failure === undefined && hashed < Math.min(size, contiguous * blockSize)) kickHasher();
+        this.inflight = undefined;
       });
-  };
+    return this.inflight;
+  }
 
-  const blockDone = (index: number): void => {
-    finished.add(index);
-    const before = contiguous;
-    while (finished.has(contiguous)) finished.delete(contiguous++);
-    if (worker) {
-      if (contiguous > before) worker.hashUpTo(Math.min(size, contiguous * blockSize));
-    } else kickHasher();
-  };
+  /** Forget what is buffered (its write failed). */
+  discard(): void {
+    this.pending = 0;
+  }
+}
 
-  const writeAll = async (buf: Buffer, len: number, position: number): Promise<void> => {
-    let off = 0;
-    while (off < len) {
-      const { bytesWritten } = await (fh as FileHandle).write(buf, off, len - off, position + off);
-      off += bytesWritten;
+/** Aborts a read that delivers no byte for `ms`: re-armed on every chunk. */
+class StallTimer {
+  private timer: NodeJS.Timeout | undefined;
+  /** Rejects whoever waits for the read (the request, then the body) when the timer fires. */
+  rejectWaiter: ((e: Error) => void) | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly onStall: (e: StallError) => void,
+  ) {}
+
+  arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const e = new StallError(this.ms);
+      this.onStall(e);
+      this.rejectWaiter?.(e);
+    }, this.ms);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+/**
+ * Pump a range's body into `writer`: pauses the stream while the buffer is
+ * written, checks the byte count (more than the range: {@link OverlongBodyError};
+ * an end before it: {@link TruncatedBodyError}). Resolves when the body ended
+ * complete; the caller flushes what is buffered.
+ */
+function pumpBody(s: Readable, writer: RangeWriter, length: number, stall: StallTimer): Promise<void> {
+  const startFilled = writer.received;
+  return new Promise<void>((resolve, reject) => {
+    stall.rejectWaiter = reject;
+    let settled = false;
+    let writing = false;
+    let ended = false;
+    let closedEarly = false;
+    let deferredError: unknown;
+    let received = 0;
+    // Chunks that arrived while a write was in flight (normally none: the stream is paused).
+    const queue: Buffer[] = [];
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      s.off('data', onData);
+      if (err) reject(err);
+      else resolve();
+    };
+    /** Continue after a write: queued data, then end/errors, else more data. */
+    const proceed = (): void => {
+      while (!settled && !writing) {
+        const next = queue.shift();
+        if (next) {
+          consume(next, 0);
+          continue;
+        }
+        if (deferredError !== undefined) return finish(deferredError);
+        if (ended || closedEarly) return finish(writer.received < length ? new TruncatedBodyError(writer.received, length) : undefined);
+        s.resume();
+        return;
+      }
+    };
+    const consume = (chunk: Buffer, from: number): void => {
+      let off = from;
+      while (off < chunk.length) {
+        off = writer.fill(chunk, off);
+        if (writer.full) {
+          writing = true;
+          s.pause();
+          const rest = off < chunk.length ? chunk.subarray(off) : undefined;
+          writer.flush().then(
+            () => {
+              writing = false;
+              if (rest) queue.unshift(rest);
+              proceed();
+            },
+            (e: unknown) => {
+              writing = false;
+              // A failed local write is not the network's: not retried.
+              finish(new RetryableError(errorMessage(e), { transient: false, code: (e as NodeJS.ErrnoException).code, cause: e }));
+            },
+          );
+          return;
+        }
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      stall.arm();
+      received += chunk.length;
+      if (startFilled + received > length) {
+        finish(new OverlongBodyError(length));
+        s.destroy();
+        return;
+      }
+      if (writing || queue.length > 0) queue.push(chunk);
+      else consume(chunk, 0);
+    };
+    s.on('data', onData);
+    s.once('end', () => {
+      ended = true;
+      proceed();
+    });
+    s.once('error', (e) => {
+      if (writing) deferredError = e;
+      else finish(e);
+    });
+    s.once('close', () => {
+      closedEarly = true;
+      proceed();
+    });
+  });
+}
+
+/**
+ * One download in progress: `concurrency` range workers take the next block,
+ * fetch it (with resume and the retry budget) and hand it to the hasher. The
+ * first failure aborts every request.
+ */
+class RangedDownload {
+  private readonly cancel = new AbortController();
+  private failure: unknown;
+  private nextToStart = 0;
+  /** Range reads retried (reported in the result). */
+  retried = 0;
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly object: StoredObject,
+    private readonly plan: DownloadPlan,
+    private readonly options: DownloadOptions,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Record the first failure and abort everything. */
+  fail(err: unknown): void {
+    if (this.failure === undefined) this.failure = err;
+    this.cancel.abort(err);
+  }
+
+  abort(reason: unknown): void {
+    this.cancel.abort(reason);
+  }
+
+  /** Step 2: fetch every block with `concurrency` workers; throws the first failure. */
+  async fetchAll(fh: FileHandle, hasher: InOrderHasher): Promise<void> {
+    const { blocks, concurrency } = this.plan;
+    if (blocks > 0) await Promise.all(Array.from({ length: Math.min(concurrency, blocks) }, () => this.rangeWorker(fh, hasher)));
+    await hasher.settle();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async rangeWorker(fh: FileHandle, hasher: InOrderHasher): Promise<void> {
+    const { size, blockSize, blocks } = this.plan;
+    const buf = Buffer.allocUnsafeSlow(Math.min(WRITE_BUFFER, blockSize, size));
+    while (this.failure === undefined && this.nextToStart < blocks) {
+      const range = rangeOf(this.nextToStart++, size, blockSize);
+      try {
+        await this.fetchRange(range, (state) => new RangeWriter(buf, range, state, fh, hasher, this.options.onProgress));
+        hasher.blockDone(range.index);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
     }
-  };
+  }
 
   /**
-   * One read of the rest of a range; received bytes go through `buf` to the
-   * file. Resolves when the range is complete; on failure `state.filled`
-   * counts the bytes received AND written, so a retry resumes there.
+   * Step 3: read one range completely, resuming after transient failures.
+   * The retry budget: `retries` failures in a row without progress
+   * ({@link minProgressBytes}) end the download; an attempt with progress
+   * starts the count again.
    */
-  const readOnce = async (range: PlannedRange, buf: Buffer, state: BlockState): Promise<void> => {
-    const length = range.end - range.start;
-    const attempt = new AbortController();
-    const onCancel = (): void => attempt.abort(cancel.signal.reason);
-    cancel.signal.addEventListener('abort', onCancel, { once: true });
-    let stream: Readable | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let stallReject: ((e: Error) => void) | undefined;
-    // Bytes in `buf` not yet written; they start at range.start + state.filled.
-    let pending = 0;
-    const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        const e = new StallError(stallMs);
-        attempt.abort(e);
-        stream?.destroy(e);
-        stallReject?.(e);
-      }, stallMs);
-    };
-    // At most one write of `buf` in flight; a second flush waits for it.
-    let inflight: Promise<void> | undefined;
-    const flush = (): Promise<void> => {
-      if (inflight) return inflight.then(flush);
-      if (pending === 0) return Promise.resolve();
-      const n = pending;
-      const position = range.start + state.filled;
-      inflight = writeAll(buf, n, position)
-        .then(() => {
-          if (!worker && position === hashed && !hashing && failure === undefined) {
-            // Fast path: these bytes continue the hashed prefix; hash them now
-            // instead of reading them back later.
-            const bytes = n === buf.length ? buf : buf.subarray(0, n);
-            sha256.update(bytes);
-            md5?.update(bytes);
-            hashed += n;
-          }
-          state.filled += n;
-          pending = 0;
-          options.onProgress?.(n);
-        })
-        .finally(() => {
-          inflight = undefined;
-        });
-      return inflight;
-    };
-    try {
-      arm();
-      const stalled = new Promise<never>((_, reject) => {
-        stallReject = reject;
-      });
-      stalled.catch(() => undefined);
-      stream = await Promise.race([
-        store.readRange(object.key, range.start + state.filled, range.end, { versionId: object.versionId, ifMatch, signal: attempt.signal }),
-        stalled,
-      ]);
-      if (cancel.signal.aborted) throw cancel.signal.reason;
-      const s = stream;
-      const startFilled = state.filled;
-      await new Promise<void>((resolve, reject) => {
-        stallReject = reject;
-        let settled = false;
-        let writing = false;
-        let ended = false;
-        let closedEarly = false;
-        let deferredError: unknown;
-        let received = 0;
-        // Chunks that arrived while a write was in flight (normally none: the stream is paused).
-        const queue: Buffer[] = [];
-        const finish = (err?: unknown): void => {
-          if (settled) return;
-          settled = true;
-          s.off('data', onData);
-          if (err) reject(err);
-          else resolve();
-        };
-        /** Continue after a write: queued data, then end/errors, else more data. */
-        const proceed = (): void => {
-          while (!settled && !writing) {
-            const next = queue.shift();
-            if (next) {
-              consume(next, 0);
-              continue;
-            }
-            if (deferredError !== undefined) return finish(deferredError);
-            if (ended || closedEarly) return finish(state.filled + pending < length ? new TruncatedBodyError(state.filled + pending, length) : undefined);
-            s.resume();
-            return;
-          }
-        };
-        const consume = (chunk: Buffer, from: number): void => {
-          let off = from;
-          while (off < chunk.length) {
-            const n = Math.min(chunk.length - off, buf.length - pending);
-            chunk.copy(buf, pending, off, off + n);
-            pending += n;
-            off += n;
-            if (pending === buf.length) {
-              writing = true;
-              s.pause();
-              const rest = off < chunk.length ? chunk.subarray(off) : undefined;
-              flush().then(
-                () => {
-                  writing = false;
-                  if (rest) queue.unshift(rest);
-                  proceed();
-                },
-                (e: unknown) => {
-                  writing = false;
-                  finish(Object.assign(e as Error, { transient: false }));
-                },
-              );
-              return;
-            }
-          }
-        };
-        const onData = (chunk: Buffer): void => {
-          arm();
-          received += chunk.length;
-          if (startFilled + received > length) {
-            finish(new OverlongBodyError(length));
-            s.destroy();
-            return;
-          }
-          if (writing || queue.length > 0) queue.push(chunk);
-          else consume(chunk, 0);
-        };
-        s.on('data', onData);
-        s.once('end', () => {
-          ended = true;
-          proceed();
-        });
-        s.once('error', (e) => {
-          if (writing) deferredError = e;
-          else finish(e);
-        });
-        s.once('close', () => {
-          closedEarly = true;
-          proceed();
-        });
-      });
-      await flush();
-    } catch (err) {
-      // Keep what was received: write it so the retry resumes after it.
-      await flush().catch(() => {
-        pending = 0;
-      });
-      throw err;
-    } finally {
-      if (timer) clearTimeout(timer);
-      cancel.signal.removeEventListener('abort', onCancel);
-      if (stream && !stream.destroyed) stream.destroy();
-    }
-  };
-
-  /** Read one range completely, resuming after transient failures. */
-  const fetchRange = async (range: PlannedRange, buf: Buffer): Promise<void> => {
+  private async fetchRange(range: PlannedRange, writerFor: (state: BlockState) => RangeWriter): Promise<void> {
+    const { uri, retries, baseDelayMs, maxDelayMs } = this.plan;
     const state: BlockState = { filled: 0 };
     const length = range.end - range.start;
     let attempts = 0;
@@ -513,10 +659,10 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
       attempts++;
       const before = state.filled;
       try {
-        await readOnce(range, buf, state);
+        await this.readOnce(range, writerFor(state));
         return;
       } catch (err) {
-        if (cancel.signal.aborted) throw cancel.signal.reason;
+        if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
         if (state.filled >= length && !(err instanceof OverlongBodyError)) return; // complete; the error came after the last byte
         // Only real progress resets the count: a server that sends a few bytes and resets, forever,
         // must not keep the download going (each range then ends after `retries` such attempts).
@@ -526,68 +672,107 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
         if (failuresInARow > retries) throw describeFailure(uri, range, state.filled, attempts, err, true);
         const hinted = retryAfterMsOf(err);
         const delay = Math.max(backoffDelay(failuresInARow, baseDelayMs, maxDelayMs), hinted ?? 0);
-        retried++;
-        logger?.debug(
+        this.retried++;
+        this.options.logger?.debug(
           `Reading bytes ${range.start + state.filled}-${range.end - 1} of ${uri} failed (${errorMessage(err)}); ` +
             `resuming in ${delay} ms (attempt ${attempts + 1}).`,
         );
-        await sleep(delay, cancel.signal);
+        await sleep(delay, this.cancel.signal);
       }
     }
-  };
+  }
 
-  const rangeWorker = async (): Promise<void> => {
-    const buf = Buffer.allocUnsafeSlow(Math.min(WRITE_BUFFER, blockSize, size));
-    while (failure === undefined && nextToStart < blocks) {
-      const range = rangeOf(nextToStart++, size, blockSize);
-      try {
-        await fetchRange(range, buf);
-        blockDone(range.index);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-    }
-  };
-
-  try {
+  /**
+   * Step 4: one read of the rest of a range, from the first byte not yet
+   * received, through `writer` to the file. On failure what was received is
+   * written first, so the retry resumes after it.
+   */
+  private async readOnce(range: PlannedRange, writer: RangeWriter): Promise<void> {
+    const length = range.end - range.start;
+    const attempt = new AbortController();
+    const onCancel = (): void => attempt.abort(this.cancel.signal.reason);
+    this.cancel.signal.addEventListener('abort', onCancel, { once: true });
+    let stream: Readable | undefined;
+    const stall = new StallTimer(this.plan.stallMs, (e) => {
+      attempt.abort(e);
+      stream?.destroy(e);
+    });
     try {
-      fh = await open(destFile, 'w+');
-      if (size > 0) await fh.truncate(size);
-    } catch (err) {
-      throw new UserError(`Cannot write the download to ${destFile}: ${errorMessage(err)}. Check that the 'destination' folder is writable and has ${size} bytes free.`, {
-        input: 'destination',
-        cause: err,
+      stall.arm();
+      const stalled = new Promise<never>((_, reject) => {
+        stall.rejectWaiter = reject;
       });
+      stalled.catch(() => undefined);
+      stream = await Promise.race([
+        this.store.readRange(this.object.key, range.start + writer.received, range.end, { versionId: this.object.versionId, ifMatch: this.plan.ifMatch, signal: attempt.signal }),
+        stalled,
+      ]);
+      if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
+      await pumpBody(stream, writer, length, stall);
+      await writer.flush();
+    } catch (err) {
+      // Keep what was received: write it so the retry resumes after it.
+      await writer.flush().catch(() => writer.discard());
+      throw err;
+    } finally {
+      stall.stop();
+      this.cancel.signal.removeEventListener('abort', onCancel);
+      if (stream && !stream.destroyed) stream.destroy();
     }
+  }
+}
+
+/**
+ * Download `object` into `destFile` (created or truncated). Returns the hashes
+ * of the bytes written. On failure `destFile` is removed.
+ *
+ * The steps: {@link planDownload}; open and size the file; {@link RangedDownload.fetchAll}
+ * (each block by {@link RangedDownload.fetchRange}, each attempt by
+ * {@link RangedDownload.readOnce} → {@link pumpBody} → {@link RangeWriter} →
+ * {@link writeAt}); {@link InOrderHasher} hashes in object order; the digests.
+ */
+export async function downloadObject(store: ModelStore, object: StoredObject, destFile: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const plan = planDownload(store, object, options);
+  const download = new RangedDownload(store, object, plan, options);
+  const onOuterAbort = (): void => download.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let fh: FileHandle | undefined;
+  let hasher: InOrderHasher | undefined;
+  try {
+    fh = await openDestination(destFile, plan.size);
     if (options.signal?.aborted) throw options.signal.reason;
-    if (useWorker) worker = new WorkerHasher(destFile, md5 !== undefined);
-    if (blocks > 0) await Promise.all(Array.from({ length: Math.min(concurrency, blocks) }, () => rangeWorker()));
-    while (hashing) await hashing;
-    if (failure !== undefined) throw failure;
-    if (contiguous !== blocks) throw new Error(`internal error: ${contiguous} of ${blocks} blocks finished`);
-    let digests: { sha256: string; md5?: string };
-    if (worker) {
-      digests = await worker.finish(size);
-      worker = undefined;
-    } else {
-      if (hashed !== size) throw new Error(`internal error: hashed ${hashed} of ${size} bytes`);
-      digests = { sha256: sha256.digest('hex'), md5: md5?.digest('base64') };
-    }
+    hasher = new InOrderHasher(fh, destFile, plan, (err) => download.fail(err), () => download.failed);
+    await download.fetchAll(fh, hasher);
+    const digests = await hasher.digests();
     await fh.close();
     fh = undefined;
-    return { sha256: digests.sha256, md5: digests.md5, bytes: size, retries: retried };
+    return { sha256: digests.sha256, md5: digests.md5, bytes: plan.size, retries: download.retried };
   } catch (err) {
-    cancel.abort(err);
-    await worker?.abort().catch(() => undefined);
-    worker = undefined;
-    while (hashing) await hashing.catch(() => undefined);
+    download.abort(err);
+    await hasher?.abort();
     if (fh) await fh.close().catch(() => undefined);
     fh = undefined;
     await unlink(destFile).catch(() => undefined);
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** Create (or truncate) the file and give it its final size. */
+async function openDestination(destFile: string, size: number): Promise<FileHandle> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(destFile, 'w+');
+    if (size > 0) await fh.truncate(size);
+    return fh;
+  } catch (err) {
+    // Keep the handle closed when truncating failed (the original closed it in the cleanup).
+    await fh?.close().catch(() => undefined);
+    throw new UserError(`Cannot write the download to ${destFile}: ${errorMessage(err)}. Check that the 'destination' folder is writable and has ${size} bytes free.`, {
+      input: 'destination',
+      cause: err,
+    });
   }
 }
 
@@ -616,20 +801,5 @@ function describeFailure(uri: string, range: PlannedRange, filled: number, attem
   return new UserError(`Downloading ${uri} failed at ${at}: ${what}; check the store, the object and the credentials' read permission, then re-run.`, {
     code: 'DownloadFailed',
     cause: err,
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

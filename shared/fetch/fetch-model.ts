@@ -15,7 +15,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
-import { UserError } from '../errors';
+import { ChecksumMismatchError, UserError } from '../errors';
 import type { Logger } from '../log';
 import { ProgressMeter } from '../progress';
 import { formatBytes, formatDuration, formatRate } from '../format';
@@ -305,9 +305,9 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       modelSha256 = manifestDigest(fetched.map((f) => ({ path: f.relativePath, sha256: f.sha256 })));
       if (expectedSha256) {
         if (expectedSha256 !== modelSha256) {
-          throw new UserError(
+          throw new ChecksumMismatchError(
             `Checksum mismatch for ${modelUri}: the folder's manifest sha256 is ${modelSha256} but expectedSha256 is ${expectedSha256}; the download was removed; check the expectedSha256 input (for a folder it is the sha256 of its sorted 'path sha256' manifest).`,
-            { code: 'ChecksumMismatch', input: 'expectedSha256' },
+            { input: 'expectedSha256' },
           );
         }
         for (const f of fetched) f.verifiedBy = f.verifiedBy ? `${f.verifiedBy} and expectedSha256 (manifest)` : 'expectedSha256 (manifest)';

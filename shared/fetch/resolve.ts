@@ -30,7 +30,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Minimatch } from 'minimatch';
-import { InputError, NotFoundError } from '../errors';
+import { errorMessage, InputError, NotFoundError } from '../errors';
 import type { StoredObject } from '../storage/store';
 import { compareVersions, parseVersion, versionInName, type Version } from './version';
 
@@ -112,7 +112,7 @@ export function compileInclude(pattern: string | undefined): ((relativePath: str
   try {
     mm = new Minimatch(glob, { dot: true, matchBase: !glob.includes('/') });
   } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
+    return fail(errorMessage(err));
   }
   if (mm.makeRe() === false) fail('it cannot be compiled');
   return (relativePath: string) => mm.match(relativePath);

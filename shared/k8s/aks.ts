@@ -5,7 +5,7 @@
  * parameter (sovereign clouds, tests).
  */
 import type { TokenCredential } from '@azure/identity';
-import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { AuthError, errorMessage, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { DEFAULT_NETWORK_LIMITS, isTimeoutError, type NetworkLimits } from '../net/timeouts';
 import { isTransientError, withRetry } from '../retry';
 import { isRecord } from './types';
@@ -29,13 +29,14 @@ interface AksCredentialRequest {
   fetchImpl?: typeof fetch;
 }
 
-class ArmHttpError extends Error {
+/** A non-2xx answer of Azure Resource Manager; transient by its status. */
+class ArmHttpError extends RetryableError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    override readonly code: string,
     readonly armMessage: string,
   ) {
-    super(`ARM returned HTTP ${status} ${code}: ${armMessage}`);
+    super(`ARM returned HTTP ${status} ${code}: ${armMessage}`, { statusCode: status });
   }
 }
 
@@ -75,7 +76,7 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
         }
         if (!res.ok) {
           const e = isRecord(json) && isRecord(json.error) ? json.error : {};
-          throw Object.assign(new ArmHttpError(res.status, typeof e.code === 'string' ? e.code : '', typeof e.message === 'string' ? e.message : text.slice(0, 300)), { statusCode: res.status });
+          throw new ArmHttpError(res.status, typeof e.code === 'string' ? e.code : '', typeof e.message === 'string' ? e.message : text.slice(0, 300));
         }
         return json;
       },
@@ -101,7 +102,7 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
       }
     }
     if (req.signal?.aborted) throw req.signal.reason;
-    const why = isTimeoutError(err) ? `no answer within ${Math.round(idleMs / 1000)} s (networkTimeout)` : err instanceof Error ? err.message : String(err);
+    const why = isTimeoutError(err) ? `no answer within ${Math.round(idleMs / 1000)} s (networkTimeout)` : errorMessage(err);
     throw new UserError(`Cannot reach Azure Resource Manager at ${arm}: ${why}; check the agent's network access.`, { code: 'Unreachable', cause: err });
   }
   const configs = isRecord(body) && Array.isArray(body.kubeconfigs) ? body.kubeconfigs : [];

@@ -8,7 +8,6 @@
  * be dry-run once they exist); if a later step fails, the error says what was
  * already applied or created.
  */
-import { UserError } from '../errors';
 import type { Logger } from '../log';
 import { KubeApiError, KubeClient, type ApiResource } from './client';
 import { explainKubeError } from './explain';
@@ -127,8 +126,7 @@ export async function applyObjects(client: KubeClient, objects: KubeObject[], op
       const objects = applied.map((a) => describeObject(a.object)).join(', ');
       const namespacesNote = created.length ? `creating namespace ${created.join(', ')}` : '';
       const done = objects ? `(already applied: ${objects})${namespacesNote ? ` after ${namespacesNote}` : ''}` : `(nothing was applied${namespacesNote ? ` except ${namespacesNote}` : ''})`;
-      const e = explainKubeError(err, `applying ${describeObject(obj)} ${done}`);
-      throw new UserError(e.message, { code: e.code, cause: err });
+      throw explainKubeError(err, `applying ${describeObject(obj)} ${done}`);
     }
   }
   return applied;

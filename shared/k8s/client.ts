@@ -9,6 +9,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { errorMessage } from '../errors';
 import { DEFAULT_NETWORK_LIMITS, guardRequest, timeoutDetail, type NetworkLimits } from '../net/timeouts';
 import { isRecord } from './types';
 
@@ -143,7 +144,7 @@ export class KubeClient {
     try {
       await this.kubeConfig.applyToHTTPSOptions(opts);
     } catch (err) {
-      throw new KubeConnectionError(this.server, 'AUTH', `could not obtain credentials for ${this.server}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new KubeConnectionError(this.server, 'AUTH', `could not obtain credentials for ${this.server}: ${errorMessage(err)}`, { cause: err });
     }
     const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;

@@ -10,6 +10,7 @@ import { errorMessage, InputError, UserError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
 import type { Logger } from '../log';
+import { sleep } from '../retry';
 import { parseReference, type ImageReference } from '../oci/reference';
 import { Annotation } from '../oci/types';
 import { applyObjects, FIELD_MANAGER, type AppliedObject } from './apply';
@@ -86,8 +87,6 @@ export function deployMessage(result: DeployResult, renderOnly: boolean): string
     : `Deployed ${result.deployedImage}${result.revision ? ` (revision ${result.revision})` : ''}${result.serviceEndpoint ? `, service at ${result.serviceEndpoint}` : ''}.`;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 async function pinImage(o: DeployOptions): Promise<ImageReference> {
   const ref = parseReference(o.image, { input: 'image' });
   if (ref.digest) return ref;
@@ -95,7 +94,7 @@ async function pinImage(o: DeployOptions): Promise<ImageReference> {
   try {
     digest = o.resolveDigest ? await o.resolveDigest(ref) : undefined;
   } catch (err) {
-    o.logger.warn(`Could not look up the digest of ${o.image}: ${err instanceof Error ? err.message : String(err)}`);
+    o.logger.warn(`Could not look up the digest of ${o.image}: ${errorMessage(err)}`);
   }
   if (!digest) {
     throw new InputError('image', `Image '${o.image}' is not pinned by digest and its digest could not be found in the registry: pass PushToACR's imageRef output (registry/repository@sha256:...) as 'image'.`);
@@ -109,7 +108,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
     try {
       ann = await o.fetchImageAnnotations(ref);
     } catch (err) {
-      o.logger.warn(`Could not read the model annotations of ${pinned} (using the model inputs instead): ${err instanceof Error ? err.message : String(err)}`);
+      o.logger.warn(`Could not read the model annotations of ${pinned} (using the model inputs instead): ${errorMessage(err)}`);
     }
   }
   return {

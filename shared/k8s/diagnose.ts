@@ -4,6 +4,7 @@
  * recent events and the last lines of the failing containers' logs. Best
  * effort: anything that cannot be read is mentioned and skipped.
  */
+import { errorMessage } from '../errors';
 import { KubeClient } from './client';
 import { selectorQuery } from './rollback';
 import { isRecord, num, type Condition, type KubeList, type KubeObject } from './types';
@@ -83,7 +84,7 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
     pods = list.items;
     d.problems = podProblems(pods);
   } catch (err) {
-    d.notes.push(`could not list pods: ${err instanceof Error ? err.message : String(err)}`);
+    d.notes.push(`could not list pods: ${errorMessage(err)}`);
   }
   try {
     const list = await client.request<KubeList>({ path: `/api/v1/namespaces/${encodeURIComponent(ns)}/events` });
@@ -102,7 +103,7 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
       return `${String(e.type ?? '')} ${String(e.reason ?? '')} ${String(io.kind ?? '')}/${String(io.name ?? '')}: ${String(e.message ?? e.note ?? '').trim()}${count}`;
     });
   } catch (err) {
-    d.notes.push(`could not list events: ${err instanceof Error ? err.message : String(err)}`);
+    d.notes.push(`could not list events: ${errorMessage(err)}`);
   }
   const seen = new Set<string>();
   for (const p of d.problems) {
@@ -120,7 +121,7 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
           break;
         }
       } catch (err) {
-        if (!previous) d.notes.push(`could not read logs of ${p.pod}/${p.container}: ${err instanceof Error ? err.message : String(err)}`);
+        if (!previous) d.notes.push(`could not read logs of ${p.pod}/${p.container}: ${errorMessage(err)}`);
       }
     }
   }

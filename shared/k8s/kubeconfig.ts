@@ -8,7 +8,7 @@
  */
 import { KubeConfig, type User } from '@kubernetes/client-node';
 import type { TokenCredential } from '@azure/identity';
-import { AuthError, InputError } from '../errors';
+import { AuthError, errorMessage, InputError } from '../errors';
 import { isRecord } from './types';
 
 /** Application id of the AKS Entra ID server app (fixed for every AKS cluster). */
@@ -44,7 +44,7 @@ export function kubeConfigFromString(text: string, options: { context?: string; 
  * snippets (the first line only, quoted parts and tags blanked).
  */
 function parseReason(err: unknown): string {
-  const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const first = (errorMessage(err)).split('\n')[0] ?? '';
   return first.replace(/"[^"]*"|'[^']*'|!<[^>]*>|!\S+/g, '(…)').slice(0, 200);
 }
 

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as yaml from 'js-yaml';
 import { minimatch } from 'minimatch';
-import { InputError } from '../errors';
+import { errorMessage, InputError } from '../errors';
 import { formatReference, parseReference, sameRepository, type ImageReference } from '../oci/reference';
 import { isRecord, type KubeObject } from './types';
 
@@ -135,7 +135,7 @@ export function loadManifestFiles(files: string[], cwd: string, input = 'manifes
     try {
       text = readFileSync(f, 'utf8');
     } catch (err) {
-      throw new InputError(input, `Cannot read manifest ${f}: ${(err as Error).message}.`, err);
+      throw new InputError(input, `Cannot read manifest ${f}: ${errorMessage(err)}.`, err);
     }
     out.push(...parseManifests(text, relative(cwd, f) || f, input));
   }

@@ -5,6 +5,7 @@
  */
 import { UserError } from '../errors';
 import { isTimeoutError, TIMEOUT_RETRIES } from '../net/timeouts';
+import { sleep } from '../retry';
 import { KubeClient, KubeConnectionError } from './client';
 import { explainKubeError } from './explain';
 
@@ -38,7 +39,7 @@ export async function smokeTest(client: KubeClient, o: SmokeOptions): Promise<{ 
       const gaveUp = isTimeoutError(err) && ++timeouts > TIMEOUT_RETRIES;
       if (!(err instanceof KubeConnectionError) || i === attempts - 1 || gaveUp) throw explainKubeError(err, `running the smoke test GET ${path} on service ${o.service}`);
     }
-    if (i < attempts - 1) await new Promise((r) => setTimeout(r, o.delayMs ?? 2000));
+    if (i < attempts - 1) await sleep(o.delayMs ?? 2000);
   }
   throw new UserError(
     `Smoke test failed: GET ${path} on service ${o.service} (namespace ${o.namespace}) through the API server proxy returned HTTP ${last?.status ?? '?'}${last?.body ? ` (${last.body.replace(/\s+/g, ' ').trim().slice(0, 120)})` : ''}: check the model server answers 2xx on 'smokeTestPath', and that the identity may get services/proxy.`,

@@ -17,7 +17,7 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
-import { UserError } from '../errors';
+import { RetryableError, UserError } from '../errors';
 
 export interface NetworkLimits {
   /** A connection that is not established within this fails (ms). */
@@ -54,9 +54,8 @@ export function blackHoleWorstCaseMs(limits: Pick<NetworkLimits, 'connectTimeout
 }
 
 /** An idle or connect timeout: transient (retried), with the host and the input to raise it. */
-export class NetworkTimeoutError extends Error {
-  readonly code = 'ETIMEDOUT';
-  readonly transient = true;
+export class NetworkTimeoutError extends RetryableError {
+  override readonly code = 'ETIMEDOUT';
   constructor(
     readonly host: string,
     readonly phase: 'connect' | 'idle',
@@ -66,6 +65,7 @@ export class NetworkTimeoutError extends Error {
       phase === 'connect'
         ? `no connection to ${host} within ${Math.round(timeoutMs / 1000)} s (networkTimeout)`
         : `no answer from ${host} for ${Math.round(timeoutMs / 1000)} s (networkTimeout)`,
+      { transient: true },
     );
     this.name = 'NetworkTimeoutError';
   }

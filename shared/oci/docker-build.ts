@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
-import { InputError, UserError } from '../errors';
+import { ChecksumMismatchError, InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DEFAULT_IMAGE_FORMAT, type ImageFormat } from './image';
 import { chooseEncodingForFile, DEFAULT_COMPRESSION, writeTarLayer, type CompressionPolicy } from './layer';
@@ -264,7 +264,7 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
       const { encoding } = await chooseEncodingForFile(compression, path, size);
       const r = await writeTarLayer(layout, () => createReadStream(path, { highWaterMark: 1 << 20 }), size, encoding, { compression, format, logger, label: `layer ${i + 1}`, signal: options.signal });
       if (r.diffId !== diffIds[i]) {
-        throw new UserError(`Layer ${i + 1} exported by Docker hashes to ${r.diffId}, not ${diffIds[i]} as its config says: the export is corrupt; retry.`, { code: 'ChecksumMismatch' });
+        throw new ChecksumMismatchError(`Layer ${i + 1} exported by Docker hashes to ${r.diffId}, not ${diffIds[i]} as its config says: the export is corrupt; retry.`);
       }
       await fsp.rm(path, { force: true });
       layers.push({ mediaType: r.mediaType, digest: r.digest, size: r.size });

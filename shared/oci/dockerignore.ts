@@ -20,7 +20,7 @@
  * A malformed pattern is an error naming its line (moby fails the build at the
  * first match; here it fails before any file is read).
  */
-import { InputError, UserError } from '../errors';
+import { errorMessage, InputError, UserError } from '../errors';
 
 // ------------------------------------------------------------- Go helpers
 
@@ -446,7 +446,7 @@ function goRegexpToJs(go: string): RegExp {
   try {
     return new RegExp(out, 'u');
   } catch (err) {
-    throw new GoRegexpError((err as Error).message);
+    throw new GoRegexpError(errorMessage(err));
   }
 }
 

@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ChecksumMismatchError, UserError } from '../errors';
+import { errorMessage, ChecksumMismatchError, NotFoundError, UserError } from '../errors';
 import { assertDigest, hexOfDigest, HashingStream, sha256Digest } from '../digest';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
@@ -48,7 +48,7 @@ export class OciLayout {
     try {
       await ensureDir(join(dir, 'blobs', 'sha256'));
     } catch (err) {
-      throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${(err as Error).message}; choose a writable output folder.`, { code: 'NotWritable', cause: err });
+      throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${errorMessage(err)}; choose a writable output folder.`, { code: 'NotWritable', cause: err });
     }
     await fsp.writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     try {
@@ -141,7 +141,7 @@ export class OciLayout {
     try {
       buf = await fsp.readFile(this.blobPath(digest));
     } catch (err) {
-      throw new UserError(`Blob ${digest} is missing from the OCI image layout '${this.dir}': the layout is incomplete; rebuild it.`, { code: 'NotFound', cause: err });
+      throw new NotFoundError(`Blob ${digest} is missing from the OCI image layout '${this.dir}': the layout is incomplete; rebuild it.`, { cause: err });
     }
     const actual = sha256Digest(buf);
     if (actual !== digest) throw new ChecksumMismatchError(`Blob ${digest} in the OCI layout '${this.dir}' is corrupt: its content hashes to ${actual}; rebuild the image layout.`);
@@ -213,7 +213,7 @@ export class OciLayout {
     let entry: Descriptor | undefined;
     if (refName === undefined) {
       const digests = new Set(index.manifests.map((m) => m.digest));
-      if (digests.size === 0) throw new UserError(`The OCI image layout '${this.dir}' holds no image.`, { code: 'NotFound' });
+      if (digests.size === 0) throw new NotFoundError(`The OCI image layout '${this.dir}' holds no image.`);
       if (digests.size > 1) {
         const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName] ?? m.digest);
         throw new UserError(`The OCI image layout '${this.dir}' holds several images (${names.join(', ')}): name the one to use (layout:tag).`, { code: 'Ambiguous' });
@@ -223,7 +223,7 @@ export class OciLayout {
       entry = index.manifests.find((m) => m.annotations?.[Annotation.RefName] === refName) ?? index.manifests.find((m) => m.digest === refName);
       if (!entry) {
         const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName]).filter((n) => !!n);
-        throw new UserError(`The OCI image layout '${this.dir}' has no image named '${refName}' (it has: ${names.length ? names.join(', ') : 'no named images'}).`, { code: 'NotFound' });
+        throw new NotFoundError(`The OCI image layout '${this.dir}' has no image named '${refName}' (it has: ${names.length ? names.join(', ') : 'no named images'}).`);
       }
     }
     return this.resolve(entry, platform, 0);

@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InputError } from '../errors';
+import { errorMessage, InputError } from '../errors';
 import { replacePath, tempSibling } from '../fs/atomic-write';
 import { ensureDir, EnsureDirError } from '../fs/ensure-dir';
 
@@ -42,7 +42,7 @@ export async function prepareStaging(outputPath: string): Promise<string> {
     await ensureDir(dirname(outputPath));
     await fsp.mkdir(staging);
   } catch (err) {
-    const why = err instanceof EnsureDirError ? err.message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    const why = err instanceof EnsureDirError ? err.message : ((err as NodeJS.ErrnoException).code ?? errorMessage(err));
     throw new InputError('outputPath', `Output path '${outputPath}' given in 'outputPath' is not writable (${why}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`, err);
   }
   return staging;

@@ -9,7 +9,7 @@
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import { join, posix, relative, resolve, sep, dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { UserError } from '../errors';
+import { NotFoundError, UserError } from '../errors';
 import { IgnoreMatcher, type MatchInfo } from './dockerignore';
 
 type EntryType = 'file' | 'dir' | 'symlink';
@@ -221,7 +221,7 @@ export async function collectEntries(sources: TreeSource[]): Promise<TarEntry[]>
     try {
       st = await fsp.stat(src.hostPath);
     } catch (err) {
-      throw new UserError(`'${src.hostPath}' given in '${src.input ?? 'the input'}' does not exist or cannot be read: check the path (and that the step producing it ran).`, { code: 'NotFound', input: src.input, cause: err });
+      throw new NotFoundError(`'${src.hostPath}' given in '${src.input ?? 'the input'}' does not exist or cannot be read: check the path (and that the step producing it ran).`, { input: src.input, cause: err });
     }
     if (st.isFile()) {
       const path = src.fileDestination ? cleanDestination(src.fileDestination, src.input) : [dest, posix.basename(src.hostPath.replace(/\\/g, '/'))].filter((s) => s).join('/');

@@ -25,7 +25,7 @@ import {
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { blobEndpointFor } from '../azure/credential';
-import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { AuthError, errorMessage, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { isAddressOrLocalName } from '../net/loopback';
@@ -219,15 +219,14 @@ export class AzureBlobStore implements ModelStore {
     } catch (err) {
       throw this.describeRangeError(err, key);
     }
-    if (!body) throw Object.assign(new Error(`The download of ${this.uriOf(key)} returned no body.`), { transient: true });
+    if (!body) throw new RetryableError(`The download of ${this.uriOf(key)} returned no body.`);
     return rewrapBody(body as Readable, key, start, end);
   }
 
   private describeRangeError(err: unknown, key: string): unknown {
     const status = httpStatusOf(err);
-    if (status === 401 || status === 403) {
-      return Object.assign(this.describe(err, `read '${key}'`, false) as Error, { statusCode: status });
-    }
+    // The AuthError keeps the HTTP status (statusCode), as every readRange error does.
+    if (status === 401 || status === 403) return this.describe(err, `read '${key}'`, false);
     return err;
   }
 
@@ -255,17 +254,17 @@ export class AzureBlobStore implements ModelStore {
       } else {
         fix = 'check the AccountKey in the connection string (keys get rotated) and that the account firewall allows the agent';
       }
-      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err });
+      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err, statusCode: status });
     }
     if (isIdentityError(err)) {
-      return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessageOf(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
+      return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessage(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
     }
     const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
     }
     // HEAD answers carry no body, so the SDK's error message is empty: say what the service answered.
-    if (status !== undefined && !errorMessageOf(err).trim()) {
+    if (status !== undefined && !errorMessage(err).trim()) {
       return new UserError(`The blob service answered HTTP ${status}${code ? ` (${code})` : ''} when trying to ${operation} in container '${container}': check the modelPath and container inputs.`, {
         code: 'StoreError',
         cause: err,
@@ -290,10 +289,6 @@ function capitalize(s: string): string {
 function firstLine(s: string): string {
   const line = s.split('\n')[0]?.trim() ?? '';
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
-}
-
-function errorMessageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -352,7 +347,7 @@ function rewrapBody(body: Readable, key: string, start: number, end: number): Re
   });
   body.on('error', (err: Error) => {
     if (/received less data than required/i.test(err.message)) {
-      out.destroy(Object.assign(new Error(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`), { code: 'ECONNRESET' }));
+      out.destroy(new RetryableError(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`, { code: 'ECONNRESET' }));
     } else {
       out.destroy(err);
     }

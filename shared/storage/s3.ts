@@ -29,7 +29,7 @@ import {
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Endpoint } from '../connections';
-import { AuthError, InputError, NotFoundError, UserError } from '../errors';
+import { AuthError, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts, type NetworkLimits } from '../net/timeouts';
 import { httpStatusOf } from '../retry';
 import { isAddressOrLocalName } from '../net/loopback';
@@ -398,15 +398,14 @@ export class S3Store implements ModelStore {
     } catch (err) {
       const status = httpStatusOf(err);
       if (status === 401 || status === 403 || errorName(err) === 'NoSuchBucket' || AUTH_NAMES.has(errorName(err))) {
-        const described = this.describe(err, `read '${key}'`, false);
-        if (described instanceof Error && status !== undefined) throw Object.assign(described, { statusCode: status });
-        throw described;
+        // The error keeps the HTTP status (statusCode), as every readRange error does.
+        throw this.describe(err, `read '${key}'`, false);
       }
       throw err;
     }
     const body = res.Body;
     if (!(body instanceof Readable)) {
-      throw Object.assign(new Error(`GetObject of ${this.uriOf(key)} returned no readable body.`), { transient: true });
+      throw new RetryableError(`GetObject of ${this.uriOf(key)} returned no readable body.`);
     }
     // Some S3-compatible servers answer more than asked (s3rver reads `bytes=0-0` as the whole
     // object; others ignore Range and send 200). Keep exactly the bytes asked for.
@@ -427,20 +426,20 @@ export class S3Store implements ModelStore {
     const status = httpStatusOf(err);
     const where = this.endpoint ? `at ${this.endpoint}` : `in region ${this.region}`;
     if (name === 'NoSuchBucket') {
-      return new NotFoundError(`Bucket '${this.bucket}' does not exist ${where}: check the bucket input${this.endpoint ? ' and s3Endpoint' : ' and region'}.`, { input: 'bucket', cause: err });
+      return new NotFoundError(`Bucket '${this.bucket}' does not exist ${where}: check the bucket input${this.endpoint ? ' and s3Endpoint' : ' and region'}.`, { input: 'bucket', cause: err, statusCode: status });
     }
     if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
-      return new UserError(`Bucket '${this.bucket}' is not in region ${this.region}: set the region input to the bucket's region.`, { code: 'WrongRegion', input: 'region', cause: err });
+      return new UserError(`Bucket '${this.bucket}' is not in region ${this.region}: set the region input to the bucket's region.`, { code: 'WrongRegion', input: 'region', cause: err, statusCode: status });
     }
     if (name === 'CredentialsProviderError' || (err instanceof Error && /Could not load credentials/i.test(err.message))) {
       return new AuthError(
         'No AWS credentials were found: select an S3 service connection in s3Connection, or give the agent AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or an instance role.',
-        { input: 's3Connection', cause: err },
+        { input: 's3Connection', cause: err, statusCode: status },
       );
     }
     const message = err instanceof Error ? err.message : '';
     if (this.roleArn && (/AssumeRole/i.test(message) || name === 'InvalidClientTokenId' || name === 'RegionDisabledException')) {
-      return new AuthError(`Assuming role '${this.roleArn}' failed (${name || 'STS error'}): allow sts:AssumeRole for the connection's key in the role's trust policy and check the external id.`, { input: 's3Connection', cause: err });
+      return new AuthError(`Assuming role '${this.roleArn}' failed (${name || 'STS error'}): allow sts:AssumeRole for the connection's key in the role's trust policy and check the external id.`, { input: 's3Connection', cause: err, statusCode: status });
     }
     if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
       let fix: string;
@@ -462,6 +461,7 @@ export class S3Store implements ModelStore {
       return new AuthError(`S3 refused ${this.credentialLabel} when trying to ${operation} in bucket '${this.bucket}' (${name || `HTTP ${status}`}): ${fix}.`, {
         input: this.credentialLabel.startsWith('S3 service connection') ? 's3Connection' : undefined,
         cause: err,
+        statusCode: status,
       });
     }
     const net = timeoutDetail(err) ?? networkCode(err);

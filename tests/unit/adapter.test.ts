@@ -325,4 +325,33 @@ describe('task-lib adapter', () => {
       process.exitCode = exit;
     }
   });
+
+  it('names the task input of a library option through the entry\'s inputNames, the one place an option becomes an input', async () => {
+    const exit = process.exitCode;
+    try {
+      let out = '';
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) });
+      im._setStdStream(sink);
+      try {
+        await adapter.runTask(
+          async () => {
+            throw new InputError('endpoint', 'The endpoint is not a URL: give an https URL.');
+          },
+          { inputNames: { endpoint: 's3Endpoint' } },
+        );
+        await adapter.runTask(
+          async () => {
+            throw new InputError('bucket', 'The bucket name is empty.');
+          },
+          { inputNames: { endpoint: 's3Endpoint' } },
+        );
+      } finally {
+        im._setStdStream(process.stdout);
+      }
+      assert.ok(out.includes("##vso[task.complete result=Failed;]Input 's3Endpoint': The endpoint is not a URL: give an https URL."), out);
+      assert.ok(out.includes("##vso[task.complete result=Failed;]Input 'bucket': The bucket name is empty."), out);
+    } finally {
+      process.exitCode = exit;
+    }
+  });
 });

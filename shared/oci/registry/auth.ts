@@ -5,7 +5,7 @@
  * are cached per scope set and renewed before they expire or when the
  * registry calls them invalid.
  */
-import { AuthError, UserError } from '../../errors';
+import { AuthError } from '../../errors';
 import type { Logger } from '../../log';
 import { isTransientError, withRetry } from '../../retry';
 import { parseErrorBody } from './errors';
@@ -170,9 +170,8 @@ export class RegistryAuth {
     const realmUrl = creds?.tokenAtRegistry ? new URL('/oauth2/token', this.registryUrl) : this.realmOf(c);
     const sendsSecrets = creds?.refreshToken !== undefined || (creds?.username !== undefined && creds.password !== undefined);
     if (sendsSecrets && !credentialsAllowedAt(realmUrl, this.registryUrl)) {
-      throw new UserError(
+      throw new AuthError(
         `Registry ${this.options.registry} wants the credentials sent to the token server ${realmUrl.origin} over plain http: refused, credentials go to a token server only over https (plain http only on the registry's own host when it is loopback or marked insecure); make the registry's token realm https.`,
-        { code: 'AuthFailed' },
       );
     }
     const started = this.now();
@@ -184,7 +183,7 @@ export class RegistryAuth {
       { retries: this.options.retries ?? 4, baseDelayMs: this.options.retryBaseMs ?? 500, signal: this.options.signal, isRetryable: isTransientError },
     );
     const token = body.token ?? body.access_token;
-    if (!token) throw new UserError(`The token server of ${this.options.registry} answered without a token: the registry's authentication is misconfigured.`, { code: 'AuthFailed' });
+    if (!token) throw new AuthError(`The token server of ${this.options.registry} answered without a token: the registry's authentication is misconfigured.`);
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     const margin = Math.min(30, lifetime * 0.2) * 1000;
     this.tokensFetched++;
@@ -194,11 +193,11 @@ export class RegistryAuth {
 
   private realmOf(c: Challenge): URL {
     const realm = c.params['realm'];
-    if (!realm) throw new UserError(`Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`, { code: 'AuthFailed' });
+    if (!realm) throw new AuthError(`Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`);
     try {
       return new URL(realm);
     } catch {
-      throw new UserError(`Registry ${this.options.registry} named an invalid token server '${realm}'.`, { code: 'AuthFailed' });
+      throw new AuthError(`Registry ${this.options.registry} named an invalid token server '${realm}'.`);
     }
   }
 
@@ -240,7 +239,7 @@ export class RegistryAuth {
       try {
         return JSON.parse(text) as TokenBody;
       } catch {
-        throw new UserError(`The token server ${realm.host} of registry ${this.options.registry} answered with something that is not JSON.`, { code: 'AuthFailed' });
+        throw new AuthError(`The token server ${realm.host} of registry ${this.options.registry} answered with something that is not JSON.`);
       }
     }
     const entry = parseErrorBody(text)?.[0];
@@ -251,7 +250,7 @@ export class RegistryAuth {
         { input: this.options.input },
       );
     }
-    throw Object.assign(new UserError(`The token server of registry ${this.options.registry} answered HTTP ${status}${said}.`, { code: 'AuthFailed' }), { statusCode: status });
+    throw new AuthError(`The token server of registry ${this.options.registry} answered HTTP ${status}${said}.`, { statusCode: status });
   }
 }
 

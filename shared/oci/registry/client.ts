@@ -4,7 +4,7 @@
  * transient failures, and the few endpoints pull and push need.
  */
 import { createHash } from 'node:crypto';
-import { UserError } from '../../errors';
+import { errorMessage, RetryableError, UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { silentLogger } from '../../log';
 import { timeoutDetail } from '../../net/timeouts';
@@ -12,7 +12,7 @@ import { isTransientError, withRetry } from '../../retry';
 import { isLoopbackAuthority } from '../../net/loopback';
 import { MANIFEST_ACCEPT } from '../types';
 import { parseChallenges, RegistryAuth, repositoryScope, type RegistryCredentials } from './auth';
-import { RegistryError, registryError, type ErrorContext } from './errors';
+import { registryError, type ErrorContext } from './errors';
 import { drain, header, readBytes, readText, send, type HttpResponse, type RequestBody } from './http';
 
 export interface RegistryClientOptions {
@@ -38,7 +38,7 @@ export interface RequestOptions {
   scopes: string[];
   headers?: Record<string, string>;
   body?: RequestBody;
-  /** Statuses that count as success; others become RegistryErrors. */
+  /** Statuses that count as success; others become registry errors (registryError()). */
   expect: number[];
   /** Statuses returned to the caller without error (e.g. 404 on HEAD). */
   allow?: number[];
@@ -126,7 +126,7 @@ export class RegistryClient {
           const r = await send({ method: 'GET', url, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs });
           if (r.status >= 500 || r.status === 429) {
             await drain(r);
-            throw Object.assign(new Error(`HTTP ${r.status}`), { statusCode: r.status });
+            throw new RetryableError(`HTTP ${r.status}`, { statusCode: r.status });
           }
           return r;
         },
@@ -139,7 +139,7 @@ export class RegistryClient {
       throw new UserError(
         status
           ? `Registry ${this.registry} keeps failing (HTTP ${status} on ${url.toString()}): it may be down or overloaded; retry later.`
-          : `Registry ${this.registry} is unreachable at ${url.origin} (${timeoutDetail(err) ?? code ?? (err as Error).message}): check the registry name, that it is up, and the agent's network and proxy settings.`,
+          : `Registry ${this.registry} is unreachable at ${url.origin} (${timeoutDetail(err) ?? code ?? errorMessage(err)}): check the registry name, that it is up, and the agent's network and proxy settings.`,
         { code: 'Unreachable', cause: err },
       );
     }
@@ -175,7 +175,7 @@ export class RegistryClient {
       baseDelayMs: this.options.retryBaseMs ?? 500,
       signal: this.options.signal,
       isRetryable: isTransientError,
-      onRetry: (err, attempt, delay) => this.logger.debug(`${opts.method} ${opts.context.operation}: ${(err as Error).message}; retry ${attempt} in ${delay} ms`),
+      onRetry: (err, attempt, delay) => this.logger.debug(`${opts.method} ${opts.context.operation}: ${errorMessage(err)}; retry ${attempt} in ${delay} ms`),
     });
   }
 
@@ -278,6 +278,3 @@ export class RegistryClient {
   }
 }
 
-export function isRegistryError(err: unknown, code?: string): err is RegistryError {
-  return err instanceof RegistryError && (code === undefined || err.code === code);
-}

@@ -3,8 +3,7 @@
  * errors with a JSON body `{"errors":[{"code","message","detail"}]}`; the code
  * decides the message and whether trying again may help.
  */
-import { UserError } from '../../errors';
-import { isTransientStatus } from '../../retry';
+import { AuthError, ChecksumMismatchError, isTransientStatus, NotFoundError, UserError, type ErrorCode, type UserErrorOptions } from '../../errors';
 
 interface RegistryErrorEntry {
   code?: string;
@@ -21,18 +20,32 @@ export interface ErrorContext {
   input?: string;
 }
 
-export class RegistryError extends UserError {
-  readonly statusCode: number;
-  readonly registryCode?: string;
-  readonly transient: boolean;
+export interface RegistryErrorOptions {
+  status: number;
+  /** The registry's own code (`UNAUTHORIZED`, `NAME_UNKNOWN`, ...), kept as data. */
+  registryCode?: string;
+  transient?: boolean;
+  code?: ErrorCode;
+  input?: string;
+  cause?: unknown;
+}
 
-  constructor(message: string, options: { status: number; registryCode?: string; transient?: boolean; code?: string; input?: string; cause?: unknown }) {
-    super(message, { code: options.code ?? 'RegistryError', input: options.input, cause: options.cause });
+/**
+ * A registry answer that is none of the common cases (throttling, refused
+ * manifests, lost upload sessions, 5xx): a {@link UserError} with the HTTP
+ * status and the registry's own code. Credentials, missing things and digest
+ * mismatches are the common {@link AuthError}, {@link NotFoundError} and
+ * {@link ChecksumMismatchError}, carrying the same data.
+ */
+export class RegistryError extends UserError {
+  constructor(message: string, options: RegistryErrorOptions) {
+    super(message, { ...toUserErrorOptions(options), code: options.code ?? 'RegistryError' });
     this.name = 'RegistryError';
-    this.statusCode = options.status;
-    this.registryCode = options.registryCode;
-    this.transient = options.transient ?? isTransientStatus(options.status);
   }
+}
+
+function toUserErrorOptions(o: RegistryErrorOptions): UserErrorOptions {
+  return { input: o.input, cause: o.cause, statusCode: o.status, remoteCode: o.registryCode, transient: o.transient ?? isTransientStatus(o.status) };
 }
 
 /** Parses a registry error body; undefined when it is not one. */
@@ -56,7 +69,7 @@ function oneLine(s: string): string {
 }
 
 /** The error for a response with an unexpected status. */
-export function registryError(status: number, bodyText: string | undefined, ctx: ErrorContext, headers: Record<string, string | string[] | undefined> = {}): RegistryError {
+export function registryError(status: number, bodyText: string | undefined, ctx: ErrorContext, headers: Record<string, string | string[] | undefined> = {}): UserError {
   const entries = parseErrorBody(bodyText);
   const first = entries?.[0];
   const code = first?.code?.toUpperCase();
@@ -70,26 +83,25 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
     return new RegistryError(`Registry ${ctx.registry} is throttling requests (${status} TOOMANYREQUESTS) during ${ctx.operation}: retry later or lower the concurrency input.`, { ...base, transient: true, code: 'Throttled' });
   }
   if (code === 'DENIED' || status === 403 || /insufficient_scope/.test(challenge)) {
-    return new RegistryError(
+    return new AuthError(
       `The identity is not allowed to ${ctx.operation.startsWith('pull') ? 'pull from' : 'push to'} ${repo}${said}: grant it the AcrPush role (AcrPull for pulls) on the registry or push rights on this repository, or choose another repository.`,
-      { ...base, transient: false, code: 'AuthFailed' },
+      toUserErrorOptions({ ...base, transient: false }),
     );
   }
   if (code === 'UNAUTHORIZED' || status === 401) {
-    return new RegistryError(`Registry ${ctx.registry} rejected the credentials for the ${what}${said}: check the service connection's user name and password or token, and that it is meant for this registry.`, {
-      ...base,
-      transient: false,
-      code: 'AuthFailed',
-    });
+    return new AuthError(
+      `Registry ${ctx.registry} rejected the credentials for the ${what}${said}: check the service connection's user name and password or token, and that it is meant for this registry.`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   if (code === 'NAME_UNKNOWN') {
-    return new RegistryError(`Repository '${ctx.repository ?? '?'}' does not exist on ${ctx.registry}${said}: check the repository name (it is created by the first push).`, { ...base, transient: false, code: 'NotFound' });
+    return new NotFoundError(`Repository '${ctx.repository ?? '?'}' does not exist on ${ctx.registry}${said}: check the repository name (it is created by the first push).`, toUserErrorOptions({ ...base, transient: false }));
   }
   if (code === 'NAME_INVALID') {
     return new RegistryError(`Registry ${ctx.registry} refuses the repository name '${ctx.repository ?? '?'}'${said}: use lowercase letters, digits and separators.`, { ...base, transient: false, code: 'InvalidInput' });
   }
   if (code === 'MANIFEST_UNKNOWN') {
-    return new RegistryError(`Image not found: the ${what} found no such tag or digest${said}; check the tag or digest.`, { ...base, transient: false, code: 'NotFound' });
+    return new NotFoundError(`Image not found: the ${what} found no such tag or digest${said}; check the tag or digest.`, toUserErrorOptions({ ...base, transient: false }));
   }
   if (code === 'MANIFEST_INVALID' || code === 'MANIFEST_BLOB_UNKNOWN' || code === 'MANIFEST_UNVERIFIED' || code === 'TAG_INVALID') {
     return new RegistryError(`Registry ${ctx.registry} refused the image manifest during ${ctx.operation}${said}: the image layout may be incomplete or use a format this registry does not accept; rebuild it.`, {
@@ -99,14 +111,13 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
     });
   }
   if (code === 'BLOB_UNKNOWN') {
-    return new RegistryError(`Registry ${ctx.registry} does not have a blob the ${what} needs${said}: push the image again.`, { ...base, transient: false, code: 'NotFound' });
+    return new NotFoundError(`Registry ${ctx.registry} does not have a blob the ${what} needs${said}: push the image again.`, toUserErrorOptions({ ...base, transient: false }));
   }
   if (code === 'DIGEST_INVALID' || code === 'SIZE_INVALID') {
-    return new RegistryError(`Registry ${ctx.registry} computed a different digest or size for the data sent during ${ctx.operation}${said}: the local blob may be corrupt; rebuild the image layout.`, {
-      ...base,
-      transient: false,
-      code: 'ChecksumMismatch',
-    });
+    return new ChecksumMismatchError(
+      `Registry ${ctx.registry} computed a different digest or size for the data sent during ${ctx.operation}${said}: the local blob may be corrupt; rebuild the image layout.`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   if (code === 'BLOB_UPLOAD_UNKNOWN' || code === 'BLOB_UPLOAD_INVALID' || code === 'RANGE_INVALID' || status === 416) {
     return new RegistryError(`Registry ${ctx.registry} lost or refused the upload session during ${ctx.operation}${said}.`, { ...base, transient: false, code: 'UploadInvalid' });
@@ -118,7 +129,7 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
     return new RegistryError(`Registry ${ctx.registry} failed during the ${what} with HTTP ${status}${said}: it may be overloaded or down; retry later.`, { ...base, transient: true });
   }
   if (status === 404) {
-    return new RegistryError(`Registry ${ctx.registry} answered 404 Not Found to the ${what}${said}: check the registry and repository names.`, { ...base, transient: false, code: 'NotFound' });
+    return new NotFoundError(`Registry ${ctx.registry} answered 404 Not Found to the ${what}${said}: check the registry and repository names.`, toUserErrorOptions({ ...base, transient: false }));
   }
   return new RegistryError(`Registry ${ctx.registry} answered HTTP ${status} to the ${what}${said}.`, { ...base });
 }

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { RetryableError } from '../../errors';
 import { DEFAULT_NETWORK_LIMITS, guardRequest, type NetworkLimits } from '../../net/timeouts';
 import { isLoopbackHost } from '../../net/loopback';
 import { proxyAgent, proxyFor, type ProxyOptions } from '../../net/proxy';
@@ -133,7 +134,7 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
     const follow = (req.followRedirects ?? true) && (req.method === 'GET' || req.method === 'HEAD');
     if (!follow || ![301, 302, 303, 307, 308].includes(res.status) || !res.headers.location) return res;
     res.body.resume();
-    if (hop >= 5) throw Object.assign(new Error(`Too many redirects from ${req.url.host}`), { code: 'ETOOMANYREDIRECTS' });
+    if (hop >= 5) throw new RetryableError(`Too many redirects from ${req.url.host}`, { code: 'ETOOMANYREDIRECTS', transient: false });
     const next = new URL(res.headers.location, current.url);
     if (current.url.protocol === 'https:' && next.protocol === 'http:' && !isLoopbackHost(next.hostname)) {
       throw new Error(`Refusing a redirect from https to plain http (${next.host})`);

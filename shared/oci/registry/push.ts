@@ -11,12 +11,12 @@
  */
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { ChecksumMismatchError, UserError } from '../../errors';
+import { errorMessage, ChecksumMismatchError, UserError } from '../../errors';
 import { formatBytes, formatRate } from '../../format';
 import type { Logger } from '../../log';
 import { silentLogger } from '../../log';
 import { ProgressMeter } from '../../progress';
-import { backoffDelay, isTransientError } from '../../retry';
+import { backoffDelay, isTransientError, sleep } from '../../retry';
 import type { OciLayout } from '../layout';
 import { formatReference, isValidTag } from '../reference';
 import type { Descriptor, ImageManifest } from '../types';
@@ -121,14 +121,6 @@ class Meter extends Transform {
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    });
-  });
 
 export class BlobPusher {
   private readonly logger: Logger;
@@ -233,7 +225,7 @@ export class BlobPusher {
       failures++;
       if (failures > this.retries) throw err;
       const delay = backoffDelay(failures, this.retryBaseMs, 15_000);
-      this.logger.info(`Upload of ${short(d.digest)} interrupted at ${formatBytes(offset)} (${(err as Error).message}); resuming in ${(delay / 1000).toFixed(1)} s.`);
+      this.logger.info(`Upload of ${short(d.digest)} interrupted at ${formatBytes(offset)} (${errorMessage(err)}); resuming in ${(delay / 1000).toFixed(1)} s.`);
       await sleep(delay, signal);
       let status: { offset: number; location: URL } | undefined;
       try {
@@ -308,7 +300,7 @@ export class BlobPusher {
         await drain(res);
         break;
       } catch (err) {
-        if (err instanceof RegistryError && err.code === 'ChecksumMismatch') {
+        if (err instanceof ChecksumMismatchError) {
           throw new ChecksumMismatchError(`The registry computed another digest for blob ${d.digest} than its name: the OCI image layout is corrupt; rebuild it.`, { cause: err });
         }
         // A completing PUT may have landed before the connection broke.

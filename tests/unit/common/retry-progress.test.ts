@@ -10,7 +10,7 @@ import { backoffDelay, httpStatusOf, isTransientError, withRetry } from '../../.
 import { ProgressMeter, type ProgressUpdate } from '../../../shared/progress';
 import { formatBytes, formatDuration, formatRate } from '../../../shared/format';
 import { azureCredentialFor, blobEndpointFor, authorityHostOf } from '../../../shared/azure/credential';
-import { AuthError } from '../../../shared/errors';
+import { AuthError, RetryableError, UserError } from '../../../shared/errors';
 
 describe('retry', () => {
   const table: Array<[string, unknown, boolean]> = [
@@ -32,6 +32,16 @@ describe('retry', () => {
   for (const [name, err, expected] of table) {
     it(`classifies ${name} as ${expected ? 'transient' : 'permanent'}`, () => assert.equal(isTransientError(err), expected));
   }
+
+  it('classifies our own errors by their typed fields', () => {
+    assert.equal(isTransientError(new RetryableError('no body')), true);
+    assert.equal(isTransientError(new RetryableError('HTTP 503', { statusCode: 503 })), true);
+    assert.equal(isTransientError(new RetryableError('HTTP 404', { statusCode: 404 })), false);
+    assert.equal(isTransientError(new RetryableError('socket hang up while writing', { transient: false })), false);
+    assert.equal(isTransientError(new UserError('registry busy', { code: 'RegistryError', statusCode: 503, transient: true })), true);
+    assert.equal(isTransientError(new UserError('registry said no', { code: 'RegistryError', statusCode: 503, transient: false })), false);
+    assert.equal(new RetryableError('x', { statusCode: 429, retryAfterMs: 2000 }).retryAfterMs, 2000);
+  });
 
   it('reads the HTTP status of every client shape', () => {
     assert.equal(httpStatusOf({ response: { status: 502 } }), 502);

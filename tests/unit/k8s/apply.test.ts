@@ -124,6 +124,14 @@ describe('k8s apply against the fake API server', () => {
     });
     assert.equal(server.get('v1', 'services', 'ml', 'never'), undefined, 'stops at the failure');
   });
+
+  it('a failed apply keeps the explained error (its class, the API server\'s status as data), not a re-wrapped copy', async () => {
+    await assert.rejects(applyObjects(client, [service('explodes')], { namespace: 'ml', logger: capture() }), (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.equal(e.statusCode, 500);
+      return true;
+    });
+  });
 });
 
 describe('k8s apply branches (scripted API server)', () => {

@@ -13,7 +13,7 @@ const api = (code: number, reason?: string, message = 'the server said no') => n
 
 describe('explainKubeError', () => {
   it('passes a UserError through unchanged', () => {
-    const original = new UserError('already explained', { code: 'Whatever' });
+    const original = new UserError('already explained', { code: 'Ambiguous' });
     assert.equal(explainKubeError(original, DOING), original);
   });
 
@@ -40,6 +40,14 @@ describe('explainKubeError', () => {
     assert.ok(e instanceof AuthError);
     assert.match(e.message, /HTTP 401/);
     assert.match(e.message, /update the service connection or kubeconfig/);
+  });
+
+  it("keeps the API server's status and reason as data", () => {
+    const e = explainKubeError(api(422, 'Invalid', 'spec.replicas: Invalid value'), DOING);
+    assert.equal(e.code, 'Invalid');
+    assert.equal(e.statusCode, 422);
+    assert.equal(e.remoteCode, 'Invalid');
+    assert.equal(explainKubeError(api(401, 'Unauthorized'), DOING).remoteCode, 'Unauthorized');
   });
 
   it('403: an AuthError quoting the API server and asking for a role', () => {

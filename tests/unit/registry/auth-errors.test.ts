@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { parseChallenges } from '../../../shared/oci/registry/auth';
 import { parseErrorBody, registryError } from '../../../shared/oci/registry/errors';
 import { isTransientError } from '../../../shared/retry';
+import { AuthError, ChecksumMismatchError, NotFoundError, UserError } from '../../../shared/errors';
 
 describe('WWW-Authenticate parsing', () => {
   const cases: Array<[string, Array<{ scheme: string; params: Record<string, string> }>]> = [
@@ -49,6 +50,21 @@ describe('registry error bodies', () => {
       assert.ok(!err.message.includes('\n'));
     });
   }
+  it('maps registry errors into the one hierarchy, keeping the status and the registry code as data', () => {
+    const unauthorized = registryError(401, body('UNAUTHORIZED', 'authentication required'), ctx);
+    assert.ok(unauthorized instanceof AuthError);
+    assert.equal(unauthorized.statusCode, 401);
+    assert.equal(unauthorized.remoteCode, 'UNAUTHORIZED');
+    assert.equal(unauthorized.input, 'repository');
+    assert.ok(registryError(403, body('DENIED'), ctx) instanceof AuthError);
+    const unknown = registryError(404, body('NAME_UNKNOWN'), ctx);
+    assert.ok(unknown instanceof NotFoundError);
+    assert.equal(unknown.remoteCode, 'NAME_UNKNOWN');
+    assert.ok(registryError(400, body('DIGEST_INVALID'), ctx) instanceof ChecksumMismatchError);
+    const busy = registryError(503, undefined, ctx);
+    assert.ok(busy instanceof UserError);
+    assert.equal(busy.statusCode, 503);
+  });
   it('treats a 401 with insufficient_scope as a permission problem', () => {
     const err = registryError(401, body('UNAUTHORIZED'), ctx, { 'www-authenticate': 'Bearer realm="x",error="insufficient_scope"' });
     assert.match(err.message, /not allowed to push/);
