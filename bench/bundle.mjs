@@ -20,7 +20,20 @@
 //          [--size-mib 1024] [--runs 3] [--skip docker,buildah,umoci] [--no-doc]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +112,23 @@ async function startDockerd() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir);
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
-  const child = spawn('dockerd', ['--host', `unix://${dir}/docker.sock`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '--iptables=false', '--ip6tables=false', '--bridge=none'], { stdio: ['ignore', logFd, logFd] });
+  const child = spawn(
+    'dockerd',
+    [
+      '--host',
+      `unix://${dir}/docker.sock`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
   dockerd = { pid: child.pid, dir, env: { ...process.env, DOCKER_HOST: `unix://${dir}/docker.sock`, DOCKER_BUILDKIT: '0' } };
   for (let i = 0; i < 240; i++) {
     if (spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env: dockerd.env, stdio: 'ignore' }).status === 0) return dockerd;
@@ -115,7 +144,10 @@ function stopDockerd() {
   } catch {
     // gone
   }
-  spawnSync('sh', ['-c', `i=0; while kill -0 ${dockerd.pid} 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; kill -9 ${dockerd.pid} 2>/dev/null; grep -o ' ${dockerd.dir}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l; rm -rf ${dockerd.dir}`]);
+  spawnSync('sh', [
+    '-c',
+    `i=0; while kill -0 ${dockerd.pid} 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; kill -9 ${dockerd.pid} 2>/dev/null; grep -o ' ${dockerd.dir}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l; rm -rf ${dockerd.dir}`,
+  ]);
   dockerd = undefined;
 }
 
@@ -255,9 +287,13 @@ async function main() {
   const peers = results.filter((r) => !r.name.startsWith('BundleModelImage'));
   const fastestPeer = peers.length ? peers.reduce((a, b) => (a.seconds < b.seconds ? a : b)) : undefined;
   const shaMBps = bytes / 1e6 / shaNode;
-  const rows = results.map((r) => `| ${r.name} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${(r.seconds / ours.seconds).toFixed(2)}x |`);
+  const rows = results.map(
+    (r) => `| ${r.name} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${(r.seconds / ours.seconds).toFixed(2)}x |`,
+  );
   const checks = [
-    fastestPeer ? `- auto vs the fastest peer (${fastestPeer.name}): ${(fastestPeer.seconds / ours.seconds).toFixed(2)}x faster (target 1.5x): ${fastestPeer.seconds / ours.seconds >= 1.5 ? 'met' : 'NOT met'}` : '- no peer ran',
+    fastestPeer
+      ? `- auto vs the fastest peer (${fastestPeer.name}): ${(fastestPeer.seconds / ours.seconds).toFixed(2)}x faster (target 1.5x): ${fastestPeer.seconds / ours.seconds >= 1.5 ? 'met' : 'NOT met'}`
+      : '- no peer ran',
     `- auto vs sha256 in Node on the same bytes (${shaMBps.toFixed(0)} MB/s): ${(ours.mbps / shaMBps).toFixed(2)} of it (target at least 0.5): ${ours.mbps >= shaMBps / 2 ? 'met' : 'NOT met'}`,
     `- auto vs a plain \`cp\` of the model file (${(bytes / 1e6 / copySecs).toFixed(0)} MB/s; cp copies in the kernel, without reading the bytes into a process): ${(ours.mbps / (bytes / 1e6 / copySecs)).toFixed(2)} of it`,
     `- peak RSS of auto: ${ours.rssMB.toFixed(0)} MB (target under 200 MB): ${ours.rssMB < 200 ? 'met' : 'NOT met'}`,

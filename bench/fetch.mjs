@@ -157,14 +157,22 @@ function interleave(tools, n, bytes) {
     tools.forEach((t, j) => {
       const r = t.run();
       if (t.out) rmSync(t.out, { force: true });
-      log(`  ${t.label} run ${i + 1}: ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+      log(
+        `  ${t.label} run ${i + 1}: ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+      );
       results[j].push(r);
     });
   }
   return tools.map((t, j) => {
     const rs = results[j];
     const seconds = median(rs.map((r) => r.seconds));
-    return { label: t.label, seconds, mbps: bytes / 1e6 / seconds, cpuSeconds: median(rs.map((r) => r.cpuSeconds)), rssMiB: Math.max(...rs.map((r) => r.rssMiB)) };
+    return {
+      label: t.label,
+      seconds,
+      mbps: bytes / 1e6 / seconds,
+      cpuSeconds: median(rs.map((r) => r.cpuSeconds)),
+      rssMiB: Math.max(...rs.map((r) => r.rssMiB)),
+    };
   });
 }
 
@@ -173,11 +181,19 @@ function repeat(label, n, bytes, fn) {
   const results = [];
   for (let i = 0; i < n; i++) {
     const r = fn();
-    log(`  ${label} run ${i + 1}: ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+    log(
+      `  ${label} run ${i + 1}: ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+    );
     results.push(r);
   }
   const seconds = median(results.map((r) => r.seconds));
-  return { label, seconds, mbps: bytes / 1e6 / seconds, cpuSeconds: median(results.map((r) => r.cpuSeconds)), rssMiB: Math.max(...results.map((r) => r.rssMiB)) };
+  return {
+    label,
+    seconds,
+    mbps: bytes / 1e6 / seconds,
+    cpuSeconds: median(results.map((r) => r.cpuSeconds)),
+    rssMiB: Math.max(...results.map((r) => r.rssMiB)),
+  };
 }
 
 function baseEnv() {
@@ -215,7 +231,11 @@ async function startAzurite() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const main = join(root, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
-  startServer('azurite', [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--location', dir], dir);
+  startServer(
+    'azurite',
+    [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--location', dir],
+    dir,
+  );
   await waitForPort(port);
   const endpoint = `http://127.0.0.1:${port}/${ACCOUNT}`;
   return { port, endpoint, connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=${endpoint};` };
@@ -296,7 +316,10 @@ async function main() {
     const tools = [
       { label: 'FetchModel (Azurite)', run: () => fetchModelRun('FetchModel (Azurite)', azInputs, {}, bytes, src.sha256, true) },
       // Informational: fewer parallel ranges suit a server on the same 2 CPUs.
-      { label: 'FetchModel concurrency=2 (Azurite)', run: () => fetchModelRun('FetchModel concurrency=2 (Azurite)', { ...azInputs, concurrency: '2' }, {}, bytes, src.sha256, true) },
+      {
+        label: 'FetchModel concurrency=2 (Azurite)',
+        run: () => fetchModelRun('FetchModel concurrency=2 (Azurite)', { ...azInputs, concurrency: '2' }, {}, bytes, src.sha256, true),
+      },
     ];
     if (!skipPeers) {
       const sdkScript = join(work, 'sdk-download.mjs');
@@ -307,13 +330,39 @@ async function main() {
           "await BlobServiceClient.fromConnectionString(conn).getContainerClient('models').getBlobClient(key).downloadToFile(out);\n",
       );
       const sdkOut = join(work, 'out-sdk.bin');
-      tools.push({ label: 'SDK downloadToFile (Azurite)', run: () => measure('SDK downloadToFile', process.execPath, [sdkScript, az.connectionString, key, sdkOut], baseEnv(), sdkOut, bytes), out: sdkOut });
+      tools.push({
+        label: 'SDK downloadToFile (Azurite)',
+        run: () => measure('SDK downloadToFile', process.execPath, [sdkScript, az.connectionString, key, sdkOut], baseEnv(), sdkOut, bytes),
+        out: sdkOut,
+      });
       if (which('az')) {
         const azOut = join(work, 'out-az.bin');
         tools.push({
           label: 'az storage blob download (Azurite)',
           run: () =>
-            measure('az storage blob download', 'az', ['storage', 'blob', 'download', '--connection-string', az.connectionString, '-c', 'models', '-n', key, '-f', azOut, '--only-show-errors', '-o', 'none'], { ...baseEnv(), AZURE_CORE_COLLECT_TELEMETRY: 'false' }, azOut, bytes),
+            measure(
+              'az storage blob download',
+              'az',
+              [
+                'storage',
+                'blob',
+                'download',
+                '--connection-string',
+                az.connectionString,
+                '-c',
+                'models',
+                '-n',
+                key,
+                '-f',
+                azOut,
+                '--only-show-errors',
+                '-o',
+                'none',
+              ],
+              { ...baseEnv(), AZURE_CORE_COLLECT_TELEMETRY: 'false' },
+              azOut,
+              bytes,
+            ),
           out: azOut,
         });
       } else {
@@ -331,14 +380,25 @@ async function main() {
     const awsEnv = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
     const tools = [
       { label: 'FetchModel (s3rver)', run: () => fetchModelRun('FetchModel (s3rver)', s3Inputs, awsEnv, bytes, src.sha256, true) },
-      { label: 'FetchModel concurrency=2 (s3rver)', run: () => fetchModelRun('FetchModel concurrency=2 (s3rver)', { ...s3Inputs, concurrency: '2' }, awsEnv, bytes, src.sha256, true) },
+      {
+        label: 'FetchModel concurrency=2 (s3rver)',
+        run: () => fetchModelRun('FetchModel concurrency=2 (s3rver)', { ...s3Inputs, concurrency: '2' }, awsEnv, bytes, src.sha256, true),
+      },
     ];
     if (!skipPeers) {
       if (which('aws')) {
         const awsOut = join(work, 'out-aws.bin');
         tools.push({
           label: 'aws s3 cp (s3rver)',
-          run: () => measure('aws s3 cp', 'aws', ['s3', 'cp', `s3://models/${key}`, awsOut, '--endpoint-url', s3.endpoint, '--only-show-errors', '--no-progress'], { ...baseEnv(), ...awsEnv }, awsOut, bytes),
+          run: () =>
+            measure(
+              'aws s3 cp',
+              'aws',
+              ['s3', 'cp', `s3://models/${key}`, awsOut, '--endpoint-url', s3.endpoint, '--only-show-errors', '--no-progress'],
+              { ...baseEnv(), ...awsEnv },
+              awsOut,
+              bytes,
+            ),
           out: awsOut,
         });
       } else {
@@ -356,14 +416,22 @@ async function main() {
       log('Uploading 4 GiB to Azurite ...');
       await uploadAzure(az, bigSrc.file, bigKey);
       const inputs = { provider: 'azureBlob', authType: 'connectionString', connectionString: az.connectionString, container: 'models', modelPath: bigKey };
-      big.push({ store: 'Azurite', ...repeat('FetchModel 4 GiB (Azurite)', 1, 4096 * MiB, () => fetchModelRun('FetchModel 4 GiB (Azurite)', inputs, {}, 4096 * MiB, bigSrc.sha256, false)) });
+      big.push({
+        store: 'Azurite',
+        ...repeat('FetchModel 4 GiB (Azurite)', 1, 4096 * MiB, () => fetchModelRun('FetchModel 4 GiB (Azurite)', inputs, {}, 4096 * MiB, bigSrc.sha256, false)),
+      });
     }
     if (s3) {
       log('Uploading 4 GiB to s3rver ...');
       await uploadS3(s3, bigSrc.file, bigKey);
       const inputs = { provider: 's3', bucket: 'models', s3Endpoint: s3.endpoint, forcePathStyle: 'true', region: 'us-east-1', modelPath: bigKey };
       const awsEnv = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
-      big.push({ store: 's3rver', ...repeat('FetchModel 4 GiB (s3rver)', 1, 4096 * MiB, () => fetchModelRun('FetchModel 4 GiB (s3rver)', inputs, awsEnv, 4096 * MiB, bigSrc.sha256, false)) });
+      big.push({
+        store: 's3rver',
+        ...repeat('FetchModel 4 GiB (s3rver)', 1, 4096 * MiB, () =>
+          fetchModelRun('FetchModel 4 GiB (s3rver)', inputs, awsEnv, 4096 * MiB, bigSrc.sha256, false),
+        ),
+      });
     }
   }
 
@@ -383,12 +451,18 @@ async function main() {
   ratio('s3rver', 'aws s3 cp', 1.0);
   for (const r of [...rows.filter((x) => x.label.startsWith('FetchModel')), ...big]) {
     const variant = r.label.includes('concurrency=2') ? ', concurrency=2' : '';
-    targets.push({ text: `FetchModel peak RSS, ${r.label.includes('4 GiB') ? '4 GiB' : `${sizeMiB} MiB`}${variant} from ${r.store}: ${r.rssMiB.toFixed(0)} MiB (target < 200 MB = 190.7 MiB)`, met: r.rssMiB * MiB < 200e6 });
+    targets.push({
+      text: `FetchModel peak RSS, ${r.label.includes('4 GiB') ? '4 GiB' : `${sizeMiB} MiB`}${variant} from ${r.store}: ${r.rssMiB.toFixed(0)} MiB (target < 200 MB = 190.7 MiB)`,
+      met: r.rssMiB * MiB < 200e6,
+    });
   }
 
   log('');
   log('Results (median of runs; MB = 10^6 bytes):');
-  for (const r of [...rows, ...big]) log(`  ${r.label.padEnd(40)} ${r.mbps.toFixed(1).padStart(7)} MB/s  ${r.seconds.toFixed(2).padStart(6)} s  CPU ${r.cpuSeconds.toFixed(2).padStart(6)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+  for (const r of [...rows, ...big])
+    log(
+      `  ${r.label.padEnd(40)} ${r.mbps.toFixed(1).padStart(7)} MB/s  ${r.seconds.toFixed(2).padStart(6)} s  CPU ${r.cpuSeconds.toFixed(2).padStart(6)} s  peak RSS ${r.rssMiB.toFixed(0)} MiB`,
+    );
   for (const t of targets) log(`  ${t.met ? 'MET   ' : 'MISSED'} ${t.text}`);
   for (const n of notes) log(`  note: ${n}`);
 
@@ -409,7 +483,10 @@ async function main() {
       '',
       '| Store | Tool | MB/s | Seconds | Client CPU s | Peak RSS (MiB) |',
       '|---|---|---:|---:|---:|---:|',
-      ...[...rows, ...big].map((r) => `| ${r.store} | ${r.label.replace(/ \((Azurite|s3rver)\)$/, '')} | ${r.mbps.toFixed(1)} | ${r.seconds.toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${r.rssMiB.toFixed(0)} |`),
+      ...[...rows, ...big].map(
+        (r) =>
+          `| ${r.store} | ${r.label.replace(/ \((Azurite|s3rver)\)$/, '')} | ${r.mbps.toFixed(1)} | ${r.seconds.toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${r.rssMiB.toFixed(0)} |`,
+      ),
       '',
       'Targets:',
       '',

@@ -38,7 +38,8 @@ const { buildTestImage } = await tsImport('../tests/integration/registry/fixture
 function timed(cmd, argv, env = {}) {
   const r = spawnSync('/usr/bin/time', ['-f', '__TIME__ %e %M', cmd, ...argv], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * MiB });
   const m = /__TIME__ ([\d.]+) (\d+)/.exec(r.stderr ?? '');
-  if (r.status !== 0 || !m) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${(r.stdout ?? '').slice(-2000)}\n${(r.stderr ?? '').slice(-2000)}`);
+  if (r.status !== 0 || !m)
+    throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${(r.stdout ?? '').slice(-2000)}\n${(r.stderr ?? '').slice(-2000)}`);
   return { seconds: Number(m[1]), rssMB: Number(m[2]) / 1024, stdout: r.stdout };
 }
 

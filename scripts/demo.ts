@@ -54,10 +54,14 @@ function summary(r: ChainResult, s: Services): void {
   out(`  version    ${r.fetchAzure.modelVersion}   (published: ${r.models.map((m) => m.version).join(', ')})`);
   out(`  sha256     ${r.fetchAzure.modelSha256}`);
   out(`  image      ${r.bundle.imageDigest}   (layout ${r.bundle.imageLayout})`);
-  out(`             annotations ${Annotation.ModelVersion}=${r.layoutAnnotations[Annotation.ModelVersion]}, ${Annotation.ModelSha256}=${r.layoutAnnotations[Annotation.ModelSha256]?.slice(0, 16)}...`);
+  out(
+    `             annotations ${Annotation.ModelVersion}=${r.layoutAnnotations[Annotation.ModelVersion]}, ${Annotation.ModelSha256}=${r.layoutAnnotations[Annotation.ModelSha256]?.slice(0, 16)}...`,
+  );
   if (r.push) {
     out(`  pushed     ${r.push.imageRef}`);
-    out(`             tags ${r.push.imageTags}; ${r.push.bytesUploaded} bytes uploaded, ${r.push.bytesSkipped} skipped${r.skopeoDigest ? '; skopeo agrees' : ''}`);
+    out(
+      `             tags ${r.push.imageTags}; ${r.push.bytesUploaded} bytes uploaded, ${r.push.bytesSkipped} skipped${r.skopeoDigest ? '; skopeo agrees' : ''}`,
+    );
   } else {
     out('  pushed     (skipped: no local registry)');
   }
@@ -67,12 +71,17 @@ function summary(r: ChainResult, s: Services): void {
   } else {
     out('  running    (skipped: no Docker engine)');
   }
-  out(`  deployment ${r.deployMode === 'renderOnly' ? `rendered only (no KUBECONFIG): ${r.deploy.renderedManifests}` : `revision ${r.deploy.revision}, endpoint ${r.deploy.serviceEndpoint || '(none)'}`}`);
+  out(
+    `  deployment ${r.deployMode === 'renderOnly' ? `rendered only (no KUBECONFIG): ${r.deploy.renderedManifests}` : `revision ${r.deploy.revision}, endpoint ${r.deploy.serviceEndpoint || '(none)'}`}`,
+  );
   out(`             image ${r.deploy.deployedImage}`);
   out(line);
   out(`${r.checks.length} checks passed.`);
   // The services' own skips say why and how to enable; the chain's add what else was left out (e.g. the skopeo cross-check).
-  const skips = [...s.skipped.map((k) => `${k.what}: ${k.why}. Enable with: ${k.enable}`), ...r.skipped.filter((k) => !(s.skipped.length && /docker-registry|docker\.io/.test(k)))];
+  const skips = [
+    ...s.skipped.map((k) => `${k.what}: ${k.why}. Enable with: ${k.enable}`),
+    ...r.skipped.filter((k) => !(s.skipped.length && /docker-registry|docker\.io/.test(k))),
+  ];
   if (skips.length) {
     out('Skipped:');
     for (const k of skips) out(`  - ${k}`);
@@ -95,7 +104,8 @@ async function main(): Promise<number> {
   services = await startServices({ log: (l) => out(`  ${l}`), stopDocker: true, registry: !skip.includes('registry'), docker: !skip.includes('docker') });
   for (const k of services.skipped) out(`  skipped: ${k.what} (${k.why}). Enable with: ${k.enable}`);
   const kubeconfig = process.env.KUBECONFIG?.split(':')[0];
-  if (kubeconfig) out(`  KUBECONFIG is set: DeployToAKS applies to ${kubeconfig} (the cluster must be able to pull from ${services.registry?.host ?? 'the registry'}).`);
+  if (kubeconfig)
+    out(`  KUBECONFIG is set: DeployToAKS applies to ${kubeconfig} (the cluster must be able to pull from ${services.registry?.host ?? 'the registry'}).`);
   else out('  KUBECONFIG is not set: DeployToAKS renders the manifests only (renderOnly).');
   out();
   const result = await runChain({

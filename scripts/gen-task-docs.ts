@@ -82,7 +82,11 @@ const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelIma
 function yamlExample(task: TaskJson): string {
   const values = new Map<string, string>();
   for (const i of task.inputs) if (i.defaultValue !== undefined) values.set(i.name, String(i.defaultValue));
-  const lines = [`- task: ${task.name}@${task.version.Major}`, `  name: ${STEP_NAMES[task.name] ?? task.name.charAt(0).toLowerCase() + task.name.slice(1)}`, '  inputs:'];
+  const lines = [
+    `- task: ${task.name}@${task.version.Major}`,
+    `  name: ${STEP_NAMES[task.name] ?? task.name.charAt(0).toLowerCase() + task.name.slice(1)}`,
+    '  inputs:',
+  ];
   for (const i of task.inputs) {
     if (!i.required || !visible(i.visibleRule, values)) continue;
     const v = exampleValue(task, i);
@@ -90,7 +94,13 @@ function yamlExample(task: TaskJson): string {
   }
   const step = STEP_NAMES[task.name] ?? task.name;
   const outs = task.outputVariables ?? [];
-  if (outs.length) lines.push(`- script: echo "${outs.slice(0, 3).map((o) => `$(${step}.${o.name})`).join(' ')}"`);
+  if (outs.length)
+    lines.push(
+      `- script: echo "${outs
+        .slice(0, 3)
+        .map((o) => `$(${step}.${o.name})`)
+        .join(' ')}"`,
+    );
   return lines.join('\n');
 }
 
@@ -111,7 +121,9 @@ export function renderTaskReference(task: TaskJson): string {
     for (const i of inputs) {
       const name = code(i.name) + (i.aliases?.length ? ` (alias ${i.aliases.map(code).join(', ')})` : '');
       const def = i.defaultValue === undefined || i.defaultValue === '' ? '' : code(String(i.defaultValue));
-      out.push(`| ${name} | ${cell(i.label)} | ${cell(typeOf(i))} | ${def} | ${i.required ? 'yes' : 'no'} | ${i.visibleRule ? code(i.visibleRule) : ''} | ${cell(i.helpMarkDown ?? '')} |`);
+      out.push(
+        `| ${name} | ${cell(i.label)} | ${cell(typeOf(i))} | ${def} | ${i.required ? 'yes' : 'no'} | ${i.visibleRule ? code(i.visibleRule) : ''} | ${cell(i.helpMarkDown ?? '')} |`,
+      );
     }
     out.push('');
   }
@@ -119,12 +131,24 @@ export function renderTaskReference(task: TaskJson): string {
   const outs = task.outputVariables ?? [];
   if (!outs.length) out.push('None.', '');
   else {
-    out.push(`Referenced as \`$(<step name>.<output>)\` in later steps of the job, and as \`stageDependencies.<stage>.<job>.outputs['<step name>.<output>']\` from later stages.`, '');
+    out.push(
+      `Referenced as \`$(<step name>.<output>)\` in later steps of the job, and as \`stageDependencies.<stage>.<job>.outputs['<step name>.<output>']\` from later stages.`,
+      '',
+    );
     out.push('| Output | Description |', '|---|---|');
     for (const o of outs) out.push(`| ${code(o.name)} | ${cell(o.description ?? '')} |`);
     out.push('');
   }
-  out.push('## YAML example', '', 'The required inputs with their defaults (see `samples/azure-pipelines.yml` for the whole pipeline):', '', '```yaml', yamlExample(task), '```', '');
+  out.push(
+    '## YAML example',
+    '',
+    'The required inputs with their defaults (see `samples/azure-pipelines.yml` for the whole pipeline):',
+    '',
+    '```yaml',
+    yamlExample(task),
+    '```',
+    '',
+  );
   return out.join('\n');
 }
 

@@ -63,10 +63,23 @@ const tfx = join(root, 'node_modules', '.bin', 'tfx');
 let out;
 try {
   out = execFileSync(
-  tfx,
-  ['extension', 'create', '--root', stage, '--manifests', 'vss-extension.json', '--output-path', outDir, '--override', JSON.stringify({ publisher, version }), '--no-prompt', '--json'],
-  { encoding: 'utf8', env: { ...process.env, TFX_TRACE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-);
+    tfx,
+    [
+      'extension',
+      'create',
+      '--root',
+      stage,
+      '--manifests',
+      'vss-extension.json',
+      '--output-path',
+      outDir,
+      '--override',
+      JSON.stringify({ publisher, version }),
+      '--no-prompt',
+      '--json',
+    ],
+    { encoding: 'utf8', env: { ...process.env, TFX_TRACE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 } catch (err) {
   // tfx explains what is wrong on stderr: show that, not a stack.
   console.error(`tfx could not create the extension:\n${String(err.stderr ?? err.message).replace(/\x1b\[[0-9;]*m/g, '')}`);

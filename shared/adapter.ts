@@ -65,7 +65,8 @@ export function getInt(name: string, options: { defaultValue: number; min?: numb
   const min = options.min ?? Number.MIN_SAFE_INTEGER;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   if (!/^-?\d+$/.test(raw) || value < min || value > max) {
-    const range = options.min !== undefined && options.max !== undefined ? ` between ${min} and ${max}` : options.min !== undefined ? ` of at least ${min}` : '';
+    const range =
+      options.min !== undefined && options.max !== undefined ? ` between ${min} and ${max}` : options.min !== undefined ? ` of at least ${min}` : '';
     throw new InputError(name, `Input '${name}' must be a whole number${range} (got '${raw}').`);
   }
   return value;
@@ -202,15 +203,25 @@ function readEndpointAuthorization(id: string, input: string): tl.EndpointAuthor
     return quietly(() => tl.getEndpointAuthorization(id, true));
   } catch {
     // Never the stored text: it holds the credentials.
-    if (id === 'SYSTEMVSSCONNECTION') throw new InputError(input, `The job's access token (SYSTEMVSSCONNECTION) needed for '${input}' is stored in a form that cannot be read: re-run the job; if it persists, check the agent.`);
-    throw new InputError(input, `Service connection '${id}' given in '${input}' is stored in a form that cannot be read (its authorization is not valid JSON): edit the service connection, re-enter its credentials and save it.`);
+    if (id === 'SYSTEMVSSCONNECTION')
+      throw new InputError(
+        input,
+        `The job's access token (SYSTEMVSSCONNECTION) needed for '${input}' is stored in a form that cannot be read: re-run the job; if it persists, check the agent.`,
+      );
+    throw new InputError(
+      input,
+      `Service connection '${id}' given in '${input}' is stored in a form that cannot be read (its authorization is not valid JSON): edit the service connection, re-enter its credentials and save it.`,
+    );
   }
 }
 
 function endpointAuth(id: string, input: string): { scheme: string; parameters: Record<string, string> } {
   const auth = readEndpointAuthorization(id, input);
   if (!auth) {
-    throw new InputError(input, `Service connection '${id}' given in '${input}' was not found or has no authorization: check the connection exists and this pipeline is allowed to use it.`);
+    throw new InputError(
+      input,
+      `Service connection '${id}' given in '${input}' was not found or has no authorization: check the connection exists and this pipeline is allowed to use it.`,
+    );
   }
   const parameters: Record<string, string> = {};
   for (const [k, v] of Object.entries(auth.parameters ?? {})) {
@@ -229,9 +240,18 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
   const auth = endpointAuth(id, input);
   const schemeRaw = auth.scheme.toLowerCase();
   const scheme: AzureRmScheme | undefined =
-    schemeRaw === 'serviceprincipal' ? 'ServicePrincipal' : schemeRaw === 'workloadidentityfederation' ? 'WorkloadIdentityFederation' : schemeRaw === 'managedserviceidentity' ? 'ManagedServiceIdentity' : undefined;
+    schemeRaw === 'serviceprincipal'
+      ? 'ServicePrincipal'
+      : schemeRaw === 'workloadidentityfederation'
+        ? 'WorkloadIdentityFederation'
+        : schemeRaw === 'managedserviceidentity'
+          ? 'ManagedServiceIdentity'
+          : undefined;
   if (!scheme) {
-    throw new InputError(input, `Azure service connection '${id}' uses authentication scheme '${auth.scheme}', which is not supported: use service principal, workload identity federation or managed identity.`);
+    throw new InputError(
+      input,
+      `Azure service connection '${id}' uses authentication scheme '${auth.scheme}', which is not supported: use service principal, workload identity federation or managed identity.`,
+    );
   }
   const p = auth.parameters;
   const endpoint: AzureRmEndpoint = {
@@ -254,7 +274,10 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
       setSecret(endpoint.clientSecret);
     }
     if (!endpoint.tenantId || !endpoint.clientId || !(endpoint.clientSecret || endpoint.certificatePem)) {
-      throw new InputError(input, `Azure service connection '${id}' lacks a tenant id, client id or secret/certificate: edit the service connection and verify it.`);
+      throw new InputError(
+        input,
+        `Azure service connection '${id}' lacks a tenant id, client id or secret/certificate: edit the service connection and verify it.`,
+      );
     }
   }
   if (scheme === 'WorkloadIdentityFederation') {
@@ -262,7 +285,10 @@ export function readAzureRmEndpoint(input: string): AzureRmEndpoint {
     endpoint.systemAccessToken = system?.parameters?.['AccessToken'];
     setSecret(endpoint.systemAccessToken);
     if (!endpoint.tenantId || !endpoint.clientId) {
-      throw new InputError(input, `Azure service connection '${id}' (workload identity federation) lacks a tenant id or client id: edit the service connection and verify it.`);
+      throw new InputError(
+        input,
+        `Azure service connection '${id}' (workload identity federation) lacks a tenant id or client id: edit the service connection and verify it.`,
+      );
     }
   }
   return endpoint;
@@ -305,7 +331,11 @@ export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoin
   const auth = endpointAuth(id, input);
   const p = auth.parameters;
   const registryType = (endpointData(id, 'registrytype') ?? 'Others').toUpperCase() === 'ACR' ? 'ACR' : 'Others';
-  const stripScheme = (s: string) => s.replace(/^https?:\/\//i, '').replace(/\/+$/, '').replace(/^index\.docker\.io\/v1$/i, 'docker.io');
+  const stripScheme = (s: string) =>
+    s
+      .replace(/^https?:\/\//i, '')
+      .replace(/\/+$/, '')
+      .replace(/^index\.docker\.io\/v1$/i, 'docker.io');
   if (registryType === 'Others') {
     const registry = stripScheme(p['registry'] ?? tl.getEndpointUrl(id, true) ?? '');
     setSecret(p['password']);
@@ -329,7 +359,14 @@ export function readDockerRegistryEndpoint(input: string): DockerRegistryEndpoin
     id,
     registryType,
     registry,
-    azure: { id, scheme: azureScheme, tenantId: p['tenantid'], clientId: p['serviceprincipalid'], systemAccessToken: token, environment: endpointData(id, 'environment') },
+    azure: {
+      id,
+      scheme: azureScheme,
+      tenantId: p['tenantid'],
+      clientId: p['serviceprincipalid'],
+      systemAccessToken: token,
+      environment: endpointData(id, 'environment'),
+    },
   };
 }
 
@@ -353,7 +390,13 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
     const certRaw = p['servicecertificate'] ?? p['serviceaccountcertificate'];
     setSecret(p['serviceaccounttoken']);
     setSecret(token);
-    return { id, authorizationType: 'AzureSubscription', serverUrl: tl.getEndpointUrl(id, true), token, certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw };
+    return {
+      id,
+      authorizationType: 'AzureSubscription',
+      serverUrl: tl.getEndpointUrl(id, true),
+      token,
+      certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw,
+    };
   }
   const kubeconfig = p['kubeconfig'];
   setKubeconfigSecrets(kubeconfig);
@@ -392,7 +435,10 @@ export async function runTask(main: () => Promise<void>, options: RunTaskOptions
       if (err.code === 'NetworkDeadline') setTimeout(() => process.exit(1), 5000).unref();
     } else {
       if (isDebug() && err instanceof Error && err.stack) console.log(err.stack);
-      tl.setResult(tl.TaskResult.Failed, `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`);
+      tl.setResult(
+        tl.TaskResult.Failed,
+        `Unexpected error: ${errorMessage(err).replace(/\s*[\r\n]+\s*/g, ' ')} (set the variable system.debug to true and re-run to see details).`,
+      );
     }
     process.exitCode = 1;
   }

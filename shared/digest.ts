@@ -23,7 +23,8 @@ export function isDigest(value: string): boolean {
 
 /** Throws a UserError (code InvalidDigest) unless `value` is a canonical digest. */
 export function assertDigest(value: string): void {
-  if (!isDigest(value)) throw new UserError(`'${value}' is not a sha256 digest (expected sha256: followed by 64 lowercase hex characters).`, { code: 'InvalidDigest' });
+  if (!isDigest(value))
+    throw new UserError(`'${value}' is not a sha256 digest (expected sha256: followed by 64 lowercase hex characters).`, { code: 'InvalidDigest' });
 }
 
 /** True for 64 hex characters (lowercase only unless `anyCase`). */

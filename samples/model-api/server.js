@@ -61,7 +61,12 @@ async function folderDigest(dir) {
   const lines = [];
   for (const f of files) lines.push({ key: Buffer.from(f, 'utf8'), line: `${f} ${await sha256File(path.join(dir, f))}\n` });
   lines.sort((a, b) => Buffer.compare(a.key, b.key));
-  return { digest: createHash('sha256').update(lines.map((l) => l.line).join(''), 'utf8').digest('hex'), files };
+  return {
+    digest: createHash('sha256')
+      .update(lines.map((l) => l.line).join(''), 'utf8')
+      .digest('hex'),
+    files,
+  };
 }
 
 /**
@@ -105,7 +110,10 @@ function parseModel(text, where) {
     m.coefficients.length === m.features.length &&
     m.coefficients.every((c) => typeof c === 'number' && Number.isFinite(c)) &&
     typeof m.intercept === 'number';
-  if (!ok) throw new Error(`The model '${where}' is not a linear-regression/v1 model: it needs "features" (names), "coefficients" (one number per feature) and "intercept".`);
+  if (!ok)
+    throw new Error(
+      `The model '${where}' is not a linear-regression/v1 model: it needs "features" (names), "coefficients" (one number per feature) and "intercept".`,
+    );
   return m;
 }
 
@@ -218,7 +226,9 @@ async function main() {
   const server = createServer(loaded);
   server.listen(port, host, () => {
     const a = server.address();
-    console.log(`model-api listening on http://${host}:${a.port} with model ${loaded.info.modelVersion} (sha256 ${loaded.info.modelSha256}, ${loaded.info.modelKind} ${loaded.info.modelPath})`);
+    console.log(
+      `model-api listening on http://${host}:${a.port} with model ${loaded.info.modelVersion} (sha256 ${loaded.info.modelSha256}, ${loaded.info.modelKind} ${loaded.info.modelPath})`,
+    );
   });
   const stop = () => server.close(() => process.exit(0));
   process.on('SIGTERM', stop);

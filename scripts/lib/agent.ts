@@ -78,10 +78,18 @@ const variableKey = (name: string) => name.replace(/[.\s]/g, '_').toUpperCase();
 
 /** Decode a ##vso command property value (task-lib's escaping: % is written %AZP25). */
 function unescapeProperty(v: string): string {
-  return v.replace(/%3B/g, ';').replace(/%5D/g, ']').replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
+  return v
+    .replace(/%3B/g, ';')
+    .replace(/%5D/g, ']')
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%');
 }
 function unescapeData(v: string): string {
-  return v.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
+  return v
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%');
 }
 
 /** Agent.TempDirectory folders of the runs in progress in this process. */
@@ -120,7 +128,9 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
   const tempVar = Object.entries(options.variables ?? {}).find(([k]) => k.toLowerCase() === 'agent.tempdirectory')?.[1];
   const tempDir = tempVar ? resolve(tempVar) : undefined;
   if (tempDir && tempDirsInUse.has(tempDir)) {
-    throw new Error(`Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`);
+    throw new Error(
+      `Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`,
+    );
   }
   const workFolder = !tempDir && !vars.includes('agent.workfolder') ? mkdtempSync(join(tmpdir(), `agent-${options.task}-`)) : undefined;
   const env = agentEnvironment(options, workFolder);

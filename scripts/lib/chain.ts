@@ -130,13 +130,33 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     checks.push({ link, what, detail });
     log(`  ok  ${what}: ${detail}`);
   };
-  const run = async (link: string, task: string, inputs: Record<string, string | number | boolean | undefined>, extra: { endpoints?: Record<string, Endpoint>; env?: Record<string, string> } = {}) => {
+  const run = async (
+    link: string,
+    task: string,
+    inputs: Record<string, string | number | boolean | undefined>,
+    extra: { endpoints?: Record<string, Endpoint>; env?: Record<string, string> } = {},
+  ) => {
     if (options.interrupted?.()) throw new ChainError(link, 'interrupted before this step');
     log(`> ${link}`);
-    const r = await runTask({ task, root, inputs, variables, endpoints: extra.endpoints, env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(extra.env ?? {}) }, echo: (line) => options.taskOutput?.(task, line) });
+    const r = await runTask({
+      task,
+      root,
+      inputs,
+      variables,
+      endpoints: extra.endpoints,
+      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(extra.env ?? {}) },
+      echo: (line) => options.taskOutput?.(task, line),
+    });
     if (r.result !== 'Succeeded' && r.result !== 'SucceededWithIssues') {
-      const tail = r.log.filter((l) => l.trim()).slice(-8).join('\n    ');
-      throw new ChainError(link, `${task} ended ${r.result} (exit ${r.exitCode}): ${r.message || r.stderr.trim().split('\n').slice(-3).join(' ')}\n    ${tail}`, r);
+      const tail = r.log
+        .filter((l) => l.trim())
+        .slice(-8)
+        .join('\n    ');
+      throw new ChainError(
+        link,
+        `${task} ended ${r.result} (exit ${r.exitCode}): ${r.message || r.stderr.trim().split('\n').slice(-3).join(' ')}\n    ${tail}`,
+        r,
+      );
     }
     return r;
   };
@@ -147,7 +167,10 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   log('> Publishing the sample model (versions ' + models.map((m) => m.version).join(', ') + ') to Azurite and S3');
   const bucket = 'models';
   await services.s3.createBucket(bucket).catch(() => undefined);
-  await Promise.all([publishToAzureBlob(services.azurite.connectionString, 'models', 'diabetes/', models), publishToS3(services.s3.client, bucket, 'diabetes/', models)]);
+  await Promise.all([
+    publishToAzureBlob(services.azurite.connectionString, 'models', 'diabetes/', models),
+    publishToS3(services.s3.client, bucket, 'diabetes/', models),
+  ]);
   for (const m of models) log(`  diabetes/${m.version}/model.json  sha256 ${m.fileSha256}`);
 
   // 2. FetchModel from Azure Blob Storage (connection string as a secret, highestVersion) and from S3 (service connection, latestModified).
@@ -163,23 +186,38 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
       requireChecksum: true,
     })
   ).outputs;
-  check('FetchModel (Azure)', 'newest version resolved', fetchAzure.modelVersion === expected.version, `modelVersion ${fetchAzure.modelVersion}, expected ${expected.version}`);
+  check(
+    'FetchModel (Azure)',
+    'newest version resolved',
+    fetchAzure.modelVersion === expected.version,
+    `modelVersion ${fetchAzure.modelVersion}, expected ${expected.version}`,
+  );
   check('FetchModel (Azure)', 'sha256 of the fetched model', fetchAzure.modelSha256 === expected.folderSha256, `modelSha256 ${fetchAzure.modelSha256}`);
 
   const fetchS3 = (
-    await run('FetchModel from S3 (s3rver), versionSelection latestModified', 'FetchModel', {
-      provider: 's3',
-      s3Connection: 's3conn',
-      bucket,
-      modelPath: 'diabetes/',
-      versionSelection: 'latestModified',
-      destination: join(workDir, 'model-s3'),
-      requireChecksum: true,
-    }, {
-      endpoints: {
-        s3conn: { scheme: 'UsernamePassword', parameters: { username: services.s3.accessKeyId, password: services.s3.secretAccessKey }, data: { region: services.s3.region, forcePathStyle: 'true' }, url: services.s3.endpoint },
+    await run(
+      'FetchModel from S3 (s3rver), versionSelection latestModified',
+      'FetchModel',
+      {
+        provider: 's3',
+        s3Connection: 's3conn',
+        bucket,
+        modelPath: 'diabetes/',
+        versionSelection: 'latestModified',
+        destination: join(workDir, 'model-s3'),
+        requireChecksum: true,
       },
-    })
+      {
+        endpoints: {
+          s3conn: {
+            scheme: 'UsernamePassword',
+            parameters: { username: services.s3.accessKeyId, password: services.s3.secretAccessKey },
+            data: { region: services.s3.region, forcePathStyle: 'true' },
+            url: services.s3.endpoint,
+          },
+        },
+      },
+    )
   ).outputs;
   check('FetchModel (S3)', 'newest version resolved', fetchS3.modelVersion === expected.version, `modelVersion ${fetchS3.modelVersion}`);
   check('FetchModel (S3)', 'same model bytes as from Azure', fetchS3.modelSha256 === fetchAzure.modelSha256, `modelSha256 ${fetchS3.modelSha256}`);
@@ -215,7 +253,9 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   check(
     'BundleModelImage',
     'model provenance annotations',
-    layoutAnnotations[Annotation.ModelUri] === fetchAzure.modelUri && layoutAnnotations[Annotation.ModelVersion] === fetchAzure.modelVersion && layoutAnnotations[Annotation.ModelSha256] === fetchAzure.modelSha256,
+    layoutAnnotations[Annotation.ModelUri] === fetchAzure.modelUri &&
+      layoutAnnotations[Annotation.ModelVersion] === fetchAzure.modelVersion &&
+      layoutAnnotations[Annotation.ModelSha256] === fetchAzure.modelSha256,
     `${Annotation.ModelVersion}=${layoutAnnotations[Annotation.ModelVersion]}, ${Annotation.ModelSha256}=${layoutAnnotations[Annotation.ModelSha256]?.slice(0, 12)}...`,
   );
 
@@ -230,14 +270,19 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     const parameters: Record<string, string> = { registry: reg.host };
     if (reg.username) Object.assign(parameters, { username: reg.username, password: reg.password ?? '' });
     push = (
-      await run(`PushToACR to the local registry ${reg.host}`, 'PushToACR', {
-        imageLayout: bundle.imageLayout,
-        registryType: 'serviceConnection',
-        dockerRegistryConnection: 'localregistry',
-        repository: REPOSITORY,
-        tags: `${BUILD_ID}\nlatest`,
-        addModelVersionTag: true,
-      }, { endpoints: { localregistry: { scheme: 'UsernamePassword', parameters, data: { registrytype: 'Others' } } } })
+      await run(
+        `PushToACR to the local registry ${reg.host}`,
+        'PushToACR',
+        {
+          imageLayout: bundle.imageLayout,
+          registryType: 'serviceConnection',
+          dockerRegistryConnection: 'localregistry',
+          repository: REPOSITORY,
+          tags: `${BUILD_ID}\nlatest`,
+          addModelVersionTag: true,
+        },
+        { endpoints: { localregistry: { scheme: 'UsernamePassword', parameters, data: { registrytype: 'Others' } } } },
+      )
     ).outputs;
     check('PushToACR', 'pushed digest is the built digest', push.imageDigest === bundle.imageDigest, `${push.imageDigest}`);
     check('PushToACR', 'pinned reference', push.imageRef === `${reg.host}/${REPOSITORY}@${bundle.imageDigest}`, push.imageRef ?? '');
@@ -247,7 +292,12 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
       const res = await fetch(`http://${reg.host}/v2/${REPOSITORY}/manifests/${tag}`, { headers });
       const body = Buffer.from(await res.arrayBuffer());
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-      check('PushToACR', `registry serves tag ${tag}`, res.ok && digest === push.imageDigest && res.headers.get('docker-content-digest') === push.imageDigest, `${tag} -> ${digest}`);
+      check(
+        'PushToACR',
+        `registry serves tag ${tag}`,
+        res.ok && digest === push.imageDigest && res.headers.get('docker-content-digest') === push.imageDigest,
+        `${tag} -> ${digest}`,
+      );
       if (!registryDigest) {
         registryDigest = digest;
         registryAnnotations = (JSON.parse(body.toString('utf8')) as { annotations?: Record<string, string> }).annotations ?? {};
@@ -304,13 +354,32 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
         }
         await new Promise((r) => setTimeout(r, 200));
       }
-      check('container', '/version serves the fetched model version', version.modelVersion === fetchAzure.modelVersion, `modelVersion ${String(version.modelVersion)}`);
-      check('container', '/version sha256 equals FetchModel modelSha256', version.modelSha256 === fetchAzure.modelSha256, `modelSha256 ${String(version.modelSha256)}`);
+      check(
+        'container',
+        '/version serves the fetched model version',
+        version.modelVersion === fetchAzure.modelVersion,
+        `modelVersion ${String(version.modelVersion)}`,
+      );
+      check(
+        'container',
+        '/version sha256 equals FetchModel modelSha256',
+        version.modelSha256 === fetchAzure.modelSha256,
+        `modelSha256 ${String(version.modelSha256)}`,
+      );
       const row = [0.03, 0.06, 0.02, 0.02];
-      const res = await fetch(`http://127.0.0.1:${port}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [row] }) });
+      const res = await fetch(`http://127.0.0.1:${port}/score`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data: [row] }),
+      });
       const score = (await res.json()) as { predictions: number[] };
       const expectedPrediction = predict(expected, row);
-      check('container', '/score uses the fetched weights', res.ok && score.predictions?.[0] === expectedPrediction, `predictions ${JSON.stringify(score.predictions)}`);
+      check(
+        'container',
+        '/score uses the fetched weights',
+        res.ok && score.predictions?.[0] === expectedPrediction,
+        `predictions ${JSON.stringify(score.predictions)}`,
+      );
       container = { version, score, expectedPrediction, port };
     } finally {
       spawnSync('docker', ['rm', '-f', id], { env, stdio: 'ignore' });
@@ -341,12 +410,24 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     rolloutTimeoutSeconds: 120,
     ...options.deployInputs,
   };
-  const deploy = (await run(deployMode === 'kubeconfig' ? `DeployToAKS with kubeconfig ${options.kubeconfigPath}` : 'DeployToAKS (renderOnly: no KUBECONFIG)', 'DeployToAKS', deployInputs, { env: options.deployEnv })).outputs;
+  const deploy = (
+    await run(
+      deployMode === 'kubeconfig' ? `DeployToAKS with kubeconfig ${options.kubeconfigPath}` : 'DeployToAKS (renderOnly: no KUBECONFIG)',
+      'DeployToAKS',
+      deployInputs,
+      { env: options.deployEnv },
+    )
+  ).outputs;
   const renderedDir = deploy.renderedManifests ?? '';
   let renderedYaml = '';
   try {
     const st = statSync(renderedDir);
-    const files = st.isDirectory() ? readdirSync(renderedDir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(renderedDir, f)) : [renderedDir];
+    const files = st.isDirectory()
+      ? readdirSync(renderedDir)
+          .filter((f) => /\.ya?ml$/.test(f))
+          .sort()
+          .map((f) => join(renderedDir, f))
+      : [renderedDir];
     renderedYaml = files.map((f) => readFileSync(f, 'utf8')).join('\n---\n');
   } catch {
     throw new ChainError('DeployToAKS', `renderedManifests output '${renderedDir}' cannot be read`);
@@ -354,5 +435,23 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   check('DeployToAKS', 'image pinned by digest', deploy.deployedImage === imageForDeploy && renderedYaml.includes(imageForDeploy), deploy.deployedImage ?? '');
   check('DeployToAKS', 'model sha256 recorded on the objects', renderedYaml.includes(fetchAzure.modelSha256 as string), `${deploy.renderedManifests}`);
 
-  return { models, expected, fetchAzure, fetchS3, base, bundle, layoutAnnotations, push, registryDigest, skopeoDigest, registryAnnotations, container, deploy, deployMode, renderedYaml, checks, skipped };
+  return {
+    models,
+    expected,
+    fetchAzure,
+    fetchS3,
+    base,
+    bundle,
+    layoutAnnotations,
+    push,
+    registryDigest,
+    skopeoDigest,
+    registryAnnotations,
+    container,
+    deploy,
+    deployMode,
+    renderedYaml,
+    checks,
+    skipped,
+  };
 }

@@ -71,7 +71,10 @@ export async function buildNodeBaseImage(options: NodeBaseImageOptions): Promise
   const realNode = realpathSync(nodePath);
   const nodeVersion = execFileSync(realNode, ['--version'], { encoding: 'utf8' }).trim();
   const libs = sharedLibraries(realNode);
-  const sources: Array<{ host: string; image: string }> = [{ host: realNode, image: '/usr/local/bin/node' }, ...libs.map((l) => ({ host: realpathSync(l), image: l }))];
+  const sources: Array<{ host: string; image: string }> = [
+    { host: realNode, image: '/usr/local/bin/node' },
+    ...libs.map((l) => ({ host: realpathSync(l), image: l })),
+  ];
   // Identity of the build: every file's path, size and mtime, plus this builder's format version.
   const id = createHash('sha256');
   id.update('node-base-v1\n');
@@ -114,7 +117,9 @@ export async function buildNodeBaseImage(options: NodeBaseImageOptions): Promise
         Labels: { 'org.opencontainers.image.title': 'local Node.js base (host binary)', 'org.opencontainers.image.version': nodeVersion },
       },
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-      history: [{ created: '1970-01-01T00:00:00Z', created_by: `scripts/lib/node-base-image.ts: ${realNode} ${nodeVersion} + ${libs.length} shared libraries` }],
+      history: [
+        { created: '1970-01-01T00:00:00Z', created_by: `scripts/lib/node-base-image.ts: ${realNode} ${nodeVersion} + ${libs.length} shared libraries` },
+      ],
     };
     const cfg = await layout.writeBlob(canonicalJson(config));
     const manifest: ImageManifest = {

@@ -62,7 +62,9 @@ export async function publishToAzureBlob(connectionString: string, container: st
   const keys: string[] = [];
   for (const v of versions) {
     const key = `${prefix}${v.version}/model.json`;
-    await c.getBlockBlobClient(key).upload(v.body, v.body.length, { metadata: { sha256: v.fileSha256 }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await c
+      .getBlockBlobClient(key)
+      .upload(v.body, v.body.length, { metadata: { sha256: v.fileSha256 }, blobHTTPHeaders: { blobContentType: 'application/json' } });
     keys.push(key);
     // Distinct last-modified times (second resolution) so latestModified is unambiguous.
     await sleep(1100);
@@ -75,7 +77,16 @@ export async function publishToS3(client: S3Client, bucket: string, prefix: stri
   const keys: string[] = [];
   for (const v of versions) {
     const key = `${prefix}${v.version}/model.json`;
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: v.body, ContentLength: v.body.length, ContentType: 'application/json', Metadata: { sha256: v.fileSha256 } }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: v.body,
+        ContentLength: v.body.length,
+        ContentType: 'application/json',
+        Metadata: { sha256: v.fileSha256 },
+      }),
+    );
     keys.push(key);
     await sleep(1100);
   }

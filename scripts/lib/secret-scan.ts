@@ -294,12 +294,20 @@ export function collectSecrets(spec: ScanSpec): SecretCandidates {
 
 /** Undoes task-lib's escaping of `##vso` command data (% is written %AZP25). */
 function unescapeData(v: string): string {
-  return v.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
+  return v
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%');
 }
 
 /** Undoes the escaping of a whole `##vso` line (data and properties). */
 function unescapeCommand(v: string): string {
-  return v.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%5D/g, ']').replace(/%3B/g, ';').replace(/%AZP25/g, '%');
+  return v
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%5D/g, ']')
+    .replace(/%3B/g, ';')
+    .replace(/%AZP25/g, '%');
 }
 
 const SETSECRET = /^##vso\[task\.setsecret\](.*)$/;
@@ -346,7 +354,8 @@ export function maskedLines(output: { stdout: string; stderr?: string }): Array<
     }
     out.push({ stream: 'stdout', line: i + 1, text: maskLine(line, registered) });
     // ##vso command data is escaped: scan the decoded form as well.
-    if (line.startsWith('##vso[') && /%(0D|0A|3B|5D|AZP25)/.test(line)) out.push({ stream: 'stdout', line: i + 1, text: maskLine(unescapeCommand(line), registered) });
+    if (line.startsWith('##vso[') && /%(0D|0A|3B|5D|AZP25)/.test(line))
+      out.push({ stream: 'stdout', line: i + 1, text: maskLine(unescapeCommand(line), registered) });
   });
   (output.stderr ?? '').split(/\r?\n/).forEach((line, i) => out.push({ stream: 'stderr', line: i + 1, text: maskLine(line, registered) }));
   return out;
@@ -376,13 +385,20 @@ export class SecretLeakError extends Error {
       .slice(0, 5)
       .map((l) => `${l.secret.label} [${hint(l.secret.value)}] in ${l.stream} line ${l.line}: ${l.excerpt}`)
       .join('\n  ');
-    super(`Secret leak: ${task} printed ${leaks.length === 1 ? 'a secret' : `${leaks.length} secrets`} the test gave it, unmasked after the agent's masking of what the task registered:\n  ${first}${leaks.length > 5 ? `\n  (${leaks.length - 5} more)` : ''}`);
+    super(
+      `Secret leak: ${task} printed ${leaks.length === 1 ? 'a secret' : `${leaks.length} secrets`} the test gave it, unmasked after the agent's masking of what the task registered:\n  ${first}${leaks.length > 5 ? `\n  (${leaks.length - 5} more)` : ''}`,
+    );
     this.name = 'SecretLeakError';
   }
 }
 
 /** Throws {@link SecretLeakError} when the masked output holds any secret the spec gave the task. */
-export function assertNoSecretLeak(task: string, spec: ScanSpec, output: { stdout: string; stderr?: string }, candidates: SecretCandidates = collectSecrets(spec)): void {
+export function assertNoSecretLeak(
+  task: string,
+  spec: ScanSpec,
+  output: { stdout: string; stderr?: string },
+  candidates: SecretCandidates = collectSecrets(spec),
+): void {
   const leaks = findLeaks(candidates.scanned, output);
   if (leaks.length) throw new SecretLeakError(task, leaks);
 }

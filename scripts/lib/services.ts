@@ -95,7 +95,11 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
     if (options.registry === false) {
       skipped.push({ what: 'push to a local registry (PushToACR) and running the image', why: 'turned off', enable: 'unset DEMO_SKIP' });
     } else if (!onPath('docker-registry')) {
-      skipped.push({ what: 'push to a local registry (PushToACR) and running the image', why: 'docker-registry is not installed', enable: 'sudo apt-get install -y docker-registry' });
+      skipped.push({
+        what: 'push to a local registry (PushToACR) and running the image',
+        why: 'docker-registry is not installed',
+        enable: 'sudo apt-get install -y docker-registry',
+      });
     } else {
       const useAuth = options.registryAuth !== false && onPath('htpasswd');
       const username = 'demo';
@@ -111,7 +115,11 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
       skipped.push({ what: 'running the pushed image in a Docker engine', why: 'turned off', enable: 'unset DEMO_SKIP' });
     } else {
       if (process.getuid?.() !== 0) {
-        skipped.push({ what: 'running the pushed image in a Docker engine', why: 'dockerd needs root', enable: 'sudo npm run demo   (after: sudo apt-get install -y docker.io)' });
+        skipped.push({
+          what: 'running the pushed image in a Docker engine',
+          why: 'dockerd needs root',
+          enable: 'sudo npm run demo   (after: sudo apt-get install -y docker.io)',
+        });
       } else if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) {
         skipped.push({ what: 'running the pushed image in a Docker engine', why: 'docker.io is not installed', enable: 'sudo apt-get install -y docker.io' });
       } else {
@@ -121,7 +129,11 @@ export async function startServices(options: ServiceOptions = {}): Promise<Servi
           log(`Docker engine (dockerd) on ${engine.host} (pid ${engine.pid})`);
           if (options.stopDocker) stops.push(() => stopPid(engine.pid, 20_000));
         } else {
-          skipped.push({ what: 'running the pushed image in a Docker engine', why: `dockerd did not start (${unavailableReason()})`, enable: 'sudo apt-get install -y docker.io  (and run as root)' });
+          skipped.push({
+            what: 'running the pushed image in a Docker engine',
+            why: `dockerd did not start (${unavailableReason()})`,
+            enable: 'sudo apt-get install -y docker.io  (and run as root)',
+          });
         }
       }
     }

@@ -24,7 +24,11 @@ export async function readClusterConfig(type: ConnectionType, net?: { limits: Ne
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new InputError('kubeconfig', `Cannot read the kubeconfig file '${path}' given in 'kubeconfig': ${errorMessage(err)}; check the path (for a secure file use $(<name>.secureFilePath)).`, err);
+      throw new InputError(
+        'kubeconfig',
+        `Cannot read the kubeconfig file '${path}' given in 'kubeconfig': ${errorMessage(err)}; check the path (for a secure file use $(<name>.secureFilePath)).`,
+        err,
+      );
     }
     adapter.setKubeconfigSecrets(text);
     return kubeConfigFromString(text, { input: 'kubeconfig', source: path });
@@ -33,14 +37,25 @@ export async function readClusterConfig(type: ConnectionType, net?: { limits: Ne
     // readKubernetesEndpoint registers the connection's kubeconfig, token and certificate.
     const ep = adapter.readKubernetesEndpoint('kubernetesServiceConnection');
     if (ep.authorizationType === 'Kubeconfig') {
-      return kubeConfigFromString(ep.kubeconfig ?? '', { input: 'kubernetesServiceConnection', context: ep.clusterContext, source: `service connection ${ep.id}` });
+      return kubeConfigFromString(ep.kubeconfig ?? '', {
+        input: 'kubernetesServiceConnection',
+        context: ep.clusterContext,
+        source: `service connection ${ep.id}`,
+      });
     }
-    return kubeConfigFromServiceAccount({ server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts }, 'kubernetesServiceConnection');
+    return kubeConfigFromServiceAccount(
+      { server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts },
+      'kubernetesServiceConnection',
+    );
   }
   const endpoint = adapter.readAzureRmEndpoint('azureSubscription');
   const credential = azureCredentialFor(endpoint, net ? { timeoutMs: 2 * net.limits.idleTimeoutMs } : {});
   const armEndpoint = resourceManagerOf(endpoint, 'azureSubscription');
-  if (!endpoint.subscriptionId) throw new InputError('azureSubscription', `Azure service connection '${endpoint.id}' has no subscription id: use a subscription-scoped service connection.`);
+  if (!endpoint.subscriptionId)
+    throw new InputError(
+      'azureSubscription',
+      `Azure service connection '${endpoint.id}' has no subscription id: use a subscription-scoped service connection.`,
+    );
   const text = await fetchAksKubeconfig({
     credential,
     armEndpoint,

@@ -129,7 +129,14 @@ export function imageReader(options: ImageReaderOptions): {
     if (!c) {
       let access = credentialsFor(options.connection, ref.registry) ? options.connection : undefined;
       if (!access && options.acrFallback && ACR_HOST.test(ref.registry)) access = options.acrFallback(ref.registry);
-      c = new RegistryClient({ registry: ref.registry, credentials: access?.credentials, credentialsInput: access?.input ?? options.connection?.input, logger: options.logger, retries: 1, retryBaseMs: 200 });
+      c = new RegistryClient({
+        registry: ref.registry,
+        credentials: access?.credentials,
+        credentialsInput: access?.input ?? options.connection?.input,
+        logger: options.logger,
+        retries: 1,
+        retryBaseMs: 200,
+      });
       clients.set(key, c);
     }
     return c;

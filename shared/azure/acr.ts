@@ -67,19 +67,30 @@ function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshToke
     try {
       entra = await options.credential.getToken(ACR_ENTRA_SCOPE);
     } catch (err) {
-      throw new AuthError(`Could not get an Entra ID token for registry ${options.registry} from the Azure service connection: ${errorMessage(err).split('\n')[0]}; check the service connection (and for managed identity, that the agent runs on Azure with an identity).`, {
-        input: options.input,
-        cause: err,
-      });
+      throw new AuthError(
+        `Could not get an Entra ID token for registry ${options.registry} from the Azure service connection: ${errorMessage(err).split('\n')[0]}; check the service connection (and for managed identity, that the agent runs on Azure with an identity).`,
+        {
+          input: options.input,
+          cause: err,
+        },
+      );
     }
-    if (!entra?.token) throw new AuthError(`The Azure service connection returned no Entra ID token for registry ${options.registry}: check the service connection.`, { input: options.input });
+    if (!entra?.token)
+      throw new AuthError(`The Azure service connection returned no Entra ID token for registry ${options.registry}: check the service connection.`, {
+        input: options.input,
+      });
     const tenant = options.tenantId ?? tenantOfJwt(entra.token);
     const url = exchangeUrlFor(ctx.registryUrl);
     const form = new URLSearchParams({ grant_type: 'access_token', service: ctx.service || options.registry, access_token: entra.token });
     if (tenant) form.set('tenant', tenant);
     const body = await withRetry(
       async () => {
-        const res = await send({ method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form.toString() });
+        const res = await send({
+          method: 'POST',
+          url,
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+          body: form.toString(),
+        });
         const text = await readText(res, 1 << 20);
         if (res.status === 200) return JSON.parse(text) as { refresh_token?: string };
         if (res.status === 429 || res.status >= 500) throw new RetryableError(`ACR token exchange answered HTTP ${res.status}`, { statusCode: res.status });
@@ -96,9 +107,15 @@ function acrRefreshTokenProvider(options: AcrExchangeOptions): (ctx: RefreshToke
       },
     ).catch((err: unknown) => {
       if (err instanceof UserError) throw err;
-      throw new AuthError(`Could not exchange the Entra ID token at ${url.origin} for registry ${options.registry}: ${errorMessage(err)}; check the login server name and the agent's network.`, { cause: err });
+      throw new AuthError(
+        `Could not exchange the Entra ID token at ${url.origin} for registry ${options.registry}: ${errorMessage(err)}; check the login server name and the agent's network.`,
+        { cause: err },
+      );
     });
-    if (!body.refresh_token) throw new AuthError(`Registry ${options.registry} answered the token exchange without a refresh token: it does not look like Azure Container Registry.`, { input: options.input });
+    if (!body.refresh_token)
+      throw new AuthError(`Registry ${options.registry} answered the token exchange without a refresh token: it does not look like Azure Container Registry.`, {
+        input: options.input,
+      });
     // Exchange again a little before the Entra token expires (federated tokens live ~10 minutes).
     const entraExpiry = entra.expiresOnTimestamp || now() + 10 * 60_000;
     cached = { refreshToken: body.refresh_token, validUntil: Math.min(entraExpiry - 60_000, now() + 3 * 3600_000 - 300_000) };

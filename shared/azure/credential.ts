@@ -66,9 +66,21 @@ interface Cloud {
 
 const CLOUDS: Record<string, Cloud> = {
   azurecloud: { authorityHost: 'https://login.microsoftonline.com', storageSuffix: 'core.windows.net', resourceManager: 'https://management.azure.com' },
-  azureusgovernment: { authorityHost: 'https://login.microsoftonline.us', storageSuffix: 'core.usgovcloudapi.net', resourceManager: 'https://management.usgovcloudapi.net' },
-  azurechinacloud: { authorityHost: 'https://login.chinacloudapi.cn', storageSuffix: 'core.chinacloudapi.cn', resourceManager: 'https://management.chinacloudapi.cn' },
-  azuregermancloud: { authorityHost: 'https://login.microsoftonline.de', storageSuffix: 'core.cloudapi.de', resourceManager: 'https://management.microsoftazure.de' },
+  azureusgovernment: {
+    authorityHost: 'https://login.microsoftonline.us',
+    storageSuffix: 'core.usgovcloudapi.net',
+    resourceManager: 'https://management.usgovcloudapi.net',
+  },
+  azurechinacloud: {
+    authorityHost: 'https://login.chinacloudapi.cn',
+    storageSuffix: 'core.chinacloudapi.cn',
+    resourceManager: 'https://management.chinacloudapi.cn',
+  },
+  azuregermancloud: {
+    authorityHost: 'https://login.microsoftonline.de',
+    storageSuffix: 'core.cloudapi.de',
+    resourceManager: 'https://management.microsoftazure.de',
+  },
 };
 
 function cloudOf(environment?: string): Cloud {
@@ -96,9 +108,16 @@ export function resourceManagerOf(endpoint: Pick<AzureRmEndpoint, 'id' | 'enviro
   try {
     parsed = new URL(url);
   } catch {
-    throw new InputError(input, `Azure service connection '${endpoint.id}' has a URL that is not valid ('${url}'): edit the service connection (its Resource Manager URL).`);
+    throw new InputError(
+      input,
+      `Azure service connection '${endpoint.id}' has a URL that is not valid ('${url}'): edit the service connection (its Resource Manager URL).`,
+    );
   }
-  if (parsed.protocol !== 'https:') throw new InputError(input, `Azure service connection '${endpoint.id}' has the Resource Manager URL '${url}', which is not https: the Azure token is only sent over https; edit the service connection.`);
+  if (parsed.protocol !== 'https:')
+    throw new InputError(
+      input,
+      `Azure service connection '${endpoint.id}' has the Resource Manager URL '${url}', which is not https: the Azure token is only sent over https; edit the service connection.`,
+    );
   return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
 }
 
@@ -112,7 +131,10 @@ export function azureCredentialFor(endpoint: AzureRmEndpoint, options: { timeout
   const where = endpoint.scheme === 'ManagedServiceIdentity' ? 'the managed identity endpoint' : authorityHost;
   const credential = credentialOf(endpoint, authorityHost);
   // The instance keeps its class (callers and tests may check it); only its getToken is limited.
-  const limited = withTokenTimeout({ getToken: credential.getToken.bind(credential) }, { timeoutMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS, where, label: `service connection '${endpoint.id}'` });
+  const limited = withTokenTimeout(
+    { getToken: credential.getToken.bind(credential) },
+    { timeoutMs: options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS, where, label: `service connection '${endpoint.id}'` },
+  );
   credential.getToken = limited.getToken;
   return credential;
 }
@@ -134,7 +156,9 @@ function credentialOf(endpoint: AzureRmEndpoint, authorityHost: string): TokenCr
         );
       }
       if (!process.env.SYSTEM_OIDCREQUESTURI) {
-        throw new AuthError(`Service connection '${endpoint.id}' uses workload identity federation but SYSTEM_OIDCREQUESTURI is not set: run the task on an Azure Pipelines agent (3.227 or newer).`);
+        throw new AuthError(
+          `Service connection '${endpoint.id}' uses workload identity federation but SYSTEM_OIDCREQUESTURI is not set: run the task on an Azure Pipelines agent (3.227 or newer).`,
+        );
       }
       return new AzurePipelinesCredential(endpoint.tenantId, endpoint.clientId, endpoint.id, endpoint.systemAccessToken, { authorityHost });
     case 'ManagedServiceIdentity':

@@ -85,7 +85,22 @@ export interface ExtractLimits {
 export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({ maxBytes: 64 * 1024 ** 3, maxEntries: 1_000_000, maxRatio: 200 });
 const RATIO_FLOOR_BYTES = 64 * 1024 * 1024;
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+};
 
 /**
  * Parse the `extractLimits` input: `key=value` pairs separated by commas or
@@ -121,7 +136,10 @@ export function parseExtractLimits(text: string | undefined): ExtractLimits {
       if (!(n > 0)) bad('maxRatio takes a number above 0');
       limits.maxRatio = n;
     } else {
-      throw new InputError('extractLimits', `The extractLimits key '${entry.slice(0, eq).trim()}' is not known: use maxBytes, maxEntries and maxRatio, ${example}.`);
+      throw new InputError(
+        'extractLimits',
+        `The extractLimits key '${entry.slice(0, eq).trim()}' is not known: use maxBytes, maxEntries and maxRatio, ${example}.`,
+      );
     }
   }
   return limits;
@@ -129,10 +147,13 @@ export function parseExtractLimits(text: string | undefined): ExtractLimits {
 
 class ExtractLimitError extends UserError {
   constructor(archive: string, what: string, raise: string) {
-    super(`The archive ${archive} ${what}; extraction stopped and nothing was kept: if the model really is this large, raise the limit with the extractLimits input (${raise}).`, {
-      code: 'ExtractLimit',
-      input: 'extractLimits',
-    });
+    super(
+      `The archive ${archive} ${what}; extraction stopped and nothing was kept: if the model really is this large, raise the limit with the extractLimits input (${raise}).`,
+      {
+        code: 'ExtractLimit',
+        input: 'extractLimits',
+      },
+    );
     this.name = 'ExtractLimitError';
   }
 }
@@ -153,9 +174,12 @@ export function archiveFormatOf(name: string): ArchiveFormat | undefined {
 
 class UnsafeEntryError extends UserError {
   constructor(archive: string, entry: string, why: string) {
-    super(`The archive ${archive} has an unsafe entry ${JSON.stringify(entry)} (${why}); nothing was extracted; rebuild the archive with relative paths that stay inside it.`, {
-      code: 'UnsafeArchive',
-    });
+    super(
+      `The archive ${archive} has an unsafe entry ${JSON.stringify(entry)} (${why}); nothing was extracted; rebuild the archive with relative paths that stay inside it.`,
+      {
+        code: 'UnsafeArchive',
+      },
+    );
     this.name = 'UnsafeEntryError';
   }
 }
@@ -164,7 +188,10 @@ class UnsafeEntryError extends UserError {
 export function safeEntryPath(archive: string, name: string): string {
   const why = unsafeReason(name);
   if (why) throw new UnsafeEntryError(archive, name, why);
-  const parts = name.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
+  const parts = name
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
   return parts.join('/');
 }
 
@@ -213,7 +240,11 @@ class Extraction {
     this.bytes += n;
     const { maxBytes, maxRatio } = this.limits;
     if (this.bytes > maxBytes) {
-      throw new ExtractLimitError(this.archive, `expands to more than maxBytes=${formatBytes(maxBytes)}`, `e.g. maxBytes=${Math.ceil((maxBytes * 2) / 1024 ** 3)}GiB`);
+      throw new ExtractLimitError(
+        this.archive,
+        `expands to more than maxBytes=${formatBytes(maxBytes)}`,
+        `e.g. maxBytes=${Math.ceil((maxBytes * 2) / 1024 ** 3)}GiB`,
+      );
     }
     if (this.bytes > (this.limits.ratioFloorBytes ?? RATIO_FLOOR_BYTES) && this.bytes > maxRatio * this.archiveSize) {
       throw new ExtractLimitError(
@@ -271,7 +302,8 @@ class Extraction {
     const why = unsafeReason(linkname);
     if (why) throw new UnsafeEntryError(this.archive, name, `hard link target ${JSON.stringify(linkname)}: ${why}`);
     const targetRel = safeEntryPath(this.archive, linkname);
-    if (!this.regular.has(targetRel)) throw new UnsafeEntryError(this.archive, name, `hard link to ${JSON.stringify(linkname)}, which is not an earlier file of the archive`);
+    if (!this.regular.has(targetRel))
+      throw new UnsafeEntryError(this.archive, name, `hard link to ${JSON.stringify(linkname)}, which is not an earlier file of the archive`);
     await this.ensureDir(posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
     await rm(join(this.root, rel), { force: true });
     await link(join(this.root, targetRel), join(this.root, rel));
@@ -288,7 +320,8 @@ class Extraction {
     const t = target.replace(/\\/g, '/');
     if (t.startsWith('/') || /^[A-Za-z]:/.test(t)) throw new UnsafeEntryError(this.archive, name, `symlink to the absolute path ${JSON.stringify(target)}`);
     const resolved = posix.normalize(posix.join(posix.dirname(rel), t));
-    if (resolved === '..' || resolved.startsWith('../')) throw new UnsafeEntryError(this.archive, name, `symlink to ${JSON.stringify(target)} points outside the destination`);
+    if (resolved === '..' || resolved.startsWith('../'))
+      throw new UnsafeEntryError(this.archive, name, `symlink to ${JSON.stringify(target)} points outside the destination`);
     this.symlinks.push({ path: rel, target: t, entry: name });
   }
 
@@ -311,7 +344,8 @@ class Extraction {
     for (const s of this.symlinks) {
       await this.ensureDir(posix.dirname(s.path) === '.' ? '' : posix.dirname(s.path));
       const at = join(this.root, s.path);
-      if (await lstat(at).catch(() => undefined)) throw new UnsafeEntryError(this.archive, s.entry, 'a symlink entry collides with a file or folder of the same name');
+      if (await lstat(at).catch(() => undefined))
+        throw new UnsafeEntryError(this.archive, s.entry, 'a symlink entry collides with a file or folder of the same name');
       await symlink(s.target, at);
       this.result.symlinks++;
     }
@@ -466,7 +500,11 @@ async function extractZip(file: string, x: Extraction, archive: string): Promise
       else x.skip(name, `special (mode ${type.toString(8)})`);
     }
   } catch (err) {
-    if (!isUserError(err)) throw new UserError(`The archive ${archive} is not a valid zip file (${errorMessage(err)}); check that the model was uploaded completely.`, { code: 'BadArchive', cause: err });
+    if (!isUserError(err))
+      throw new UserError(`The archive ${archive} is not a valid zip file (${errorMessage(err)}); check that the model was uploaded completely.`, {
+        code: 'BadArchive',
+        cause: err,
+      });
     throw err;
   } finally {
     zip?.close();
@@ -485,7 +523,10 @@ export async function extractArchive(
 ): Promise<ExtractResult> {
   const display = options.displayName ?? archiveFile;
   const format = options.format ?? archiveFormatOf(archiveFile);
-  if (!format) throw new UserError(`Cannot extract ${display}: only .tar, .tar.gz, .tgz and .zip archives are supported; turn off the 'extract' input for other files.`, { input: 'extract' });
+  if (!format)
+    throw new UserError(`Cannot extract ${display}: only .tar, .tar.gz, .tgz and .zip archives are supported; turn off the 'extract' input for other files.`, {
+      input: 'extract',
+    });
   await ensureDir(destDir);
   try {
     const x = new Extraction(display, destDir, options.limits ?? DEFAULT_EXTRACT_LIMITS, (await stat(archiveFile)).size, options.logger);
@@ -496,10 +537,12 @@ export async function extractArchive(
   } catch (err) {
     await rm(destDir, { recursive: true, force: true });
     if (isUserError(err)) throw err;
-    throw new UserError(`Extracting ${display} failed (${errorMessage(err)}); check that the archive is a valid ${format === 'zip' ? 'zip' : format === 'tgz' ? 'gzip-compressed tar' : 'tar'} file.`, {
-      code: 'BadArchive',
-      cause: err,
-    });
+    throw new UserError(
+      `Extracting ${display} failed (${errorMessage(err)}); check that the archive is a valid ${format === 'zip' ? 'zip' : format === 'tgz' ? 'gzip-compressed tar' : 'tar'} file.`,
+      {
+        code: 'BadArchive',
+        cause: err,
+      },
+    );
   }
 }
-

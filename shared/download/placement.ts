@@ -148,11 +148,14 @@ export async function replaceAtomically(src: string, dest: string): Promise<void
   try {
     await replacePath(src, dest);
   } catch (err) {
-    throw new UserError(`Cannot move the downloaded model into place at ${dest} (${errorMessage(err)}); check that the 'destination' folder is writable and not in use.`, {
-      code: 'DestinationNotWritable',
-      input: 'destination',
-      cause: err,
-    });
+    throw new UserError(
+      `Cannot move the downloaded model into place at ${dest} (${errorMessage(err)}); check that the 'destination' folder is writable and not in use.`,
+      {
+        code: 'DestinationNotWritable',
+        input: 'destination',
+        cause: err,
+      },
+    );
   }
 }
 

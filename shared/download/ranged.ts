@@ -704,7 +704,11 @@ class RangedDownload {
       });
       stalled.catch(() => undefined);
       stream = await Promise.race([
-        this.store.readRange(this.object.key, range.start + writer.received, range.end, { versionId: this.object.versionId, ifMatch: this.plan.ifMatch, signal: attempt.signal }),
+        this.store.readRange(this.object.key, range.start + writer.received, range.end, {
+          versionId: this.object.versionId,
+          ifMatch: this.plan.ifMatch,
+          signal: attempt.signal,
+        }),
         stalled,
       ]);
       if (this.cancel.signal.aborted) throw this.cancel.signal.reason;
@@ -741,7 +745,13 @@ export async function downloadObject(store: ModelStore, object: StoredObject, de
   try {
     fh = await openDestination(destFile, plan.size);
     if (options.signal?.aborted) throw options.signal.reason;
-    hasher = new InOrderHasher(fh, destFile, plan, (err) => download.fail(err), () => download.failed);
+    hasher = new InOrderHasher(
+      fh,
+      destFile,
+      plan,
+      (err) => download.fail(err),
+      () => download.failed,
+    );
     await download.fetchAll(fh, hasher);
     const digests = await hasher.digests();
     await fh.close();
@@ -769,10 +779,13 @@ async function openDestination(destFile: string, size: number): Promise<FileHand
   } catch (err) {
     // Keep the handle closed when truncating failed (the original closed it in the cleanup).
     await fh?.close().catch(() => undefined);
-    throw new UserError(`Cannot write the download to ${destFile}: ${errorMessage(err)}. Check that the 'destination' folder is writable and has ${size} bytes free.`, {
-      input: 'destination',
-      cause: err,
-    });
+    throw new UserError(
+      `Cannot write the download to ${destFile}: ${errorMessage(err)}. Check that the 'destination' folder is writable and has ${size} bytes free.`,
+      {
+        input: 'destination',
+        cause: err,
+      },
+    );
   }
 }
 
@@ -787,10 +800,13 @@ function describeFailure(uri: string, range: PlannedRange, filled: number, attem
   const what = `${errorMessage(err)}${status !== undefined && !errorMessage(err).includes(String(status)) ? ` (HTTP ${status})` : ''}`;
   const at = `bytes ${range.start + filled}-${range.end - 1}`;
   if (status === 412) {
-    return new UserError(`Downloading ${uri} failed: the object changed while it was being downloaded (ETag no longer matches); re-run the pipeline to fetch the new version.`, {
-      code: 'ObjectChanged',
-      cause: err,
-    });
+    return new UserError(
+      `Downloading ${uri} failed: the object changed while it was being downloaded (ETag no longer matches); re-run the pipeline to fetch the new version.`,
+      {
+        code: 'ObjectChanged',
+        cause: err,
+      },
+    );
   }
   if (exhausted) {
     return new UserError(

@@ -66,7 +66,10 @@ export function parseExpectedSha256(value: string | undefined): string | undefin
   const v = withoutSha256Prefix((value ?? '').trim(), { anyCase: true });
   if (v === '') return undefined;
   if (!isSha256Hex(v, { anyCase: true })) {
-    throw new InputError('expectedSha256', `The 'expectedSha256' input must be 64 hexadecimal characters (a sha256 digest, optionally prefixed 'sha256:'), got ${v.length} characters; fix the value or leave it empty.`);
+    throw new InputError(
+      'expectedSha256',
+      `The 'expectedSha256' input must be 64 hexadecimal characters (a sha256 digest, optionally prefixed 'sha256:'), got ${v.length} characters; fix the value or leave it empty.`,
+    );
   }
   return v.toLowerCase();
 }
@@ -179,7 +182,10 @@ interface ManifestEntry {
  */
 export function manifestText(entries: ManifestEntry[]): string {
   const lines = entries.map((e) => {
-    const p = e.path.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+    const p = e.path
+      .replace(/\\/g, '/')
+      .replace(/^(\.\/)+/, '')
+      .replace(/^\/+/, '');
     if (p === '' || /[\n\r]/.test(p)) throw new Error(`invalid manifest path ${JSON.stringify(e.path)}`);
     if (!isSha256Hex(e.sha256, { anyCase: true })) throw new Error(`invalid sha256 for ${p}`);
     return { key: Buffer.from(p, 'utf8'), line: `${p} ${e.sha256.toLowerCase()}\n` };

@@ -218,7 +218,10 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
   await ensureWritableDir(destination);
   // Temporaries of an earlier fetch into this destination that was killed.
   const swept = await sweepStaleTemporaries(destination);
-  if (swept.length > 0) logger.info(`Removed ${swept.length === 1 ? '1 partial download' : `${swept.length} partial downloads`} left in ${destination} by an earlier run that was stopped: ${swept.join(', ')}.`);
+  if (swept.length > 0)
+    logger.info(
+      `Removed ${swept.length === 1 ? '1 partial download' : `${swept.length} partial downloads`} left in ${destination} by an earlier run that was stopped: ${swept.join(', ')}.`,
+    );
 
   const model = await resolveFromStore(options);
   const layout = layoutOf(model, options.extract ?? false);
@@ -278,7 +281,8 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
   const verdicts: Verdict[] = [];
   try {
     for (const file of model.files) {
-      const target = layout === 'file' ? placement.tempPath : layout === 'extracted' ? (archiveTemp as string) : join(placement.tempPath, ...file.relativePath.split('/'));
+      const target =
+        layout === 'file' ? placement.tempPath : layout === 'extracted' ? (archiveTemp as string) : join(placement.tempPath, ...file.relativePath.split('/'));
       if (layout === 'folder') await mkdir(dirname(target), { recursive: true });
       const uri = store.uriOf(file.object.key);
       // The whole-model expectation applies to a file model; a folder's applies to its manifest.
@@ -296,7 +300,13 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       });
       const verdict = verifyOrThrow(uri, plan, result);
       verdicts.push(verdict);
-      fetched.push({ relativePath: file.relativePath, key: file.object.key, size: result.bytes, sha256: result.sha256, verifiedBy: verdict.verified ? verdict.method : undefined });
+      fetched.push({
+        relativePath: file.relativePath,
+        key: file.object.key,
+        size: result.bytes,
+        sha256: result.sha256,
+        verifiedBy: verdict.verified ? verdict.method : undefined,
+      });
     }
     meter.finish();
 
@@ -321,10 +331,13 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       const what = unverified.length === 1 ? `'${unverified[0]?.key}'` : `${unverified.length} files (e.g. '${unverified[0]?.key}')`;
       const message = `Nothing published a checksum for ${what}: no Content-MD5, single-part ETag, x-amz-checksum-sha256 or sha256 metadata, and no expectedSha256 input`;
       if (options.requireChecksum) {
-        throw new UserError(`${message}; requireChecksum is true, so the download was removed: publish a sha256 metadata key with the model or set expectedSha256.`, {
-          code: 'ChecksumRequired',
-          input: 'requireChecksum',
-        });
+        throw new UserError(
+          `${message}; requireChecksum is true, so the download was removed: publish a sha256 metadata key with the model or set expectedSha256.`,
+          {
+            code: 'ChecksumRequired',
+            input: 'requireChecksum',
+          },
+        );
       }
       logger.warn(`${message}; the model (sha256 ${modelSha256}) is unverified. Set expectedSha256 or requireChecksum to enforce verification.`);
     }
@@ -332,7 +345,12 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     let extractedFiles: Array<{ path: string; size: number; sha256: string }> = [];
     if (layout === 'extracted') {
       logger.info(`Extracting ${fileName} into ${modelPathLocal}.`);
-      const extracted = await extractArchive(archiveTemp as string, placement.tempPath, { format: archiveKind(fileName), displayName: modelUri, logger, limits: options.extractLimits });
+      const extracted = await extractArchive(archiveTemp as string, placement.tempPath, {
+        format: archiveKind(fileName),
+        displayName: modelUri,
+        logger,
+        limits: options.extractLimits,
+      });
       extractedFiles = extracted.files.map((f) => ({ path: `${name}/${f.path}`, size: f.size, sha256: f.sha256 }));
       await rm(archiveTemp as string, { force: true });
     }
@@ -345,14 +363,24 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       layout,
       modelPath: name,
       modelSha256,
-      objects: model.files.map((f, i) => ({ key: f.object.key, etag: f.object.etag, versionId: f.object.versionId, size: f.object.size, sha256: (fetched[i] as FetchedFile).sha256 })),
+      objects: model.files.map((f, i) => ({
+        key: f.object.key,
+        etag: f.object.etag,
+        versionId: f.object.versionId,
+        size: f.object.size,
+        sha256: (fetched[i] as FetchedFile).sha256,
+      })),
       // Extracted models are checked by their extracted files (re-hashed on a cache hit).
-      files: layout === 'extracted' ? extractedFiles : fetched.map((f) => ({ path: layout === 'file' ? name : `${name}/${f.relativePath}`, size: f.size, sha256: f.sha256 })),
+      files:
+        layout === 'extracted'
+          ? extractedFiles
+          : fetched.map((f) => ({ path: layout === 'file' ? name : `${name}/${f.relativePath}`, size: f.size, sha256: f.sha256 })),
     });
 
     const seconds = (Date.now() - started) / 1000;
     const methods = [...new Set(verdicts.filter((v) => v.verified).map((v) => v.method))];
-    const verification = unverified.length === 0 ? methods.join('; ') || 'expectedSha256 (manifest)' : methods.length ? `partly (${methods.join('; ')})` : 'not verified';
+    const verification =
+      unverified.length === 0 ? methods.join('; ') || 'expectedSha256 (manifest)' : methods.length ? `partly (${methods.join('; ')})` : 'not verified';
     return {
       modelPath: modelPathLocal,
       modelUri,

@@ -85,7 +85,10 @@ export function compileInclude(pattern: string | undefined): ((relativePath: str
   const glob = pattern?.trim();
   if (!glob) return undefined;
   const fail = (why: string): never => {
-    throw new InputError('include', `The include glob '${glob}' is not valid: ${why}; use a pattern relative to the model folder such as '*.onnx' or 'tokenizer/**'.`);
+    throw new InputError(
+      'include',
+      `The include glob '${glob}' is not valid: ${why}; use a pattern relative to the model folder such as '*.onnx' or 'tokenizer/**'.`,
+    );
   };
   if (glob.startsWith('/')) fail('it is an absolute path');
   if (glob.startsWith('#')) fail('a pattern starting with # is a comment and matches nothing');
@@ -145,7 +148,10 @@ function plural(n: number, word: string): string {
 }
 
 function sample(names: string[], max = 8): string {
-  const shown = names.slice(0, max).map((n) => `'${n}'`).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((n) => `'${n}'`)
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -258,7 +264,10 @@ function applyInclude(model: ResolvedModel, include: string | undefined, locatio
   const files = model.files.filter((f) => matcher(f.relativePath));
   if (files.length === 0) {
     throw new NotFoundError(
-      `None of the ${plural(model.files.length, 'file')} of model folder '${model.rootKey}' in ${location} matches the include glob '${include?.trim()}' (files include ${sample(model.files.map((f) => f.relativePath), 5)}): check the include input.`,
+      `None of the ${plural(model.files.length, 'file')} of model folder '${model.rootKey}' in ${location} matches the include glob '${include?.trim()}' (files include ${sample(
+        model.files.map((f) => f.relativePath),
+        5,
+      )}): check the include input.`,
       { input: 'include' },
     );
   }
@@ -286,18 +295,31 @@ function maxBy<T>(items: T[], cmp: (a: T, b: T) => number): T {
 export function resolveModel(listed: StoredObject[], options: ResolveOptions): ResolvedModel {
   const location = options.location ?? 'the store';
   const modelPath = options.modelPath.trim().replace(/^\/+/, '');
-  if (!modelPath) throw new InputError('modelPath', 'The modelPath input is empty: give a blob/object key such as models/resnet/model.onnx or a prefix ending in / such as models/resnet/.');
+  if (!modelPath)
+    throw new InputError(
+      'modelPath',
+      'The modelPath input is empty: give a blob/object key such as models/resnet/model.onnx or a prefix ending in / such as models/resnet/.',
+    );
   const selection = options.versionSelection;
   if (!VERSION_SELECTIONS.includes(selection)) {
-    throw new InputError('versionSelection', `The versionSelection '${String(selection)}' is not known: use latestModified, highestVersion, pinned or metadata.`);
+    throw new InputError(
+      'versionSelection',
+      `The versionSelection '${String(selection)}' is not known: use latestModified, highestVersion, pinned or metadata.`,
+    );
   }
   const pinned = options.version?.trim();
   if (selection === 'pinned' && !pinned) {
-    throw new InputError('version', 'versionSelection is pinned but the version input is empty: give the version folder or file name (e.g. 1.4.0) or a blob/S3 version id.');
+    throw new InputError(
+      'version',
+      'versionSelection is pinned but the version input is empty: give the version folder or file name (e.g. 1.4.0) or a blob/S3 version id.',
+    );
   }
   const filter = options.metadataFilter ?? {};
   if (selection === 'metadata' && Object.keys(filter).length === 0) {
-    throw new InputError('metadataFilter', 'versionSelection is metadata but the metadataFilter input is empty: give key=value pairs such as stage=production.');
+    throw new InputError(
+      'metadataFilter',
+      'versionSelection is metadata but the metadataFilter input is empty: give key=value pairs such as stage=production.',
+    );
   }
   compileInclude(options.include); // validate early, whatever is chosen
 
@@ -319,7 +341,9 @@ export function resolveModel(listed: StoredObject[], options: ResolveOptions): R
   }
 
   if (objects.length === 0) {
-    throw new NotFoundError(`No objects exist under '${modelPath}' in ${location}: check the modelPath input and that the model was published there.`, { input: 'modelPath' });
+    throw new NotFoundError(`No objects exist under '${modelPath}' in ${location}: check the modelPath input and that the model was published there.`, {
+      input: 'modelPath',
+    });
   }
   const layout = layoutOf(modelPath, objects);
   const model = (() => {
@@ -348,12 +372,16 @@ function resolveExactKey(
   switch (selection) {
     case 'pinned': {
       const version = pinned as string;
-      if (exact.versionId === version) return fileModel(exact, version, `'${exact.key}' is the exact key and its current version id is the pinned '${version}'.`);
+      if (exact.versionId === version)
+        return fileModel(exact, version, `'${exact.key}' is the exact key and its current version id is the pinned '${version}'.`);
       const slash = exact.key.lastIndexOf('/');
       const name = exact.key.slice(slash + 1);
       const nameVersion = versionInName(name);
       const pinnedVersion = parseVersion(version);
-      if (name === version || (nameVersion && pinnedVersion && compareVersions(nameVersion, pinnedVersion) === 0 && nameVersion.prerelease.length === pinnedVersion.prerelease.length)) {
+      if (
+        name === version ||
+        (nameVersion && pinnedVersion && compareVersions(nameVersion, pinnedVersion) === 0 && nameVersion.prerelease.length === pinnedVersion.prerelease.length)
+      ) {
         return fileModel(exact, version, `'${exact.key}' is the exact key and its name carries the pinned version '${version}'.`);
       }
       return {
@@ -408,7 +436,10 @@ function latestModified(layout: Layout): ResolvedModel {
 function oneFolder(layout: Layout): ResolvedModel {
   const newest = newestOf(layout.all);
   // A prefix that is itself a version folder (`bert/2.0.0/`) is that version.
-  const last = layout.prefix.split('/').filter((s) => s.length > 0).pop();
+  const last = layout.prefix
+    .split('/')
+    .filter((s) => s.length > 0)
+    .pop();
   return folderModel(
     layout.prefix,
     layout.all,
@@ -479,12 +510,19 @@ function byMetadata(layout: Layout, filter: Record<string, string>, location: st
     const slash = rest.indexOf('/');
     if (slash >= 0) {
       const folder = layout.folders.find((f) => f.name === rest.slice(0, slash)) as Candidate;
-      return candidateModel(folder, `${matchText}; the newest, '${newest.key}' (modified ${newest.lastModified.toISOString()}), is in version folder '${folder.rootKey}', fetched whole.`);
+      return candidateModel(
+        folder,
+        `${matchText}; the newest, '${newest.key}' (modified ${newest.lastModified.toISOString()}), is in version folder '${folder.rootKey}', fetched whole.`,
+      );
     }
   }
   const name = newest.key.slice(newest.key.lastIndexOf('/') + 1);
   const v = versionInName(name);
-  return fileModel(newest, v ? v.raw : fileVersionLabel(newest), `${matchText}; '${newest.key}' is the newest of them (modified ${newest.lastModified.toISOString()}).`);
+  return fileModel(
+    newest,
+    v ? v.raw : fileVersionLabel(newest),
+    `${matchText}; '${newest.key}' is the newest of them (modified ${newest.lastModified.toISOString()}).`,
+  );
 }
 
 /**

@@ -49,7 +49,10 @@ export function parseKeyValues(lines: string[], input: string, what: 'env' | 'la
     const kv = splitKeyValue(line);
     const key = kv?.key ?? '';
     if (!kv || !key || (what === 'env' && !ENV_KEY_RE.test(key)) || (what === 'labels' && /\s/.test(key))) {
-      throw new InputError(input, `Input '${input}' has an invalid line '${line}': write one KEY=VALUE per line${what === 'env' ? ' (KEY: letters, digits, _ . -; not starting with a digit)' : ' (no spaces in the key)'}.`);
+      throw new InputError(
+        input,
+        `Input '${input}' has an invalid line '${line}': write one KEY=VALUE per line${what === 'env' ? ' (KEY: letters, digits, _ . -; not starting with a digit)' : ' (no spaces in the key)'}.`,
+      );
     }
     out.set(key, kv.value);
   }
@@ -81,7 +84,10 @@ export function parsePorts(values: string[], input = 'ports'): string[] {
     const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(raw);
     const port = m ? Number(m[1]) : NaN;
     if (!m || port < 1 || port > 65535) {
-      throw new InputError(input, `Input '${input}' has an invalid port '${raw}': use a number 1-65535 optionally followed by /tcp, /udp or /sctp, e.g. 8080/tcp.`);
+      throw new InputError(
+        input,
+        `Input '${input}' has an invalid port '${raw}': use a number 1-65535 optionally followed by /tcp, /udp or /sctp, e.g. 8080/tcp.`,
+      );
     }
     out.add(`${port}/${(m[2] ?? 'tcp').toLowerCase()}`);
   }
@@ -130,7 +136,10 @@ export function parseCommand(raw: string | undefined, input: string): string[] |
   try {
     parsed = JSON.parse(s);
   } catch {
-    throw new InputError(input, `Input '${input}' starts with '[' but is not a JSON array of strings: write e.g. ["python", "serve.py"] or a plain command line.`);
+    throw new InputError(
+      input,
+      `Input '${input}' starts with '[' but is not a JSON array of strings: write e.g. ["python", "serve.py"] or a plain command line.`,
+    );
   }
   if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
     throw new InputError(input, `Input '${input}' must be a JSON array of strings, e.g. ["python", "serve.py"].`);
@@ -155,15 +164,24 @@ export function parseMetadataFilter(text: string | undefined): Record<string, st
     const key = kv?.key ?? '';
     const value = kv?.value.trim() ?? '';
     if (!kv || !key) {
-      throw new InputError('metadataFilter', `The metadataFilter entry '${entry}' is not a key=value pair: write pairs such as stage=production, one per line or separated by commas.`);
+      throw new InputError(
+        'metadataFilter',
+        `The metadataFilter entry '${entry}' is not a key=value pair: write pairs such as stage=production, one per line or separated by commas.`,
+      );
     }
     if (/\s/.test(key)) {
-      throw new InputError('metadataFilter', `The metadataFilter key '${key}' contains whitespace: metadata and tag keys cannot contain spaces, check the metadataFilter input.`);
+      throw new InputError(
+        'metadataFilter',
+        `The metadataFilter key '${key}' contains whitespace: metadata and tag keys cannot contain spaces, check the metadataFilter input.`,
+      );
     }
     const lower = key.toLowerCase();
     const previous = Object.keys(result).find((k) => k.toLowerCase() === lower);
     if (previous !== undefined && result[previous] !== value) {
-      throw new InputError('metadataFilter', `The metadataFilter input gives '${key}' twice with different values ('${result[previous]}' and '${value}'): keep one pair per key.`);
+      throw new InputError(
+        'metadataFilter',
+        `The metadataFilter input gives '${key}' twice with different values ('${result[previous]}' and '${value}'): keep one pair per key.`,
+      );
     }
     result[previous ?? key] = value;
   }
@@ -181,7 +199,8 @@ export function parseSha256Hex(raw: string | undefined, input: string, hint: str
 export function parseRegistryHost(raw: string, input: string): string {
   const registry = normaliseRegistry(raw.trim());
   const problem = registryProblem(registry);
-  if (problem || registry === '') throw new InputError(input, `Input '${input}' must be a registry login server like contoso.azurecr.io (${problem ?? 'it is empty'}).`);
+  if (problem || registry === '')
+    throw new InputError(input, `Input '${input}' must be a registry login server like contoso.azurecr.io (${problem ?? 'it is empty'}).`);
   return registry;
 }
 
@@ -189,11 +208,16 @@ export function parseRegistryHost(raw: string, input: string): string {
 export function parseRepository(raw: string, registry: string, input = 'repository'): string {
   let repository = raw.replace(/^\/+|\/+$/g, '');
   if (repository.toLowerCase().startsWith(`${registry}/`)) repository = repository.slice(registry.length + 1);
-  if (/[:@]/.test(repository)) throw new InputError(input, `Input '${input}' must be a repository name without tag or digest (got '${repository}'): put tags in the 'tags' input.`);
+  if (/[:@]/.test(repository))
+    throw new InputError(input, `Input '${input}' must be a repository name without tag or digest (got '${repository}'): put tags in the 'tags' input.`);
   try {
     return parseReference(`${registry}/${repository}`, { input }).repository;
   } catch (err) {
-    throw new InputError(input, `Input '${input}' is not a valid repository name ('${repository}'): use lowercase letters, digits and separators such as 'models/scorer'.`, err);
+    throw new InputError(
+      input,
+      `Input '${input}' is not a valid repository name ('${repository}'): use lowercase letters, digits and separators such as 'models/scorer'.`,
+      err,
+    );
   }
 }
 
@@ -201,7 +225,11 @@ export function parseRepository(raw: string, registry: string, input = 'reposito
 export function parseRegistryTags(lines: string[], input = 'tags'): string[] {
   const tags = listItems(lines);
   for (const t of tags) {
-    if (!isValidTag(t)) throw new InputError(input, `Tag '${t}' in input '${input}' is not a valid tag: use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-').`);
+    if (!isValidTag(t))
+      throw new InputError(
+        input,
+        `Tag '${t}' in input '${input}' is not a valid tag: use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-').`,
+      );
   }
   return tags;
 }

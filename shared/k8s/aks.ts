@@ -56,7 +56,10 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
     if (!t?.token) throw new Error('no token returned');
     token = t.token;
   } catch (err) {
-    throw new AuthError(`Could not sign in to Azure with the service connection in 'azureSubscription': ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; verify the service connection.`, { input: 'azureSubscription', cause: err });
+    throw new AuthError(
+      `Could not sign in to Azure with the service connection in 'azureSubscription': ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; verify the service connection.`,
+      { input: 'azureSubscription', cause: err },
+    );
   }
 
   // The answer is small: an attempt that is not answered within the idle timeout is a timeout.
@@ -86,19 +89,31 @@ export async function fetchAksKubeconfig(req: AksCredentialRequest): Promise<str
     if (err instanceof ArmHttpError) {
       switch (err.status) {
         case 401:
-          throw new AuthError(`Azure Resource Manager rejected the token of the service connection in 'azureSubscription' (HTTP 401 ${err.code}): verify the service connection.`, { input: 'azureSubscription', cause: err });
+          throw new AuthError(
+            `Azure Resource Manager rejected the token of the service connection in 'azureSubscription' (HTTP 401 ${err.code}): verify the service connection.`,
+            { input: 'azureSubscription', cause: err },
+          );
         case 403:
           throw new AuthError(
             `The service connection in 'azureSubscription' may not ${action} on ${cluster} (HTTP 403 ${err.code}): assign it the '${req.admin ? 'Azure Kubernetes Service Cluster Admin Role' : 'Azure Kubernetes Service Cluster User Role'}' on the cluster.`,
             { input: 'azureSubscription', cause: err },
           );
         case 404:
-          throw new NotFoundError(`${cluster} was not found (${err.code || 'HTTP 404'}): check 'kubernetesCluster', 'resourceGroup' and the subscription of 'azureSubscription'.`, { input: 'kubernetesCluster', cause: err });
+          throw new NotFoundError(
+            `${cluster} was not found (${err.code || 'HTTP 404'}): check 'kubernetesCluster', 'resourceGroup' and the subscription of 'azureSubscription'.`,
+            { input: 'kubernetesCluster', cause: err },
+          );
         case 400:
         case 409:
-          throw new InputError(req.admin ? 'useClusterAdmin' : 'kubernetesCluster', `Azure refused ${action} for ${cluster}: ${err.armMessage}${req.admin ? ' (clusters with local accounts disabled have no admin credentials: set useClusterAdmin to false)' : ''}.`, err);
+          throw new InputError(
+            req.admin ? 'useClusterAdmin' : 'kubernetesCluster',
+            `Azure refused ${action} for ${cluster}: ${err.armMessage}${req.admin ? ' (clusters with local accounts disabled have no admin credentials: set useClusterAdmin to false)' : ''}.`,
+            err,
+          );
         default:
-          throw new UserError(`Azure Resource Manager failed ${action} for ${cluster} with HTTP ${err.status} ${err.code}: ${err.armMessage}; retry later.`, { cause: err });
+          throw new UserError(`Azure Resource Manager failed ${action} for ${cluster} with HTTP ${err.status} ${err.code}: ${err.armMessage}; retry later.`, {
+            cause: err,
+          });
       }
     }
     if (req.signal?.aborted) throw req.signal.reason;

@@ -53,7 +53,10 @@ export async function createNamespace(client: KubeClient, namespace: string, log
     return true;
   } catch (err) {
     if (err instanceof KubeApiError && err.statusCode === 409) return false; // created concurrently
-    throw explainKubeError(err, `creating namespace ${namespace} (it does not exist; ${alreadyCreated.length ? `created namespace ${alreadyCreated.join(', ')} before, ` : ''}nothing else was applied)`);
+    throw explainKubeError(
+      err,
+      `creating namespace ${namespace} (it does not exist; ${alreadyCreated.length ? `created namespace ${alreadyCreated.join(', ')} before, ` : ''}nothing else was applied)`,
+    );
   }
 }
 
@@ -125,7 +128,9 @@ export async function applyObjects(client: KubeClient, objects: KubeObject[], op
     } catch (err) {
       const objects = applied.map((a) => describeObject(a.object)).join(', ');
       const namespacesNote = created.length ? `creating namespace ${created.join(', ')}` : '';
-      const done = objects ? `(already applied: ${objects})${namespacesNote ? ` after ${namespacesNote}` : ''}` : `(nothing was applied${namespacesNote ? ` except ${namespacesNote}` : ''})`;
+      const done = objects
+        ? `(already applied: ${objects})${namespacesNote ? ` after ${namespacesNote}` : ''}`
+        : `(nothing was applied${namespacesNote ? ` except ${namespacesNote}` : ''})`;
       throw explainKubeError(err, `applying ${describeObject(obj)} ${done}`);
     }
   }

@@ -181,12 +181,20 @@ export class KubeClient {
         res.on('error', (e) => {
           if (done) return;
           done = true;
-          reject(new KubeConnectionError(this.server, (e as NodeJS.ErrnoException).code, `connection to ${this.server} broke: ${timeoutDetail(e) ?? e.message}`, { cause: e }));
+          reject(
+            new KubeConnectionError(this.server, (e as NodeJS.ErrnoException).code, `connection to ${this.server} broke: ${timeoutDetail(e) ?? e.message}`, {
+              cause: e,
+            }),
+          );
         });
         res.on('end', finish);
       });
       guardRequest(r, { connectTimeoutMs: this.connectTimeoutMs, idleTimeoutMs: timeoutMs }, url.host);
-      r.on('error', (e: NodeJS.ErrnoException) => reject(new KubeConnectionError(this.server, e.code, `cannot reach the Kubernetes API server ${this.server}: ${timeoutDetail(e) ?? e.message}`, { cause: e })));
+      r.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new KubeConnectionError(this.server, e.code, `cannot reach the Kubernetes API server ${this.server}: ${timeoutDetail(e) ?? e.message}`, { cause: e }),
+        ),
+      );
       if (body !== undefined) r.write(body);
       r.end();
     });
@@ -230,7 +238,8 @@ export class KubeClient {
     if (!p) {
       const path = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
       p = this.request<{ resources?: { name: string; kind: string; namespaced: boolean }[] }>({ path }).then(
-        (list) => (list?.resources ?? []).filter((r) => !r.name.includes('/')).map((r) => ({ name: r.name, kind: r.kind, namespaced: r.namespaced, groupVersion })),
+        (list) =>
+          (list?.resources ?? []).filter((r) => !r.name.includes('/')).map((r) => ({ name: r.name, kind: r.kind, namespaced: r.namespaced, groupVersion })),
         (err: unknown) => {
           if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
           this.discovery.delete(groupVersion);

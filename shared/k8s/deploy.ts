@@ -97,7 +97,10 @@ async function pinImage(o: DeployOptions): Promise<ImageReference> {
     o.logger.warn(`Could not look up the digest of ${o.image}: ${errorMessage(err)}`);
   }
   if (!digest) {
-    throw new InputError('image', `Image '${o.image}' is not pinned by digest and its digest could not be found in the registry: pass PushToACR's imageRef output (registry/repository@sha256:...) as 'image'.`);
+    throw new InputError(
+      'image',
+      `Image '${o.image}' is not pinned by digest and its digest could not be found in the registry: pass PushToACR's imageRef output (registry/repository@sha256:...) as 'image'.`,
+    );
   }
   return parseReference(`${ref.registry}/${ref.repository}@${digest}`, { input: 'image' });
 }
@@ -134,7 +137,10 @@ async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[];
     objects = loadManifestFiles(files, o.cwd).map((s) => s.object);
     const subs = substituteImages(objects, ref);
     if (subs.length === 0) {
-      throw new InputError('manifests', `No container in the manifests (${files.length} file(s)) uses the repository ${ref.registry}/${ref.repository} of 'image', so the new image would not be deployed: reference that repository in a container image.`);
+      throw new InputError(
+        'manifests',
+        `No container in the manifests (${files.length} file(s)) uses the repository ${ref.registry}/${ref.repository} of 'image', so the new image would not be deployed: reference that repository in a container image.`,
+      );
     }
     for (const s of subs) o.logger.info(`Image of ${s.object} container '${s.container}': ${s.from} -> ${s.to}`);
     addImagePullSecrets(objects, o.imagePullSecrets);
@@ -148,7 +154,10 @@ async function writeRendered(dir: string, objects: KubeObject[], namespace: stri
   try {
     await ensureDir(dir, { mode: 0o700 });
   } catch (err) {
-    throw new UserError(`The rendered manifests cannot be written to ${dir} (${errorMessage(err)}): make the agent's temp folder (Agent.TempDirectory) writable.`, { code: 'NotWritable', cause: err });
+    throw new UserError(
+      `The rendered manifests cannot be written to ${dir} (${errorMessage(err)}): make the agent's temp folder (Agent.TempDirectory) writable.`,
+      { code: 'NotWritable', cause: err },
+    );
   }
   const file = join(dir, 'manifests.yaml');
   const text = `# Rendered by DeployToAKS for namespace ${namespace}\n` + objects.map((x) => yaml.dump(x, { noRefs: true, lineWidth: -1 })).join('---\n');
@@ -192,7 +201,12 @@ async function waitForRollout(client: KubeClient, applied: AppliedObject[], dead
         break;
       }
       if (now() >= deadline) {
-        outcomes.push({ obj: a.object, ok: false, reason: `it did not finish within rolloutTimeoutSeconds (${o.rolloutTimeoutSeconds} s); last status: ${lastMessage || 'unknown'}`, live });
+        outcomes.push({
+          obj: a.object,
+          ok: false,
+          reason: `it did not finish within rolloutTimeoutSeconds (${o.rolloutTimeoutSeconds} s); last status: ${lastMessage || 'unknown'}`,
+          live,
+        });
         break;
       }
       await sleep(Math.min(poll, Math.max(0, deadline - now())));
@@ -272,14 +286,23 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     for (const line of formatDiagnosis(what, await diagnoseWorkload(client, failed.live ?? failed.obj))) o.logger.info(line);
     const cause = `${what} did not roll out: ${failed.reason}`;
     if (!o.rollbackOnFailure) {
-      throw new UserError(`${cause}; rollbackOnFailure is false, so the failed revision${failedRevision ? ` ${failedRevision}` : ''} stays in place (see the diagnosis above).`, { code: 'RolloutFailed' });
+      throw new UserError(
+        `${cause}; rollbackOnFailure is false, so the failed revision${failedRevision ? ` ${failedRevision}` : ''} stays in place (see the diagnosis above).`,
+        { code: 'RolloutFailed' },
+      );
     }
     if (failed.obj.kind !== 'Deployment') {
-      throw new UserError(`${cause}; automatic rollback covers Deployments only, so ${what} was left as is (see the diagnosis above; use kubectl rollout undo).`, { code: 'RolloutFailed' });
+      throw new UserError(
+        `${cause}; automatic rollback covers Deployments only, so ${what} was left as is (see the diagnosis above; use kubectl rollout undo).`,
+        { code: 'RolloutFailed' },
+      );
     }
     const rb = await rollbackDeployment(client, failed.live ?? failed.obj, `${fieldManager}-rollback`);
     if (!rb) {
-      throw new UserError(`${cause}; there is no previous revision to roll back to (first deployment), so revision ${failedRevision || '1'} stays in place (see the diagnosis above).`, { code: 'RolloutFailed' });
+      throw new UserError(
+        `${cause}; there is no previous revision to roll back to (first deployment), so revision ${failedRevision || '1'} stays in place (see the diagnosis above).`,
+        { code: 'RolloutFailed' },
+      );
     }
     if (rb.skipped) {
       throw new UserError(`${cause}; not rolled back because ${rb.skipped} (see the diagnosis above).`, { code: 'RolloutFailed' });
@@ -297,10 +320,16 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const revision = revisionString(primary?.live);
   const { endpoint, service } = await serviceEndpoint(client, applied, o);
   if (o.smokeTestPath) {
-    if (!service) throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
+    if (!service)
+      throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
     const ports = Array.isArray(service.spec?.ports) ? service.spec.ports.filter(isRecord) : [];
     const port = ports[0] ? (typeof ports[0].name === 'string' && ports[0].name ? ports[0].name : Number(ports[0].port)) : 80;
-    const res = await smokeTest(client, { namespace: service.metadata?.namespace ?? o.namespace, service: service.metadata?.name ?? '', port, path: o.smokeTestPath });
+    const res = await smokeTest(client, {
+      namespace: service.metadata?.namespace ?? o.namespace,
+      service: service.metadata?.name ?? '',
+      port,
+      path: o.smokeTestPath,
+    });
     o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
   }
   return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)) };

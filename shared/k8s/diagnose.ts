@@ -38,7 +38,10 @@ interface ContainerStatus {
 
 function statuses(pod: KubeObject): ContainerStatus[] {
   const st = pod.status ?? {};
-  const all = [...(Array.isArray(st.initContainerStatuses) ? st.initContainerStatuses : []), ...(Array.isArray(st.containerStatuses) ? st.containerStatuses : [])];
+  const all = [
+    ...(Array.isArray(st.initContainerStatuses) ? st.initContainerStatuses : []),
+    ...(Array.isArray(st.containerStatuses) ? st.containerStatuses : []),
+  ];
   return all.filter(isRecord) as unknown as ContainerStatus[];
 }
 
@@ -56,13 +59,37 @@ export function podProblems(pods: KubeObject[]): PodProblem[] {
       const last = cs.lastState?.terminated;
       if (w?.reason && w.reason !== 'ContainerCreating' && w.reason !== 'PodInitializing') {
         const lastInfo = last?.reason ? ` (last exit: ${last.reason}, code ${num(last.exitCode)})` : '';
-        out.push({ pod: name, container: cs.name, reason: w.reason, message: `${w.message ?? ''}${lastInfo}`.trim() || undefined, restarts: num(cs.restartCount) });
+        out.push({
+          pod: name,
+          container: cs.name,
+          reason: w.reason,
+          message: `${w.message ?? ''}${lastInfo}`.trim() || undefined,
+          restarts: num(cs.restartCount),
+        });
       } else if (t && t.reason !== 'Completed') {
-        out.push({ pod: name, container: cs.name, reason: t.reason ?? 'Terminated', message: `exit code ${num(t.exitCode)}${t.message ? `: ${t.message}` : ''}`, restarts: num(cs.restartCount) });
+        out.push({
+          pod: name,
+          container: cs.name,
+          reason: t.reason ?? 'Terminated',
+          message: `exit code ${num(t.exitCode)}${t.message ? `: ${t.message}` : ''}`,
+          restarts: num(cs.restartCount),
+        });
       } else if (last?.reason === 'OOMKilled' || (cs.ready === false && num(cs.restartCount) > 0 && last)) {
-        out.push({ pod: name, container: cs.name, reason: last?.reason ?? 'Restarting', message: `restarted ${num(cs.restartCount)} times, last exit code ${num(last?.exitCode)}`, restarts: num(cs.restartCount) });
+        out.push({
+          pod: name,
+          container: cs.name,
+          reason: last?.reason ?? 'Restarting',
+          message: `restarted ${num(cs.restartCount)} times, last exit code ${num(last?.exitCode)}`,
+          restarts: num(cs.restartCount),
+        });
       } else if (cs.ready === false && cs.state && 'running' in cs.state) {
-        out.push({ pod: name, container: cs.name, reason: 'NotReady', message: 'running but not ready (readiness or startup probe failing)', restarts: num(cs.restartCount) });
+        out.push({
+          pod: name,
+          container: cs.name,
+          reason: 'NotReady',
+          message: 'running but not ready (readiness or startup probe failing)',
+          restarts: num(cs.restartCount),
+        });
       }
     }
   }
@@ -114,7 +141,11 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
     const tries = (p.restarts ?? 0) > 0 ? [true, false] : [false];
     for (const previous of tries) {
       try {
-        const text = await client.getText(path, { container: p.container, tailLines: options.logLines ?? 20, limitBytes: LOG_BYTES, ...(previous ? { previous: true } : {}) }, LOG_BYTES);
+        const text = await client.getText(
+          path,
+          { container: p.container, tailLines: options.logLines ?? 20, limitBytes: LOG_BYTES, ...(previous ? { previous: true } : {}) },
+          LOG_BYTES,
+        );
         const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
         if (lines.length) {
           d.logs.push({ pod: p.pod, container: p.container, previous, lines });
@@ -131,7 +162,14 @@ export async function diagnoseWorkload(client: KubeClient, workload: KubeObject,
 export function formatDiagnosis(kindName: string, d: Diagnosis): string[] {
   const out = [`Diagnosis of ${kindName}:`];
   if (d.conditions.length) out.push('  Conditions:', ...d.conditions.map((c) => `    ${c}`));
-  if (d.problems.length) out.push('  Failing pods:', ...d.problems.map((p) => `    ${p.pod}${p.container ? `/${p.container}` : ''}: ${p.reason}${p.message ? ` - ${p.message}` : ''}${p.restarts ? ` (restarts: ${p.restarts})` : ''}`));
+  if (d.problems.length)
+    out.push(
+      '  Failing pods:',
+      ...d.problems.map(
+        (p) =>
+          `    ${p.pod}${p.container ? `/${p.container}` : ''}: ${p.reason}${p.message ? ` - ${p.message}` : ''}${p.restarts ? ` (restarts: ${p.restarts})` : ''}`,
+      ),
+    );
   else out.push('  No failing pod found.');
   if (d.events.length) out.push('  Recent events:', ...d.events.map((e) => `    ${e}`));
   for (const l of d.logs) out.push(`  Last log lines of ${l.pod}/${l.container}${l.previous ? ' (previous run)' : ''}:`, ...l.lines.map((x) => `    | ${x}`));

@@ -23,17 +23,27 @@ export function kubeConfigFromString(text: string, options: { context?: string; 
   try {
     kc.loadFromString(text);
   } catch (err) {
-    throw new InputError(options.input, `The kubeconfig${where} given in '${options.input}' cannot be read: ${parseReason(err)}; check it is a valid kubeconfig YAML file.`);
+    throw new InputError(
+      options.input,
+      `The kubeconfig${where} given in '${options.input}' cannot be read: ${parseReason(err)}; check it is a valid kubeconfig YAML file.`,
+    );
   }
   if (options.context) {
     if (!kc.getContextObject(options.context)) {
-      const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+      const known =
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || 'none';
       throw new InputError(options.input, `The kubeconfig${where} has no context '${options.context}' (contexts: ${known}): pick one of those.`);
     }
     kc.setCurrentContext(options.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new InputError(options.input, `The kubeconfig${where} given in '${options.input}' has no current context with a cluster: set current-context or choose a cluster context.`);
+    throw new InputError(
+      options.input,
+      `The kubeconfig${where} given in '${options.input}' has no current context with a cluster: set current-context or choose a cluster context.`,
+    );
   }
   return kc;
 }
@@ -44,7 +54,7 @@ export function kubeConfigFromString(text: string, options: { context?: string; 
  * snippets (the first line only, quoted parts and tags blanked).
  */
 function parseReason(err: unknown): string {
-  const first = (errorMessage(err)).split('\n')[0] ?? '';
+  const first = errorMessage(err).split('\n')[0] ?? '';
   return first.replace(/"[^"]*"|'[^']*'|!<[^>]*>|!\S+/g, '(…)').slice(0, 200);
 }
 
@@ -59,7 +69,11 @@ interface ServiceAccountRecord {
 /** A KubeConfig for a ServiceAccount token. */
 export function kubeConfigFromServiceAccount(sa: ServiceAccountRecord, input: string): KubeConfig {
   if (!sa.server) throw new InputError(input, `The Kubernetes service connection in '${input}' has no server URL: edit the service connection.`);
-  if (!sa.token) throw new InputError(input, `The Kubernetes service connection in '${input}' has no service account token: edit the service connection and paste the secret's token.`);
+  if (!sa.token)
+    throw new InputError(
+      input,
+      `The Kubernetes service connection in '${input}' has no service account token: edit the service connection and paste the secret's token.`,
+    );
   const kc = new KubeConfig();
   kc.loadFromClusterAndUser(
     {
@@ -121,7 +135,10 @@ export class EntraTokenSource {
           this.cached = { token: t.token, expiresOnTimestamp: t.expiresOnTimestamp };
           return t.token;
         } catch (err) {
-          throw new AuthError(`Could not get an Entra ID token for the AKS cluster (scope ${this.scope}): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; check the Azure service connection.`, { cause: err });
+          throw new AuthError(
+            `Could not get an Entra ID token for the AKS cluster (scope ${this.scope}): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; check the Azure service connection.`,
+            { cause: err },
+          );
         } finally {
           this.pending = undefined;
         }

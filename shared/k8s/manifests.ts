@@ -99,7 +99,11 @@ export function parseManifests(text: string, file: string, input = 'manifests'):
     const e = err as { mark?: { line?: number; column?: number }; reason?: string; message?: string };
     const line = e.mark?.line !== undefined ? e.mark.line + 1 : undefined;
     const col = e.mark?.column !== undefined ? e.mark.column + 1 : undefined;
-    throw new InputError(input, `Invalid YAML in ${file}${line !== undefined ? ` at line ${line}, column ${col}` : ''}: ${e.reason ?? e.message ?? String(err)}; fix the manifest.`, err);
+    throw new InputError(
+      input,
+      `Invalid YAML in ${file}${line !== undefined ? ` at line ${line}, column ${col}` : ''}: ${e.reason ?? e.message ?? String(err)}; fix the manifest.`,
+      err,
+    );
   }
   const starts = documentStartLines(text);
   const out: SourcedObject[] = [];

@@ -14,9 +14,16 @@ export function checkDeployNames(namespace: string, imagePullSecrets: string[], 
     throw new InputError('namespace', `Input 'namespace' must be a DNS label (lower-case letters, digits and '-', at most 63 characters), got '${namespace}'.`);
   }
   for (const name of imagePullSecrets) {
-    if (!DNS_SUBDOMAIN.test(name) || name.length > 253) throw new InputError('imagePullSecrets', `Secret name '${name}' in input 'imagePullSecrets' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.').`);
+    if (!DNS_SUBDOMAIN.test(name) || name.length > 253)
+      throw new InputError(
+        'imagePullSecrets',
+        `Secret name '${name}' in input 'imagePullSecrets' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.').`,
+      );
   }
   if (modelSha256 && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(modelSha256)) {
-    throw new InputError('modelSha256', `Input 'modelSha256' must be 64 hexadecimal characters (got '${modelSha256}'): pass FetchModel's modelSha256 output or leave it empty.`);
+    throw new InputError(
+      'modelSha256',
+      `Input 'modelSha256' must be 64 hexadecimal characters (got '${modelSha256}'): pass FetchModel's modelSha256 output or leave it empty.`,
+    );
   }
 }

@@ -28,7 +28,9 @@ export function revisionOf(obj: KubeObject): number {
 
 function controlledBy(rs: KubeObject, deployment: KubeObject): boolean {
   const uid = deployment.metadata?.uid;
-  return (rs.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Deployment' && (uid ? o.uid === uid : o.name === deployment.metadata?.name));
+  return (rs.metadata?.ownerReferences ?? []).some(
+    (o) => o.controller === true && o.kind === 'Deployment' && (uid ? o.uid === uid : o.name === deployment.metadata?.name),
+  );
 }
 
 interface RollbackTarget {
@@ -87,10 +89,11 @@ function stripHash(tpl: unknown): string {
 
 function flatKeys(v: unknown, acc: Record<string, true> = {}): Record<string, true> {
   if (Array.isArray(v)) v.forEach((x) => flatKeys(x, acc));
-  else if (isRecord(v)) for (const [k, x] of Object.entries(v)) {
-    acc[k] = true;
-    flatKeys(x, acc);
-  }
+  else if (isRecord(v))
+    for (const [k, x] of Object.entries(v)) {
+      acc[k] = true;
+      flatKeys(x, acc);
+    }
   return acc;
 }
 
@@ -117,7 +120,10 @@ export async function rollbackDeployment(client: KubeClient, deployment: KubeObj
   const doing = `rolling back Deployment/${name} (namespace ${ns})`;
   try {
     const live = await client.request<KubeObject>({ path: `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments/${encodeURIComponent(name)}` });
-    const list = await client.request<KubeList>({ path: `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/replicasets`, query: { labelSelector: selectorQuery(live) || undefined } });
+    const list = await client.request<KubeList>({
+      path: `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/replicasets`,
+      query: { labelSelector: selectorQuery(live) || undefined },
+    });
     const target = selectRollbackTarget(live, list.items);
     if (!target) return undefined;
     const image = firstImage(target.replicaSet);

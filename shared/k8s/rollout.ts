@@ -51,10 +51,16 @@ export function deploymentStatus(d: KubeObject, revision = 0): RolloutStatus {
       return { message: `Waiting for deployment "${name}" rollout to finish: ${updated} out of ${want} new replicas have been updated...`, done: false };
     }
     if (num(st.replicas) > updated) {
-      return { message: `Waiting for deployment "${name}" rollout to finish: ${num(st.replicas) - updated} old replicas are pending termination...`, done: false };
+      return {
+        message: `Waiting for deployment "${name}" rollout to finish: ${num(st.replicas) - updated} old replicas are pending termination...`,
+        done: false,
+      };
     }
     if (num(st.availableReplicas) < updated) {
-      return { message: `Waiting for deployment "${name}" rollout to finish: ${num(st.availableReplicas)} of ${updated} updated replicas are available...`, done: false };
+      return {
+        message: `Waiting for deployment "${name}" rollout to finish: ${num(st.availableReplicas)} of ${updated} updated replicas are available...`,
+        done: false,
+      };
     }
     return { message: `deployment "${name}" successfully rolled out`, done: true };
   }
@@ -76,9 +82,11 @@ export function daemonSetStatus(ds: KubeObject): RolloutStatus {
   if (num(ds.metadata?.generation) <= num(st.observedGeneration)) {
     const updated = num(st.updatedNumberScheduled);
     const desired = num(st.desiredNumberScheduled);
-    if (updated < desired) return { message: `Waiting for daemon set "${name}" rollout to finish: ${updated} out of ${desired} new pods have been updated...`, done: false };
+    if (updated < desired)
+      return { message: `Waiting for daemon set "${name}" rollout to finish: ${updated} out of ${desired} new pods have been updated...`, done: false };
     const available = num(st.numberAvailable);
-    if (available < desired) return { message: `Waiting for daemon set "${name}" rollout to finish: ${available} of ${desired} updated pods are available...`, done: false };
+    if (available < desired)
+      return { message: `Waiting for daemon set "${name}" rollout to finish: ${available} of ${desired} updated pods are available...`, done: false };
     return { message: `daemon set "${name}" successfully rolled out`, done: true };
   }
   return { message: 'Waiting for daemon set spec update to be observed...', done: false };
@@ -102,13 +110,19 @@ export function statefulSetStatus(sts: KubeObject): RolloutStatus {
     const partition = rolling.partition;
     if (want !== undefined && typeof partition === 'number') {
       if (num(st.updatedReplicas) < want - partition) {
-        return { message: `Waiting for partitioned roll out to finish: ${num(st.updatedReplicas)} out of ${want - partition} new pods have been updated...`, done: false };
+        return {
+          message: `Waiting for partitioned roll out to finish: ${num(st.updatedReplicas)} out of ${want - partition} new pods have been updated...`,
+          done: false,
+        };
       }
     }
     return { message: `partitioned roll out complete: ${num(st.updatedReplicas)} new pods have been updated...`, done: true };
   }
   if (st.updateRevision !== st.currentRevision) {
-    return { message: `waiting for statefulset rolling update to complete ${num(st.updatedReplicas)} pods at revision ${String(st.updateRevision ?? '')}...`, done: false };
+    return {
+      message: `waiting for statefulset rolling update to complete ${num(st.updatedReplicas)} pods at revision ${String(st.updateRevision ?? '')}...`,
+      done: false,
+    };
   }
   return { message: `statefulset rolling update complete ${num(st.currentReplicas)} pods at revision ${String(st.currentRevision ?? '')}...`, done: true };
 }

@@ -37,7 +37,8 @@ export async function smokeTest(client: KubeClient, o: SmokeOptions): Promise<{ 
       if (res.status === 401 || res.status === 403) break;
     } catch (err) {
       const gaveUp = isTimeoutError(err) && ++timeouts > TIMEOUT_RETRIES;
-      if (!(err instanceof KubeConnectionError) || i === attempts - 1 || gaveUp) throw explainKubeError(err, `running the smoke test GET ${path} on service ${o.service}`);
+      if (!(err instanceof KubeConnectionError) || i === attempts - 1 || gaveUp)
+        throw explainKubeError(err, `running the smoke test GET ${path} on service ${o.service}`);
     }
     if (i < attempts - 1) await sleep(o.delayMs ?? 2000);
   }

@@ -59,7 +59,10 @@ function probePath(p: string | undefined): string | undefined {
 
 function validateTemplateOptions(o: TemplateOptions): void {
   if (!DNS1035.test(o.appName) || o.appName.length > 63) {
-    throw new InputError('appName', `'appName' must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63 characters), got '${o.appName}'.`);
+    throw new InputError(
+      'appName',
+      `'appName' must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63 characters), got '${o.appName}'.`,
+    );
   }
   for (const [input, v] of [
     ['cpuRequest', o.cpuRequest],
@@ -107,7 +110,12 @@ export function renderTemplate(o: TemplateOptions): KubeObject[] {
       ? { resources: { ...(Object.keys(requests).length ? { requests } : {}), ...(Object.keys(limits).length ? { limits } : {}) } }
       : {}),
     // Model loading can take minutes: the startup probe holds off the others until then.
-    startupProbe: { ...handler(ready), periodSeconds: startupPeriod, failureThreshold: Math.max(1, Math.ceil(o.startupTimeoutSeconds / startupPeriod)), timeoutSeconds: 3 },
+    startupProbe: {
+      ...handler(ready),
+      periodSeconds: startupPeriod,
+      failureThreshold: Math.max(1, Math.ceil(o.startupTimeoutSeconds / startupPeriod)),
+      timeoutSeconds: 3,
+    },
     readinessProbe: { ...handler(ready), periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 3 },
     ...(live ? { livenessProbe: { ...handler(live), periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 } } : {}),
   };
@@ -142,7 +150,9 @@ export function renderTemplate(o: TemplateOptions): KubeObject[] {
     metadata: {
       name: o.appName,
       labels: { ...labels },
-      ...(o.serviceType === 'LoadBalancer' && o.internalLoadBalancer ? { annotations: { 'service.beta.kubernetes.io/azure-load-balancer-internal': 'true' } } : {}),
+      ...(o.serviceType === 'LoadBalancer' && o.internalLoadBalancer
+        ? { annotations: { 'service.beta.kubernetes.io/azure-load-balancer-internal': 'true' } }
+        : {}),
     },
     spec: {
       type: o.serviceType,

@@ -6,5 +6,17 @@ export { isAddressOrLocalName, isLoopbackAuthority, isLoopbackHost } from './loo
 export { networkCode } from './network-code';
 export { proxyAgent, proxyFor } from './proxy';
 export type { ProxyOptions } from './proxy';
-export { agentTimeoutOptions, DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_LIMITS, DEFAULT_NETWORK_TIMEOUT_SECONDS, guardRequest, isTimeoutError, networkLimits, TIMEOUT_RETRIES, timeoutDetail, withNetworkDeadline, withSocketTimeouts } from './timeouts';
+export {
+  agentTimeoutOptions,
+  DEFAULT_NETWORK_DEADLINE_MINUTES,
+  DEFAULT_NETWORK_LIMITS,
+  DEFAULT_NETWORK_TIMEOUT_SECONDS,
+  guardRequest,
+  isTimeoutError,
+  networkLimits,
+  TIMEOUT_RETRIES,
+  timeoutDetail,
+  withNetworkDeadline,
+  withSocketTimeouts,
+} from './timeouts';
 export type { NetworkLimits } from './timeouts';

@@ -49,7 +49,11 @@ export const DEFAULT_NETWORK_LIMITS: NetworkLimits = networkLimits();
  * Per attempt the connect timer or the idle timer fires, never both in turn:
  * the idle timer runs from the socket's creation too.
  */
-export function blackHoleWorstCaseMs(limits: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>, attempts = TIMEOUT_RETRIES + 1, backoffCeilingMs = TIMEOUT_BACKOFF_CEILING_MS): number {
+export function blackHoleWorstCaseMs(
+  limits: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>,
+  attempts = TIMEOUT_RETRIES + 1,
+  backoffCeilingMs = TIMEOUT_BACKOFF_CEILING_MS,
+): number {
   return attempts * Math.max(limits.connectTimeoutMs, limits.idleTimeoutMs) + (attempts - 1) * backoffCeilingMs;
 }
 
@@ -75,7 +79,14 @@ export class NetworkTimeoutError extends RetryableError {
 export function isTimeoutError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
     const x = e as { code?: unknown; name?: unknown; cause?: unknown };
-    if (x.code === 'ETIMEDOUT' || x.code === 'ESOCKETTIMEDOUT' || x.code === 'UND_ERR_CONNECT_TIMEOUT' || x.code === 'UND_ERR_HEADERS_TIMEOUT' || x.code === 'UND_ERR_BODY_TIMEOUT') return true;
+    if (
+      x.code === 'ETIMEDOUT' ||
+      x.code === 'ESOCKETTIMEDOUT' ||
+      x.code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      x.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      x.code === 'UND_ERR_BODY_TIMEOUT'
+    )
+      return true;
     if (x.name === 'TimeoutError' || x.name === 'NetworkTimeoutError') return true;
     e = x.cause;
   }
@@ -155,7 +166,11 @@ function guardSocket(socket: net.Socket, limits: Pick<NetworkLimits, 'connectTim
   socket.on('timeout', () => {
     const g = guarded[GUARDED] ?? { limits, host };
     // A keep-alive socket that sits in its agent's pool is just closed; a busy one fails its request.
-    socket.destroy(socket.connecting ? new NetworkTimeoutError(g.host, 'connect', g.limits.connectTimeoutMs) : new NetworkTimeoutError(g.host, 'idle', g.limits.idleTimeoutMs));
+    socket.destroy(
+      socket.connecting
+        ? new NetworkTimeoutError(g.host, 'connect', g.limits.connectTimeoutMs)
+        : new NetworkTimeoutError(g.host, 'idle', g.limits.idleTimeoutMs),
+    );
   });
 }
 

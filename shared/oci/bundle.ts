@@ -22,7 +22,6 @@ import { collectEntries, defaultMtime, type TreeSource } from './tar';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types';
 import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
 
-
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
 type PullImageFn = (options: PullOptions) => Promise<PullResult>;
 
@@ -61,7 +60,8 @@ export function parseOciBase(spec: string): { path: string; refName?: string } {
   const lastSep = Math.max(rest.lastIndexOf('/'), rest.lastIndexOf('\\'));
   const colon = rest.indexOf(':', lastSep + 1);
   // A Windows drive letter (C:\...) is not a tag separator.
-  if (colon > 0 && !(colon === 1 && lastSep < 0 && /^[A-Za-z]$/.test(rest[0]))) return { path: rest.slice(0, colon), refName: rest.slice(colon + 1) || undefined };
+  if (colon > 0 && !(colon === 1 && lastSep < 0 && /^[A-Za-z]$/.test(rest[0])))
+    return { path: rest.slice(0, colon), refName: rest.slice(colon + 1) || undefined };
   return { path: rest };
 }
 
@@ -114,7 +114,11 @@ async function loadBase(options: BundleOptions, layout: OciLayout, platform: Pla
  */
 function validateImageDestination(value: string, input: string): string {
   const shown = JSON.stringify(value).slice(1, -1);
-  const why = (reason: string) => new InputError(input, `Input '${input}' ('${shown}') ${reason}: give an absolute path inside the image such as /models, without '.', '..' or empty segments.`);
+  const why = (reason: string) =>
+    new InputError(
+      input,
+      `Input '${input}' ('${shown}') ${reason}: give an absolute path inside the image such as /models, without '.', '..' or empty segments.`,
+    );
   if (!value.trim()) throw why('is empty');
   if (/[\x00-\x1f\x7f]/.test(value)) throw why('contains a control character');
   if (value.includes('\\')) throw why("contains a backslash (image paths use '/')");
@@ -135,20 +139,37 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
 
   // Validate sources before any slow work.
   const modelSource: TreeSource | undefined = options.model
-    ? { hostPath: resolve(options.model.path), destination: validateImageDestination(options.model.destination ?? DEFAULT_MODEL_DESTINATION, 'modelDestination'), input: 'modelPath' }
+    ? {
+        hostPath: resolve(options.model.path),
+        destination: validateImageDestination(options.model.destination ?? DEFAULT_MODEL_DESTINATION, 'modelDestination'),
+        input: 'modelPath',
+      }
     : undefined;
   let appSource: TreeSource | undefined;
   if (options.app) {
     const dir = resolve(options.app.directory);
     const st = await fsp.stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new InputError('appDirectory', `App directory '${options.app.directory}' given in 'appDirectory' does not exist or is not a folder: check the path.`);
+    if (!st?.isDirectory())
+      throw new InputError(
+        'appDirectory',
+        `App directory '${options.app.directory}' given in 'appDirectory' does not exist or is not a folder: check the path.`,
+      );
     const ignoreFile = options.app.ignoreFile ?? join(dir, '.dockerignore');
     const ignoreText = await fsp.readFile(ignoreFile, 'utf8').catch(() => undefined);
-    if (options.app.ignoreFile && ignoreText === undefined) throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
-    appSource = { hostPath: dir, destination: validateImageDestination(options.app.destination ?? DEFAULT_APP_DESTINATION, 'appDestination'), ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined, input: 'appDirectory' };
+    if (options.app.ignoreFile && ignoreText === undefined)
+      throw new InputError('appDirectory', `Exclusion file '${options.app.ignoreFile}' cannot be read: check the path.`);
+    appSource = {
+      hostPath: dir,
+      destination: validateImageDestination(options.app.destination ?? DEFAULT_APP_DESTINATION, 'appDestination'),
+      ignore: ignoreText ? IgnoreMatcher.parse(ignoreText, { file: ignoreFile, input: 'appDirectory' }) : undefined,
+      input: 'appDirectory',
+    };
   }
   if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
-    throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);
+    throw new InputError(
+      'modelPath',
+      `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`,
+    );
   }
   const modelEntries = modelSource ? await collectEntries([modelSource]) : undefined;
   const appEntries = appSource ? await collectEntries([appSource]) : undefined;
@@ -157,24 +178,51 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
   try {
     const layout = await OciLayout.create(staging);
     const base = await loadBase(options, layout, platform, logger);
-    const summary: LayerSummary[] = (base?.manifest.layers ?? []).map((l) => ({ role: 'base', mediaType: convertLayerMediaType(l.mediaType, format), digest: l.digest, size: l.size }));
+    const summary: LayerSummary[] = (base?.manifest.layers ?? []).map((l) => ({
+      role: 'base',
+      mediaType: convertLayerMediaType(l.mediaType, format),
+      digest: l.digest,
+      size: l.size,
+    }));
     const newLayers: NewLayer[] = [];
     const layerDescriptors: Descriptor[] = [...(base?.manifest.layers ?? [])];
     let modelLayer: LayerResult | undefined;
     let appLayer: LayerResult | undefined;
     if (modelEntries) {
-      logger.info(`Writing model layer from ${modelSource?.hostPath} to ${modelSource?.destination} (${modelEntries.filter((e) => e.type === 'file').length} files)`);
+      logger.info(
+        `Writing model layer from ${modelSource?.hostPath} to ${modelSource?.destination} (${modelEntries.filter((e) => e.type === 'file').length} files)`,
+      );
       modelLayer = await writeLayer(layout, modelEntries, { compression, format, mtime, logger, label: 'model layer', signal: options.signal });
-      newLayers.push({ diffId: modelLayer.diffId, createdBy: `BundleModelImage: model -> ${modelSource?.destination}`, comment: options.provenance?.modelSha256 ? `model sha256 ${options.provenance.modelSha256.toLowerCase()}` : undefined });
+      newLayers.push({
+        diffId: modelLayer.diffId,
+        createdBy: `BundleModelImage: model -> ${modelSource?.destination}`,
+        comment: options.provenance?.modelSha256 ? `model sha256 ${options.provenance.modelSha256.toLowerCase()}` : undefined,
+      });
       layerDescriptors.push({ mediaType: modelLayer.mediaType, digest: modelLayer.digest, size: modelLayer.size });
-      summary.push({ role: 'model', mediaType: modelLayer.mediaType, digest: modelLayer.digest, size: modelLayer.size, diffId: modelLayer.diffId, encoding: modelLayer.encoding, seconds: modelLayer.seconds });
+      summary.push({
+        role: 'model',
+        mediaType: modelLayer.mediaType,
+        digest: modelLayer.digest,
+        size: modelLayer.size,
+        diffId: modelLayer.diffId,
+        encoding: modelLayer.encoding,
+        seconds: modelLayer.seconds,
+      });
     }
     if (appEntries) {
       logger.info(`Writing app layer from ${appSource?.hostPath} to ${appSource?.destination} (${appEntries.filter((e) => e.type === 'file').length} files)`);
       appLayer = await writeLayer(layout, appEntries, { compression, format, mtime, logger, label: 'app layer', signal: options.signal });
       newLayers.push({ diffId: appLayer.diffId, createdBy: `BundleModelImage: app -> ${appSource?.destination}` });
       layerDescriptors.push({ mediaType: appLayer.mediaType, digest: appLayer.digest, size: appLayer.size });
-      summary.push({ role: 'app', mediaType: appLayer.mediaType, digest: appLayer.digest, size: appLayer.size, diffId: appLayer.diffId, encoding: appLayer.encoding, seconds: appLayer.seconds });
+      summary.push({
+        role: 'app',
+        mediaType: appLayer.mediaType,
+        digest: appLayer.digest,
+        size: appLayer.size,
+        diffId: appLayer.diffId,
+        encoding: appLayer.encoding,
+        seconds: appLayer.seconds,
+      });
     }
     const { labels, annotations } = provenanceMetadata(options.provenance, created, base);
     const config = buildConfig(
@@ -192,7 +240,19 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
       },
       newLayers,
     );
-    const result = await finishImage({ layout, staging, outputPath, format, config, layers: layerDescriptors, annotations, tags, imageName: options.imageName, summary, logger });
+    const result = await finishImage({
+      layout,
+      staging,
+      outputPath,
+      format,
+      config,
+      layers: layerDescriptors,
+      annotations,
+      tags,
+      imageName: options.imageName,
+      summary,
+      logger,
+    });
     return { ...result, modelLayerDigest: modelLayer?.digest, appLayerDigest: appLayer?.digest, baseDigest: base?.digest };
   } catch (err) {
     await fsp.rm(staging, { recursive: true, force: true });

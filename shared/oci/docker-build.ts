@@ -58,7 +58,12 @@ interface RunResult {
   stderr: string;
 }
 
-function run(cli: string, args: string[], env: NodeJS.ProcessEnv, options: { logger?: Logger; stdoutFile?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RunResult> {
+function run(
+  cli: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { logger?: Logger; stdoutFile?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cli, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
     let stdout = '';
@@ -116,12 +121,18 @@ async function checkDockerEngine(cli = 'docker', env: NodeJS.ProcessEnv = proces
   try {
     r = await run(cli, ['version', '--format', '{{.Server.Version}}'], env, { timeoutMs: 30000 });
   } catch (err) {
-    throw new UserError(`Docker mode needs the Docker CLI, but '${cli}' could not be run (${(err as NodeJS.ErrnoException).code ?? String(err)}): install Docker on the agent, or set mode to daemonless.`, { code: 'DockerUnavailable', input: 'mode', cause: err });
+    throw new UserError(
+      `Docker mode needs the Docker CLI, but '${cli}' could not be run (${(err as NodeJS.ErrnoException).code ?? String(err)}): install Docker on the agent, or set mode to daemonless.`,
+      { code: 'DockerUnavailable', input: 'mode', cause: err },
+    );
   }
   const version = r.stdout.trim();
   if (r.code !== 0 || !version) {
     const why = (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300);
-    throw new UserError(`Docker mode needs a reachable Docker engine, but none answered${env.DOCKER_HOST ? ` at ${env.DOCKER_HOST}` : ''} (${why || 'no server version'}): start the Docker service or set DOCKER_HOST, or set mode to daemonless.`, { code: 'DockerUnavailable', input: 'mode' });
+    throw new UserError(
+      `Docker mode needs a reachable Docker engine, but none answered${env.DOCKER_HOST ? ` at ${env.DOCKER_HOST}` : ''} (${why || 'no server version'}): start the Docker service or set DOCKER_HOST, or set mode to daemonless.`,
+      { code: 'DockerUnavailable', input: 'mode' },
+    );
   }
   return version;
 }
@@ -207,11 +218,17 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
   }
   const modelPath = options.model ? resolve(options.model.path) : undefined;
   if (modelPath && !(await fsp.stat(modelPath).catch(() => undefined))) {
-    throw new InputError('modelPath', `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`);
+    throw new InputError(
+      'modelPath',
+      `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`,
+    );
   }
   // The model is placed into the context under MODEL_CONTEXT_DIR and removed afterwards: never someone else's folder.
   if (modelPath && (await fsp.lstat(join(context, MODEL_CONTEXT_DIR)).catch(() => undefined))) {
-    throw new InputError('buildContext', `Build context '${options.buildContext ?? context}' given in 'buildContext' already holds '${MODEL_CONTEXT_DIR}', where Docker mode places the model for the build: rename or remove it (a run that was killed can leave it behind).`);
+    throw new InputError(
+      'buildContext',
+      `Build context '${options.buildContext ?? context}' given in 'buildContext' already holds '${MODEL_CONTEXT_DIR}', where Docker mode places the model for the build: rename or remove it (a run that was killed can leave it behind).`,
+    );
   }
   const engine = await checkDockerEngine(cli, env);
   logger.info(`Docker engine ${engine}`);
@@ -238,7 +255,10 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     const b = await run(cli, args, env, { logger, signal: options.signal });
     if (b.code !== 0) {
       const last = (b.stderr || b.stdout).trim().split('\n').slice(-1)[0] ?? '';
-      throw new UserError(`docker build failed (exit code ${b.code}): ${last.slice(0, 400)}; see the build log above and fix the Dockerfile or build arguments.`, { code: 'DockerBuildFailed', input: 'dockerfile' });
+      throw new UserError(
+        `docker build failed (exit code ${b.code}): ${last.slice(0, 400)}; see the build log above and fix the Dockerfile or build arguments.`,
+        { code: 'DockerBuildFailed', input: 'dockerfile' },
+      );
     }
     built = true;
     const archive = join(work, 'image.tar');
@@ -249,11 +269,16 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
     await unpackArchive(archive, unpacked);
     await fsp.rm(archive, { force: true });
     const manifests = JSON.parse(await fsp.readFile(join(unpacked, 'manifest.json'), 'utf8')) as DockerArchiveManifest[];
-    if (!Array.isArray(manifests) || manifests.length !== 1) throw new UserError(`The image exported by Docker holds ${Array.isArray(manifests) ? manifests.length : 'no'} images instead of one.`);
+    if (!Array.isArray(manifests) || manifests.length !== 1)
+      throw new UserError(`The image exported by Docker holds ${Array.isArray(manifests) ? manifests.length : 'no'} images instead of one.`);
     const dm = manifests[0];
-    const config = JSON.parse(await fsp.readFile(insideArchive(unpacked, dm.Config), 'utf8')) as ImageConfig & { container_config?: unknown; config?: ImageConfig['config'] };
+    const config = JSON.parse(await fsp.readFile(insideArchive(unpacked, dm.Config), 'utf8')) as ImageConfig & {
+      container_config?: unknown;
+      config?: ImageConfig['config'];
+    };
     const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== dm.Layers.length) throw new UserError(`The image exported by Docker has ${dm.Layers.length} layers but its config lists ${diffIds.length}.`);
+    if (diffIds.length !== dm.Layers.length)
+      throw new UserError(`The image exported by Docker has ${dm.Layers.length} layers but its config lists ${diffIds.length}.`);
 
     const layout = await OciLayout.create(staging);
     const layers: Descriptor[] = [];
@@ -262,9 +287,17 @@ export async function bundleWithDocker(options: DockerBundleOptions): Promise<Bu
       const path = insideArchive(unpacked, dm.Layers[i]);
       const size = (await fsp.stat(path)).size;
       const { encoding } = await chooseEncodingForFile(compression, path, size);
-      const r = await writeTarLayer(layout, () => createReadStream(path, { highWaterMark: 1 << 20 }), size, encoding, { compression, format, logger, label: `layer ${i + 1}`, signal: options.signal });
+      const r = await writeTarLayer(layout, () => createReadStream(path, { highWaterMark: 1 << 20 }), size, encoding, {
+        compression,
+        format,
+        logger,
+        label: `layer ${i + 1}`,
+        signal: options.signal,
+      });
       if (r.diffId !== diffIds[i]) {
-        throw new ChecksumMismatchError(`Layer ${i + 1} exported by Docker hashes to ${r.diffId}, not ${diffIds[i]} as its config says: the export is corrupt; retry.`);
+        throw new ChecksumMismatchError(
+          `Layer ${i + 1} exported by Docker hashes to ${r.diffId}, not ${diffIds[i]} as its config says: the export is corrupt; retry.`,
+        );
       }
       await fsp.rm(path, { force: true });
       layers.push({ mediaType: r.mediaType, digest: r.digest, size: r.size });

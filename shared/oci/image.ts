@@ -43,15 +43,26 @@ export function manifestMediaType(format: ImageFormat): string {
 
 /** A base layer's media type in the target format (OCI <-> Docker, same bytes). */
 export function convertLayerMediaType(mediaType: string, format: ImageFormat): string {
-  const gz = new Set<string>([MediaType.OciLayerGzip, MediaType.DockerLayerGzip, MediaType.DockerForeignLayerGzip, 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip']);
+  const gz = new Set<string>([
+    MediaType.OciLayerGzip,
+    MediaType.DockerLayerGzip,
+    MediaType.DockerForeignLayerGzip,
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  ]);
   const plain = new Set<string>([MediaType.OciLayer, MediaType.DockerLayer, 'application/vnd.oci.image.layer.nondistributable.v1.tar']);
   if (gz.has(mediaType)) return format === 'docker' ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip;
   if (plain.has(mediaType)) return format === 'docker' ? MediaType.DockerLayer : MediaType.OciLayer;
   if (mediaType === MediaType.OciLayerZstd) {
     if (format === 'oci') return mediaType;
-    throw new UserError(`The base image has zstd-compressed layers, which Docker schema 2 cannot describe: set imageFormat to oci, or use a base image with gzip layers.`, { code: 'InvalidInput', input: 'imageFormat' });
+    throw new UserError(
+      `The base image has zstd-compressed layers, which Docker schema 2 cannot describe: set imageFormat to oci, or use a base image with gzip layers.`,
+      { code: 'InvalidInput', input: 'imageFormat' },
+    );
   }
-  throw new UserError(`The base image has a layer of unsupported media type '${mediaType}': use a base image with standard tar or gzip layers.`, { code: 'UnsupportedMediaType', input: 'baseImage' });
+  throw new UserError(`The base image has a layer of unsupported media type '${mediaType}': use a base image with standard tar or gzip layers.`, {
+    code: 'UnsupportedMediaType',
+    input: 'baseImage',
+  });
 }
 
 // ------------------------------------------------------------- config and manifest
@@ -87,7 +98,10 @@ export function mergeEnv(base: string[] | undefined, env: Array<[string, string]
 
 export function buildConfig(base: ImageConfig | undefined, settings: ImageSettings, layers: NewLayer[]): ImageConfig {
   if (base && (base.os !== settings.platform.os || base.architecture !== settings.platform.architecture)) {
-    throw new UserError(`The base image is ${base.os}/${base.architecture}, not the requested ${settings.platform.os}/${settings.platform.architecture}: set the platform input to match the base image.`, { code: 'NoMatchingPlatform', input: 'platform' });
+    throw new UserError(
+      `The base image is ${base.os}/${base.architecture}, not the requested ${settings.platform.os}/${settings.platform.architecture}: set the platform input to match the base image.`,
+      { code: 'NoMatchingPlatform', input: 'platform' },
+    );
   }
   const baseCfg = base?.config ?? {};
   const cfg: NonNullable<ImageConfig['config']> = {};

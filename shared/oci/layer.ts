@@ -295,7 +295,10 @@ export async function writeTarLayer(
   diffRecipe?: TarSegment[],
 ): Promise<LayerResult> {
   const started = Date.now();
-  const meter = total >= PROGRESS_THRESHOLD && options.logger?.progress ? new ProgressMeter({ label: `Writing ${options.label ?? 'layer'}`, total, sink: options.logger.progress }) : undefined;
+  const meter =
+    total >= PROGRESS_THRESHOLD && options.logger?.progress
+      ? new ProgressMeter({ label: `Writing ${options.label ?? 'layer'}`, total, sink: options.logger.progress })
+      : undefined;
   const stored = new HashingStream();
   const tmp = layout.tempPath();
   const offload = diffRecipe && encoding !== 'none' ? diffIdOnWorker(diffRecipe) : undefined;
@@ -312,7 +315,11 @@ export async function writeTarLayer(
     const digest = encoding === 'none' ? diffId : stored.digest(); // a plain tar's digest is its diff_id
     if (offload) {
       const r = await offload.result;
-      if (r.total !== diff.bytes) throw new UserError(`A file changed while the layer was being written (${r.total} bytes hashed, ${diff.bytes} written): make sure nothing writes to the model or app files during the build.`, { code: 'FileChanged' });
+      if (r.total !== diff.bytes)
+        throw new UserError(
+          `A file changed while the layer was being written (${r.total} bytes hashed, ${diff.bytes} written): make sure nothing writes to the model or app files during the build.`,
+          { code: 'FileChanged' },
+        );
       diffId = r.digest;
     }
     await layout.commitTemp(tmp, digest);

@@ -48,7 +48,10 @@ export class OciLayout {
     try {
       await ensureDir(join(dir, 'blobs', 'sha256'));
     } catch (err) {
-      throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${errorMessage(err)}; choose a writable output folder.`, { code: 'NotWritable', cause: err });
+      throw new UserError(`Cannot create the OCI image layout folder '${dir}': ${errorMessage(err)}; choose a writable output folder.`, {
+        code: 'NotWritable',
+        cause: err,
+      });
     }
     await fsp.writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     try {
@@ -66,10 +69,15 @@ export class OciLayout {
     try {
       marker = JSON.parse(await fsp.readFile(join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion?: string };
     } catch (err) {
-      throw new UserError(`'${dir}' is not an OCI image layout (no readable oci-layout file): point to a folder written by BundleModelImage, skopeo or umoci.`, { code: 'NotALayout', cause: err });
+      throw new UserError(
+        `'${dir}' is not an OCI image layout (no readable oci-layout file): point to a folder written by BundleModelImage, skopeo or umoci.`,
+        { code: 'NotALayout', cause: err },
+      );
     }
     if (typeof marker.imageLayoutVersion !== 'string' || !marker.imageLayoutVersion.startsWith('1.')) {
-      throw new UserError(`'${dir}' has an unsupported OCI image layout version '${String(marker.imageLayoutVersion)}' (expected 1.x).`, { code: 'NotALayout' });
+      throw new UserError(`'${dir}' has an unsupported OCI image layout version '${String(marker.imageLayoutVersion)}' (expected 1.x).`, {
+        code: 'NotALayout',
+      });
     }
     const layout = new OciLayout(dir);
     await layout.readIndex();
@@ -114,7 +122,9 @@ export class OciLayout {
       await pipeline(source, hasher, createWriteStream(tmp));
       const digest = hasher.digest();
       if (expected && digest !== expected.digest) {
-        throw new ChecksumMismatchError(`Blob content hashes to ${digest}, not the expected ${expected.digest}: the source sent corrupt or different data; retry, and check the source.`);
+        throw new ChecksumMismatchError(
+          `Blob content hashes to ${digest}, not the expected ${expected.digest}: the source sent corrupt or different data; retry, and check the source.`,
+        );
       }
       if (expected?.size !== undefined && hasher.bytes !== expected.size) {
         throw new ChecksumMismatchError(`Blob ${expected.digest} has ${hasher.bytes} bytes, not the expected ${expected.size}: retry, and check the source.`);
@@ -144,7 +154,8 @@ export class OciLayout {
       throw new NotFoundError(`Blob ${digest} is missing from the OCI image layout '${this.dir}': the layout is incomplete; rebuild it.`, { cause: err });
     }
     const actual = sha256Digest(buf);
-    if (actual !== digest) throw new ChecksumMismatchError(`Blob ${digest} in the OCI layout '${this.dir}' is corrupt: its content hashes to ${actual}; rebuild the image layout.`);
+    if (actual !== digest)
+      throw new ChecksumMismatchError(`Blob ${digest} in the OCI layout '${this.dir}' is corrupt: its content hashes to ${actual}; rebuild the image layout.`);
     return buf;
   }
 
@@ -216,14 +227,18 @@ export class OciLayout {
       if (digests.size === 0) throw new NotFoundError(`The OCI image layout '${this.dir}' holds no image.`);
       if (digests.size > 1) {
         const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName] ?? m.digest);
-        throw new UserError(`The OCI image layout '${this.dir}' holds several images (${names.join(', ')}): name the one to use (layout:tag).`, { code: 'Ambiguous' });
+        throw new UserError(`The OCI image layout '${this.dir}' holds several images (${names.join(', ')}): name the one to use (layout:tag).`, {
+          code: 'Ambiguous',
+        });
       }
       entry = index.manifests[0];
     } else {
       entry = index.manifests.find((m) => m.annotations?.[Annotation.RefName] === refName) ?? index.manifests.find((m) => m.digest === refName);
       if (!entry) {
         const names = index.manifests.map((m) => m.annotations?.[Annotation.RefName]).filter((n) => !!n);
-        throw new NotFoundError(`The OCI image layout '${this.dir}' has no image named '${refName}' (it has: ${names.length ? names.join(', ') : 'no named images'}).`);
+        throw new NotFoundError(
+          `The OCI image layout '${this.dir}' has no image named '${refName}' (it has: ${names.length ? names.join(', ') : 'no named images'}).`,
+        );
       }
     }
     return this.resolve(entry, platform, 0);
@@ -235,7 +250,10 @@ export class OciLayout {
       const nested = await this.readJson<ImageIndex>(descriptor.digest);
       const match = findPlatform(nested.manifests, platform);
       if (!match) {
-        throw new UserError(`The image index ${descriptor.digest} has no ${formatPlatform(platform)} image (it has: ${listPlatforms(nested.manifests)}): set the platform input to one of these.`, { code: 'NoMatchingPlatform' });
+        throw new UserError(
+          `The image index ${descriptor.digest} has no ${formatPlatform(platform)} image (it has: ${listPlatforms(nested.manifests)}): set the platform input to one of these.`,
+          { code: 'NoMatchingPlatform' },
+        );
       }
       return this.resolve(match, platform, depth + 1);
     }

@@ -31,7 +31,11 @@ export function createdFromEpoch(env: NodeJS.ProcessEnv = process.env): string {
   return new Date(defaultMtime(env) * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-export function provenanceMetadata(p: Provenance | undefined, created: string, base?: BaseProvenance): { labels: Record<string, string>; annotations: Record<string, string> } {
+export function provenanceMetadata(
+  p: Provenance | undefined,
+  created: string,
+  base?: BaseProvenance,
+): { labels: Record<string, string>; annotations: Record<string, string> } {
   const labels: Record<string, string> = {};
   const annotations: Record<string, string> = { [Annotation.Created]: created };
   const both = (key: string, value: string | undefined) => {
@@ -57,7 +61,11 @@ export function provenanceMetadata(p: Provenance | undefined, created: string, b
 export function createdFromSources(sourcesDirectory: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (sourcesDirectory) {
     try {
-      const iso = execFileSync('git', ['-C', sourcesDirectory, 'log', '-1', '--format=%cI'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
+      const iso = execFileSync('git', ['-C', sourcesDirectory, 'log', '-1', '--format=%cI'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 15000,
+      }).trim();
       const t = Date.parse(iso);
       if (iso && Number.isFinite(t)) return new Date(t).toISOString().replace(/\.000Z$/, 'Z');
     } catch {

@@ -133,7 +133,8 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
     rest = rest.slice(0, at);
     if (!digest.includes(':')) fail(`digest '${digest}' must look like sha256:<64 hex characters>`);
     const algorithmOk = digest.startsWith(SHA256_PREFIX);
-    if (algorithmOk && isSha256Hex(digest.slice(SHA256_PREFIX.length), { anyCase: true }) && digest !== digest.toLowerCase()) fail(`digest '${digest}' must use lowercase hex`);
+    if (algorithmOk && isSha256Hex(digest.slice(SHA256_PREFIX.length), { anyCase: true }) && digest !== digest.toLowerCase())
+      fail(`digest '${digest}' must use lowercase hex`);
     if (!algorithmOk) fail(`digest algorithm '${digest.split(':')[0]}' is not supported (only sha256)`);
     if (!isDigest(digest)) fail(`digest '${digest}' must be sha256: followed by 64 lowercase hex characters`);
   }
@@ -167,11 +168,13 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (remainder !== remainder.toLowerCase()) fail(`repository '${remainder}' must be lowercase`);
   for (const component of remainder.split('/')) {
     if (component === '') fail(`repository '${remainder}' has an empty path component`);
-    if (!PATH_COMPONENT_RE.test(component)) fail(`repository component '${component}' may only contain lowercase letters, digits and single separators ('.', '_', '__', '-')`);
+    if (!PATH_COMPONENT_RE.test(component))
+      fail(`repository component '${component}' may only contain lowercase letters, digits and single separators ('.', '_', '__', '-')`);
   }
   let repository = remainder;
   if (registry === DOCKER_HUB_REGISTRY && !repository.includes('/')) repository = `library/${repository}`;
-  if (repository.length > MAX_PATH_LENGTH) fail(`the repository path is ${repository.length} characters long; at most ${MAX_PATH_LENGTH} are allowed (the registry host does not count)`);
+  if (repository.length > MAX_PATH_LENGTH)
+    fail(`the repository path is ${repository.length} characters long; at most ${MAX_PATH_LENGTH} are allowed (the registry host does not count)`);
 
   if (tag === undefined && digest === undefined && options.defaultTag !== undefined) {
     if (!isValidTag(options.defaultTag)) fail(`default tag '${options.defaultTag}' is not a valid tag`);
@@ -184,4 +187,3 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
 export function makeReference(registry: string, repository: string, ref: { tag?: string; digest?: string } = {}): ImageReference {
   return parseReference(formatReference({ registry, repository: repository.replace(/^\/+/, ''), ...ref }));
 }
-

@@ -23,10 +23,18 @@ export async function resolveOutputPath(given: string | undefined): Promise<stri
 async function assertReplaceableOutput(outputPath: string, given: string = outputPath): Promise<void> {
   const st = await fsp.stat(outputPath).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-    throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' cannot be read (${err.code ?? err.message}): choose a folder the agent can write to.`, err);
+    throw new InputError(
+      'outputPath',
+      `Output path '${given}' given in 'outputPath' cannot be read (${err.code ?? err.message}): choose a folder the agent can write to.`,
+      err,
+    );
   });
   if (!st) return;
-  if (!st.isDirectory()) throw new InputError('outputPath', `Output path '${given}' given in 'outputPath' is a file, not a folder: name a new or empty folder, or one holding an earlier image layout.`);
+  if (!st.isDirectory())
+    throw new InputError(
+      'outputPath',
+      `Output path '${given}' given in 'outputPath' is a file, not a folder: name a new or empty folder, or one holding an earlier image layout.`,
+    );
   const names = await fsp.readdir(outputPath);
   if (names.length === 0 || names.includes('oci-layout')) return;
   throw new InputError(
@@ -43,7 +51,11 @@ export async function prepareStaging(outputPath: string): Promise<string> {
     await fsp.mkdir(staging);
   } catch (err) {
     const why = err instanceof EnsureDirError ? err.message : ((err as NodeJS.ErrnoException).code ?? errorMessage(err));
-    throw new InputError('outputPath', `Output path '${outputPath}' given in 'outputPath' is not writable (${why}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`, err);
+    throw new InputError(
+      'outputPath',
+      `Output path '${outputPath}' given in 'outputPath' is not writable (${why}): choose a folder the agent can write to, e.g. under $(Build.ArtifactStagingDirectory).`,
+      err,
+    );
   }
   return staging;
 }
@@ -54,6 +66,10 @@ export async function publishStaging(staging: string, outputPath: string): Promi
   try {
     await replacePath(staging, outputPath);
   } catch (err) {
-    throw new InputError('outputPath', `Output path '${outputPath}' cannot be replaced (${(err as NodeJS.ErrnoException).code}): make sure it is a folder nothing else holds open.`, err);
+    throw new InputError(
+      'outputPath',
+      `Output path '${outputPath}' cannot be replaced (${(err as NodeJS.ErrnoException).code}): make sure it is a folder nothing else holds open.`,
+      err,
+    );
   }
 }

@@ -56,7 +56,9 @@ function writeString(buf: Buffer, s: string, offset: number, length: number): vo
 
 function writeOctal(buf: Buffer, value: number, offset: number, length: number): void {
   // length-1 octal digits followed by NUL, zero padded.
-  const s = Math.floor(value).toString(8).padStart(length - 1, '0');
+  const s = Math.floor(value)
+    .toString(8)
+    .padStart(length - 1, '0');
   buf.write(s.slice(-(length - 1)), offset, length - 1, 'ascii');
   buf[offset + length - 1] = 0;
 }
@@ -131,7 +133,9 @@ export function encodeHeader(entry: TarEntry, mtime: number): Buffer {
   if (!split) {
     pax.push(paxRecord('path', archiveName));
     // A readable ASCII fallback name for tools without PAX support.
-    const fallback = Buffer.from(archiveName.replace(/[^\x20-\x7e]/g, '_')).subarray(0, 99).toString('ascii');
+    const fallback = Buffer.from(archiveName.replace(/[^\x20-\x7e]/g, '_'))
+      .subarray(0, 99)
+      .toString('ascii');
     split = { prefix: '', name: fallback };
   }
   let ustarLink = linkname;
@@ -144,7 +148,9 @@ export function encodeHeader(entry: TarEntry, mtime: number): Buffer {
   if (pax.length === 0) return main;
   const body = Buffer.concat(pax);
   const base = posix.basename(entry.path);
-  const paxName = `PaxHeaders.0/${Buffer.from(base.replace(/[^\x20-\x7e]/g, '_')).subarray(0, 80).toString('ascii')}`;
+  const paxName = `PaxHeaders.0/${Buffer.from(base.replace(/[^\x20-\x7e]/g, '_'))
+    .subarray(0, 80)
+    .toString('ascii')}`;
   const xh = ustarHeader({ name: paxName, prefix: '', mode: 0o644, size: body.length, mtime, typeflag: 'x', linkname: '' });
   return Buffer.concat([xh, body, Buffer.alloc(padding(body.length)), main]);
 }
@@ -197,10 +203,16 @@ function isInside(root: string, target: string): boolean {
 async function checkLink(root: string, hostPath: string, archivePath: string, input?: string): Promise<string> {
   const target = await fsp.readlink(hostPath);
   if (posix.isAbsolute(target) || /^[A-Za-z]:[\\/]/.test(target)) {
-    throw new UserError(`Symbolic link '${hostPath}' points to the absolute path '${target}', outside the folder given in '${input ?? 'the input'}': replace it with a relative link inside the folder or a copy of the file.`, { code: 'SymlinkEscape', input });
+    throw new UserError(
+      `Symbolic link '${hostPath}' points to the absolute path '${target}', outside the folder given in '${input ?? 'the input'}': replace it with a relative link inside the folder or a copy of the file.`,
+      { code: 'SymlinkEscape', input },
+    );
   }
   if (!isInside(root, resolve(dirname(hostPath), target))) {
-    throw new UserError(`Symbolic link '${hostPath}' (${archivePath}) points to '${target}', outside the folder given in '${input ?? 'the input'}': replace it with a link inside the folder or a copy of the file.`, { code: 'SymlinkEscape', input });
+    throw new UserError(
+      `Symbolic link '${hostPath}' (${archivePath}) points to '${target}', outside the folder given in '${input ?? 'the input'}': replace it with a link inside the folder or a copy of the file.`,
+      { code: 'SymlinkEscape', input },
+    );
   }
   return target.replace(/\\/g, '/');
 }
@@ -221,15 +233,24 @@ export async function collectEntries(sources: TreeSource[]): Promise<TarEntry[]>
     try {
       st = await fsp.stat(src.hostPath);
     } catch (err) {
-      throw new NotFoundError(`'${src.hostPath}' given in '${src.input ?? 'the input'}' does not exist or cannot be read: check the path (and that the step producing it ran).`, { input: src.input, cause: err });
+      throw new NotFoundError(
+        `'${src.hostPath}' given in '${src.input ?? 'the input'}' does not exist or cannot be read: check the path (and that the step producing it ran).`,
+        { input: src.input, cause: err },
+      );
     }
     if (st.isFile()) {
-      const path = src.fileDestination ? cleanDestination(src.fileDestination, src.input) : [dest, posix.basename(src.hostPath.replace(/\\/g, '/'))].filter((s) => s).join('/');
+      const path = src.fileDestination
+        ? cleanDestination(src.fileDestination, src.input)
+        : [dest, posix.basename(src.hostPath.replace(/\\/g, '/'))].filter((s) => s).join('/');
       addParents(map, path);
       map.set(path, fileEntry(path, st, src.hostPath));
       continue;
     }
-    if (!st.isDirectory()) throw new UserError(`'${src.hostPath}' given in '${src.input ?? 'the input'}' is neither a file nor a folder.`, { code: 'InvalidInput', input: src.input });
+    if (!st.isDirectory())
+      throw new UserError(`'${src.hostPath}' given in '${src.input ?? 'the input'}' is neither a file nor a folder.`, {
+        code: 'InvalidInput',
+        input: src.input,
+      });
     const root = await fsp.realpath(src.hostPath);
     if (dest) {
       addParents(map, dest);
@@ -305,7 +326,10 @@ export function tarStream(entries: TarEntry[], options: TarStreamOptions = {}): 
       }
       file.destroy();
       if (read !== entry.size) {
-        throw new UserError(`File '${entry.source}' changed size while it was being packed (expected ${entry.size} bytes): make sure nothing writes to it during the build.`, { code: 'FileChanged' });
+        throw new UserError(
+          `File '${entry.source}' changed size while it was being packed (expected ${entry.size} bytes): make sure nothing writes to it during the build.`,
+          { code: 'FileChanged' },
+        );
       }
       const pad = padding(entry.size);
       if (pad) yield Buffer.alloc(pad);

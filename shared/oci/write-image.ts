@@ -43,7 +43,8 @@ export interface BundleResult {
 export function validateTags(tags: string[], input = 'tags'): string[] {
   const out = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))];
   for (const t of out) {
-    if (!isValidTag(t)) throw new InputError(input, `Tag '${t}' in '${input}' is invalid: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-').`);
+    if (!isValidTag(t))
+      throw new InputError(input, `Tag '${t}' in '${input}' is invalid: use letters, digits, '_', '.', '-' (max 128, not starting with '.' or '-').`);
   }
   return out.length ? out : ['latest'];
 }

@@ -17,13 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/identity';
-import {
-  BlobServiceClient,
-  ContainerClient,
-  type BlobItem,
-  type BlobProperties,
-  type StoragePipelineOptions,
-} from '@azure/storage-blob';
+import { BlobServiceClient, ContainerClient, type BlobItem, type BlobProperties, type StoragePipelineOptions } from '@azure/storage-blob';
 import { blobEndpointFor } from '../azure/credential';
 import { AuthError, errorMessage, InputError, NotFoundError, RetryableError, UserError } from '../errors';
 import { agentTimeoutOptions, DEFAULT_NETWORK_LIMITS, timeoutDetail, withSocketTimeouts } from '../net/timeouts';
@@ -125,7 +119,7 @@ export class AzureBlobStore implements ModelStore {
     const url = new URL(client.url);
     url.search = '';
     this.containerUrl = url.toString().replace(/\/+$/, '');
-    this.accountName = client.accountName || (isPathStyle(url) ? (url.pathname.split('/')[1] ?? '') : url.hostname.split('.')[0] ?? '');
+    this.accountName = client.accountName || (isPathStyle(url) ? (url.pathname.split('/')[1] ?? '') : (url.hostname.split('.')[0] ?? ''));
   }
 
   get containerName(): string {
@@ -154,7 +148,12 @@ export class AzureBlobStore implements ModelStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     const pages = this.client
-      .listBlobsFlat({ prefix: prefix || undefined, includeMetadata: options.includeMetadata, includeTags: options.includeTags, abortSignal: this.access.signal })
+      .listBlobsFlat({
+        prefix: prefix || undefined,
+        includeMetadata: options.includeMetadata,
+        includeTags: options.includeTags,
+        abortSignal: this.access.signal,
+      })
       .byPage({ maxPageSize: 5000 });
     for (;;) {
       let page: IteratorResult<{ segment: { blobItems: BlobItem[] } }>;
@@ -168,8 +167,8 @@ export class AzureBlobStore implements ModelStore {
         if (item.deleted) continue;
         yield toStoredObject(item.name, item.properties, {
           versionId: item.versionId,
-          metadata: options.includeMetadata ? item.metadata ?? {} : undefined,
-          tags: options.includeTags ? item.tags ?? {} : undefined,
+          metadata: options.includeMetadata ? (item.metadata ?? {}) : undefined,
+          tags: options.includeTags ? (item.tags ?? {}) : undefined,
         });
       }
     }
@@ -237,10 +236,16 @@ export class AzureBlobStore implements ModelStore {
     const code = errorCode(err) ?? '';
     const account = this.accountName || 'the storage account';
     if (status === 404 && (code === 'ContainerNotFound' || /container/i.test(code))) {
-      return new NotFoundError(`Container '${container}' does not exist in storage account '${account}': check the container input.`, { input: 'container', cause: err });
+      return new NotFoundError(`Container '${container}' does not exist in storage account '${account}': check the container input.`, {
+        input: 'container',
+        cause: err,
+      });
     }
     if (status === 404 && code === 'ResourceNotFound' && kind === 'sas') {
-      return new NotFoundError(`Container '${container}' was not found with ${credential} in storage account '${account}': check the container input and the SAS URL.`, { input: 'container', cause: err });
+      return new NotFoundError(
+        `Container '${container}' was not found with ${credential} in storage account '${account}': check the container input and the SAS URL.`,
+        { input: 'container', cause: err },
+      );
     }
     if (status === 401 || status === 403) {
       const detail = code ? ` (${code})` : '';
@@ -254,21 +259,34 @@ export class AzureBlobStore implements ModelStore {
       } else {
         fix = 'check the AccountKey in the connection string (keys get rotated) and that the account firewall allows the agent';
       }
-      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, { input: endpointInput === 'connectionString' ? 'connectionString' : undefined, cause: err, statusCode: status });
+      return new AuthError(`${capitalize(credential)} was refused when trying to ${operation} in container '${container}'${detail}: ${fix}.`, {
+        input: endpointInput === 'connectionString' ? 'connectionString' : undefined,
+        cause: err,
+        statusCode: status,
+      });
     }
     if (isIdentityError(err)) {
-      return new AuthError(`Signing in to Entra ID with ${credential} failed (${firstLine(errorMessage(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`, { cause: err });
+      return new AuthError(
+        `Signing in to Entra ID with ${credential} failed (${firstLine(errorMessage(err))}): verify the service connection (secret or certificate not expired, federated credential configured).`,
+        { cause: err },
+      );
     }
     const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
-      return new UserError(`The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: endpointInput, cause: err });
+      return new UserError(
+        `The blob endpoint ${this.endpointHost()} cannot be reached (${net}): check the ${endpointInput} input, the account name, DNS and the agent's proxy settings.`,
+        { code: 'Unreachable', input: endpointInput, cause: err },
+      );
     }
     // HEAD answers carry no body, so the SDK's error message is empty: say what the service answered.
     if (status !== undefined && !errorMessage(err).trim()) {
-      return new UserError(`The blob service answered HTTP ${status}${code ? ` (${code})` : ''} when trying to ${operation} in container '${container}': check the modelPath and container inputs.`, {
-        code: 'StoreError',
-        cause: err,
-      });
+      return new UserError(
+        `The blob service answered HTTP ${status}${code ? ` (${code})` : ''} when trying to ${operation} in container '${container}': check the modelPath and container inputs.`,
+        {
+          code: 'StoreError',
+          cause: err,
+        },
+      );
     }
     return err;
   }
@@ -300,7 +318,10 @@ function errorCode(err: unknown): string | undefined {
 
 function isIdentityError(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
-  return typeof name === 'string' && ['AuthenticationError', 'CredentialUnavailableError', 'AggregateAuthenticationError', 'AuthenticationRequiredError'].includes(name);
+  return (
+    typeof name === 'string' &&
+    ['AuthenticationError', 'CredentialUnavailableError', 'AggregateAuthenticationError', 'AuthenticationRequiredError'].includes(name)
+  );
 }
 
 function stripQuotes(etag: string | undefined): string | undefined {
@@ -347,7 +368,9 @@ function rewrapBody(body: Readable, key: string, start: number, end: number): Re
   });
   body.on('error', (err: Error) => {
     if (/received less data than required/i.test(err.message)) {
-      out.destroy(new RetryableError(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`, { code: 'ECONNRESET' }));
+      out.destroy(
+        new RetryableError(`The connection closed after ${received} of ${end - start} bytes of '${key}' (from byte ${start}).`, { code: 'ECONNRESET' }),
+      );
     } else {
       out.destroy(err);
     }
@@ -366,7 +389,8 @@ function rewrapBody(body: Readable, key: string, start: number, end: number): Re
 export function azureBlobStoreFromConnectionString(connectionString: string, container: string, options: AzureBlobStoreOptions = {}): AzureBlobStore {
   const name = validateContainer(container);
   const text = connectionString.trim();
-  if (!text) throw new InputError('connectionString', 'The connectionString input is empty: give a storage connection string or SAS URL, through a secret variable.');
+  if (!text)
+    throw new InputError('connectionString', 'The connectionString input is empty: give a storage connection string or SAS URL, through a secret variable.');
   if (/^https?:\/\//i.test(text)) return azureBlobStoreFromSasUrl(text, name, options);
   const endpointMatch = /(?:^|;)\s*BlobEndpoint\s*=\s*([^;]+)/i.exec(text);
   const accountMatch = /(?:^|;)\s*AccountName\s*=\s*([^;]+)/i.exec(text);
@@ -405,13 +429,19 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   try {
     url = new URL(sasUrl.trim());
   } catch {
-    throw new InputError('connectionString', 'The SAS URL in the connectionString input is not a valid URL: copy the full Blob SAS URL (https://<account>.blob.core.windows.net/<container>?sv=...).');
+    throw new InputError(
+      'connectionString',
+      'The SAS URL in the connectionString input is not a valid URL: copy the full Blob SAS URL (https://<account>.blob.core.windows.net/<container>?sv=...).',
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new InputError('connectionString', 'The SAS URL in the connectionString input must start with https://: copy the full Blob SAS URL.');
   }
   if (!url.searchParams.has('sig')) {
-    throw new InputError('connectionString', 'The SAS URL in the connectionString input has no signature (sig=): copy the full Blob SAS URL including its query string.');
+    throw new InputError(
+      'connectionString',
+      'The SAS URL in the connectionString input has no signature (sig=): copy the full Blob SAS URL including its query string.',
+    );
   }
   const segments = url.pathname.split('/').filter((s) => s.length > 0);
   const pathStyle = isPathStyle(url);
@@ -420,7 +450,10 @@ export function azureBlobStoreFromSasUrl(sasUrl: string, container: string | und
   if (!wanted) throw new InputError('container', 'The container input is empty and the SAS URL names no container: give the container that holds the model.');
   const name = validateContainer(wanted);
   if (urlContainer && urlContainer !== name) {
-    throw new InputError('container', `The container input '${name}' differs from the container '${urlContainer}' of the SAS URL: a container SAS only grants access to its own container, so make them match.`);
+    throw new InputError(
+      'container',
+      `The container input '${name}' differs from the container '${urlContainer}' of the SAS URL: a container SAS only grants access to its own container, so make them match.`,
+    );
   }
   const query = url.search;
   const base = new URL(url.toString());

@@ -78,11 +78,19 @@ export function s3StoreOptionsFrom(connection: S3Endpoint | undefined, inputs: S
   };
   if (connection) {
     if (connection.accessKeyId && connection.secretAccessKey) {
-      options.credentials = { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey, sessionToken: connection.sessionToken || undefined };
+      options.credentials = {
+        accessKeyId: connection.accessKeyId,
+        secretAccessKey: connection.secretAccessKey,
+        sessionToken: connection.sessionToken || undefined,
+      };
     } else if (connection.accessKeyId || connection.secretAccessKey) {
-      throw new AuthError(`S3 service connection '${connection.id}' has only half of its access key (id or secret is empty): edit the service connection and fill in both.`, { input: 's3Connection' });
+      throw new AuthError(
+        `S3 service connection '${connection.id}' has only half of its access key (id or secret is empty): edit the service connection and fill in both.`,
+        { input: 's3Connection' },
+      );
     }
-    if (connection.roleArn) options.assumeRole = { roleArn: connection.roleArn, roleSessionName: connection.roleSessionName, externalId: connection.externalId };
+    if (connection.roleArn)
+      options.assumeRole = { roleArn: connection.roleArn, roleSessionName: connection.roleSessionName, externalId: connection.externalId };
     options.credentialLabel = `S3 service connection '${connection.id}'`;
   }
   return options;
@@ -111,7 +119,14 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
     s3StoreOptionsFrom(
       options.connection,
       { bucket: options.bucket, region: options.region, s3Endpoint: options.endpoint, forcePathStyle: options.forcePathStyle },
-      { proxyUrl: options.proxyUrl, noProxy: options.noProxy, bypassPatterns: options.bypassPatterns, maxSockets: options.maxSockets, limits: options.limits, signal: options.signal },
+      {
+        proxyUrl: options.proxyUrl,
+        noProxy: options.noProxy,
+        bypassPatterns: options.bypassPatterns,
+        maxSockets: options.maxSockets,
+        limits: options.limits,
+        signal: options.signal,
+      },
     ),
   );
 }
@@ -189,7 +204,18 @@ function errorName(err: unknown): string {
   return '';
 }
 
-const AUTH_NAMES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'InvalidClientTokenId', 'UnrecognizedClientException', 'AccountProblem']);
+const AUTH_NAMES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'AccountProblem',
+]);
 
 /** A ModelStore over one S3 bucket. */
 export class S3Store implements ModelStore {
@@ -248,7 +274,12 @@ export class S3Store implements ModelStore {
     const host = new URL(target).host;
     withSocketTimeouts(httpAgent, limits, host);
     withSocketTimeouts(httpsAgent, limits, host);
-    const requestHandler = new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: limits.connectTimeoutMs + 5_000, socketTimeout: limits.idleTimeoutMs + 5_000 });
+    const requestHandler = new NodeHttpHandler({
+      httpAgent,
+      httpsAgent,
+      connectionTimeout: limits.connectTimeoutMs + 5_000,
+      socketTimeout: limits.idleTimeoutMs + 5_000,
+    });
 
     let credentials: S3ClientConfig['credentials'];
     const base = options.credentials
@@ -298,7 +329,9 @@ export class S3Store implements ModelStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }), { abortSignal: this.signal });
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }), {
+          abortSignal: this.signal,
+        });
       } catch (err) {
         throw this.describe(err, `list objects under '${prefix}'`, false);
       }
@@ -338,7 +371,9 @@ export class S3Store implements ModelStore {
 
   async head(key: string, options: { versionId?: string; includeTags?: boolean } = {}): Promise<StoredObject | undefined> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }), { abortSignal: this.signal });
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: options.versionId, ChecksumMode: 'ENABLED' }), {
+        abortSignal: this.signal,
+      });
       // Servers without versioning (s3rver, versioning off) may ignore VersionId and answer with the current object.
       if (options.versionId && res.VersionId !== options.versionId) return undefined;
       const sha = res.ChecksumSHA256 && !res.ChecksumSHA256.includes('-') && res.ChecksumType !== 'COMPOSITE' ? res.ChecksumSHA256 : undefined;
@@ -370,14 +405,23 @@ export class S3Store implements ModelStore {
     for (;;) {
       let page;
       try {
-        page = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }), { abortSignal: this.signal });
+        page = await this.client.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+          { abortSignal: this.signal },
+        );
       } catch (err) {
         if (httpStatusOf(err) === 501 || httpStatusOf(err) === 405 || errorName(err) === 'NotImplemented' || errorName(err) === 'MethodNotAllowed') return out;
         throw this.describe(err, `list the versions of '${key}'`, false);
       }
       for (const v of page.Versions ?? []) {
         if (v.Key !== key) continue;
-        out.push({ key, size: v.Size ?? 0, lastModified: v.LastModified ?? new Date(0), etag: stripQuotes(v.ETag), versionId: v.VersionId && v.VersionId !== 'null' ? v.VersionId : undefined });
+        out.push({
+          key,
+          size: v.Size ?? 0,
+          lastModified: v.LastModified ?? new Date(0),
+          etag: stripQuotes(v.ETag),
+          versionId: v.VersionId && v.VersionId !== 'null' ? v.VersionId : undefined,
+        });
       }
       if (!page.IsTruncated) break;
       keyMarker = page.NextKeyMarker;
@@ -392,7 +436,13 @@ export class S3Store implements ModelStore {
     let res;
     try {
       res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: options.ifMatch ? `"${stripQuotes(options.ifMatch)}"` : undefined, VersionId: options.versionId }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: `bytes=${start}-${end - 1}`,
+          IfMatch: options.ifMatch ? `"${stripQuotes(options.ifMatch)}"` : undefined,
+          VersionId: options.versionId,
+        }),
         { abortSignal: options.signal ?? this.signal },
       );
     } catch (err) {
@@ -414,7 +464,10 @@ export class S3Store implements ModelStore {
     const sent = m ? Number(m[2]) - first + 1 : res.ContentLength;
     if (first !== start) {
       body.destroy();
-      throw new UserError(`The S3 endpoint answered bytes from ${first} when ${start}-${end - 1} of ${this.uriOf(key)} were asked for: the server does not support ranged reads correctly.`, { code: 'RangeNotSupported' });
+      throw new UserError(
+        `The S3 endpoint answered bytes from ${first} when ${start}-${end - 1} of ${this.uriOf(key)} were asked for: the server does not support ranged reads correctly.`,
+        { code: 'RangeNotSupported' },
+      );
     }
     if (sent !== undefined && sent > end - start) return limitStream(body, end - start);
     return body;
@@ -426,10 +479,19 @@ export class S3Store implements ModelStore {
     const status = httpStatusOf(err);
     const where = this.endpoint ? `at ${this.endpoint}` : `in region ${this.region}`;
     if (name === 'NoSuchBucket') {
-      return new NotFoundError(`Bucket '${this.bucket}' does not exist ${where}: check the bucket input${this.endpoint ? ' and s3Endpoint' : ' and region'}.`, { input: 'bucket', cause: err, statusCode: status });
+      return new NotFoundError(`Bucket '${this.bucket}' does not exist ${where}: check the bucket input${this.endpoint ? ' and s3Endpoint' : ' and region'}.`, {
+        input: 'bucket',
+        cause: err,
+        statusCode: status,
+      });
     }
     if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
-      return new UserError(`Bucket '${this.bucket}' is not in region ${this.region}: set the region input to the bucket's region.`, { code: 'WrongRegion', input: 'region', cause: err, statusCode: status });
+      return new UserError(`Bucket '${this.bucket}' is not in region ${this.region}: set the region input to the bucket's region.`, {
+        code: 'WrongRegion',
+        input: 'region',
+        cause: err,
+        statusCode: status,
+      });
     }
     if (name === 'CredentialsProviderError' || (err instanceof Error && /Could not load credentials/i.test(err.message))) {
       return new AuthError(
@@ -439,7 +501,10 @@ export class S3Store implements ModelStore {
     }
     const message = err instanceof Error ? err.message : '';
     if (this.roleArn && (/AssumeRole/i.test(message) || name === 'InvalidClientTokenId' || name === 'RegionDisabledException')) {
-      return new AuthError(`Assuming role '${this.roleArn}' failed (${name || 'STS error'}): allow sts:AssumeRole for the connection's key in the role's trust policy and check the external id.`, { input: 's3Connection', cause: err, statusCode: status });
+      return new AuthError(
+        `Assuming role '${this.roleArn}' failed (${name || 'STS error'}): allow sts:AssumeRole for the connection's key in the role's trust policy and check the external id.`,
+        { input: 's3Connection', cause: err, statusCode: status },
+      );
     }
     if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
       let fix: string;
@@ -467,7 +532,11 @@ export class S3Store implements ModelStore {
     const net = timeoutDetail(err) ?? networkCode(err);
     if (net) {
       const host = this.endpoint ?? `s3.${this.region}.amazonaws.com`;
-      return new UserError(`The S3 endpoint ${host} cannot be reached (${net}): check the ${this.endpointInput} input, DNS and the agent's proxy settings.`, { code: 'Unreachable', input: this.endpointInput === 'region' ? 'region' : 's3Endpoint', cause: err });
+      return new UserError(`The S3 endpoint ${host} cannot be reached (${net}): check the ${this.endpointInput} input, DNS and the agent's proxy settings.`, {
+        code: 'Unreachable',
+        input: this.endpointInput === 'region' ? 'region' : 's3Endpoint',
+        cause: err,
+      });
     }
     return err;
   }

@@ -6,7 +6,20 @@ import * as adapter from '../../shared/adapter';
 import { credentialsForImage, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { InputError } from '../../shared/errors';
 import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs';
-import { bundleImage, bundleMessage, type BundleResult, bundleWithDocker, createdFromSources, DEFAULT_APP_DESTINATION, DEFAULT_COMPRESSION, DEFAULT_DOCKERFILE, DEFAULT_IMAGE_FORMAT, DEFAULT_MODEL_DESTINATION, parseReference, type Provenance } from '../../shared/oci';
+import {
+  bundleImage,
+  bundleMessage,
+  type BundleResult,
+  bundleWithDocker,
+  createdFromSources,
+  DEFAULT_APP_DESTINATION,
+  DEFAULT_COMPRESSION,
+  DEFAULT_DOCKERFILE,
+  DEFAULT_IMAGE_FORMAT,
+  DEFAULT_MODEL_DESTINATION,
+  parseReference,
+  type Provenance,
+} from '../../shared/oci';
 import { configureTimeouts } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
 
@@ -36,14 +49,19 @@ function imageName(): string | undefined {
   const name = adapter.getString('imageName');
   if (name === undefined) return undefined;
   const ref = parseReference(name, { input: 'imageName' });
-  if (ref.tag || ref.digest) throw new InputError('imageName', `Input 'imageName' is a repository name such as models/resnet, without tag or digest (got '${name}'): put tags in 'tags'.`);
+  if (ref.tag || ref.digest)
+    throw new InputError(
+      'imageName',
+      `Input 'imageName' is a repository name such as models/resnet, without tag or digest (got '${name}'): put tags in 'tags'.`,
+    );
   return name;
 }
 
 /** The container's working directory: an absolute path in the image (container runtimes refuse a relative one). */
 function workingDirectory(): string | undefined {
   const dir = adapter.getString('workingDirectory');
-  if (dir !== undefined && !dir.startsWith('/')) throw new InputError('workingDirectory', `Input 'workingDirectory' must be an absolute path in the image such as /app (got '${dir}').`);
+  if (dir !== undefined && !dir.startsWith('/'))
+    throw new InputError('workingDirectory', `Input 'workingDirectory' must be an absolute path in the image such as /app (got '${dir}').`);
   return dir;
 }
 

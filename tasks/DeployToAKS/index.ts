@@ -6,7 +6,21 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getBool, getChoice, getInt, getLines, getNetworkLimits, getRequiredString, getString, getVariable, pipelineRunUrl, runTask, setOutput, succeed, taskLogger } from '../../shared/adapter';
+import {
+  getBool,
+  getChoice,
+  getInt,
+  getLines,
+  getNetworkLimits,
+  getRequiredString,
+  getString,
+  getVariable,
+  pipelineRunUrl,
+  runTask,
+  setOutput,
+  succeed,
+  taskLogger,
+} from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { listItems, parseEnvLines } from '../../shared/inputs';
@@ -63,7 +77,10 @@ void runTask(async () => {
     logger: taskLogger,
   };
   if (options.rolloutTimeoutSeconds * 1000 >= limits.deadlineMs) {
-    throw new InputError('networkDeadline', `Input 'networkDeadline' (${limits.deadlineMs / 60_000} minutes) must be longer than 'rolloutTimeoutSeconds' (${options.rolloutTimeoutSeconds} s): the rollout is waited for within the network deadline; raise networkDeadline.`);
+    throw new InputError(
+      'networkDeadline',
+      `Input 'networkDeadline' (${limits.deadlineMs / 60_000} minutes) must be longer than 'rolloutTimeoutSeconds' (${options.rolloutTimeoutSeconds} s): the rollout is waited for within the network deadline; raise networkDeadline.`,
+    );
   }
   // The pushed image is read (tag digest, model annotations) with the imageRegistryConnection when it covers the
   // image's registry; an ACR image otherwise with the AzureRM cluster connection's identity (it needs AcrPull).

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const extractLimits = extract ? parseExtractLimits(adapter.getString('extractLimits')) : undefined;
   const tempDir = adapter.getVariable('Agent.TempDirectory');
   const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
-  if (!destination) throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
+  if (!destination)
+    throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
   const limits = adapter.getNetworkLimits();
   const result = await withNetworkDeadline(limits, (signal) => {

@@ -14,7 +14,9 @@ function readTarget(): RegistryAccess {
   const type = adapter.getChoice('registryType', ['azureContainerRegistry', 'serviceConnection'] as const, 'azureContainerRegistry');
   if (type === 'serviceConnection') return readRegistryConnection('dockerRegistryConnection');
   const endpoint = adapter.readAzureRmEndpoint('azureSubscription');
-  return acrAccessOf(parseRegistryHost(adapter.getRequiredString('azureContainerRegistry'), 'azureContainerRegistry'), endpoint, 'azureSubscription', { logger: adapter.taskLogger });
+  return acrAccessOf(parseRegistryHost(adapter.getRequiredString('azureContainerRegistry'), 'azureContainerRegistry'), endpoint, 'azureSubscription', {
+    logger: adapter.taskLogger,
+  });
 }
 
 async function main(): Promise<void> {

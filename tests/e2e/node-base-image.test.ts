@@ -22,8 +22,14 @@ describe('local Node base image', function () {
 
   it('lists the dynamic loader and libc among the shared libraries of node', () => {
     const libs = sharedLibraries(process.execPath);
-    assert.ok(libs.some((l) => /\/ld-linux[^/]*\.so/.test(l)), `loader in ${libs.join(', ')}`);
-    assert.ok(libs.some((l) => /\/libc\.so/.test(l)), `libc in ${libs.join(', ')}`);
+    assert.ok(
+      libs.some((l) => /\/ld-linux[^/]*\.so/.test(l)),
+      `loader in ${libs.join(', ')}`,
+    );
+    assert.ok(
+      libs.some((l) => /\/libc\.so/.test(l)),
+      `libc in ${libs.join(', ')}`,
+    );
     assert.ok(libs.every((l) => l.startsWith('/')));
   });
 

@@ -66,7 +66,9 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
 
   const expected = sampleModel('1.1.0');
   // FetchModel's folder digest written out by hand: one "path sha256\n" line for the one file.
-  const expectedFolderSha = createHash('sha256').update(`model.json ${createHash('sha256').update(expected.body).digest('hex')}\n`).digest('hex');
+  const expectedFolderSha = createHash('sha256')
+    .update(`model.json ${createHash('sha256').update(expected.body).digest('hex')}\n`)
+    .digest('hex');
 
   it('FetchModel resolves the newest of two published versions from Azure Blob Storage and from S3', () => {
     assert.equal(result.fetchAzure.modelVersion, '1.1.0');
@@ -89,7 +91,10 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     assert.equal(a[Annotation.ModelSha256], result.fetchAzure.modelSha256);
     const labels = found.config.config?.Labels ?? {};
     assert.equal(labels[Annotation.ModelSha256], result.fetchAzure.modelSha256);
-    assert.ok(found.manifest.layers.some((l) => l.digest === result.bundle.modelLayerDigest), 'model layer is in the manifest');
+    assert.ok(
+      found.manifest.layers.some((l) => l.digest === result.bundle.modelLayerDigest),
+      'model layer is in the manifest',
+    );
     assert.deepEqual(found.config.config?.Cmd, ['/app/server.js']);
     assert.deepEqual(found.config.config?.Entrypoint, ['/usr/local/bin/node']);
     // The model layer holds exactly the fetched bytes at /models/model.json.
@@ -123,7 +128,11 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     // Asked here again, independently of the chain: by tag and by the model version tag.
     const reg = services?.registry;
     for (const tag of ['latest', 'model-1.1.0']) {
-      const r = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--creds', `${reg?.username}:${reg?.password}`, `docker://${reg?.host}/samples/model-api:${tag}`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'skopeo',
+        ['inspect', '--tls-verify=false', '--creds', `${reg?.username}:${reg?.password}`, `docker://${reg?.host}/samples/model-api:${tag}`],
+        { encoding: 'utf8' },
+      );
       assert.equal(r.status, 0, r.stderr);
       const info = JSON.parse(r.stdout) as { Digest: string; Labels: Record<string, string> };
       assert.equal(info.Digest, push.imageDigest);
@@ -133,7 +142,11 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
   });
 
   it("the running container's /version serves FetchModel's version and sha256, and /score uses those weights", function () {
-    requirePrerequisite(this, Boolean(services?.docker && services.registry), 'a Docker engine and docker-registry (Debian docker.io, docker-registry; as root)');
+    requirePrerequisite(
+      this,
+      Boolean(services?.docker && services.registry),
+      'a Docker engine and docker-registry (Debian docker.io, docker-registry; as root)',
+    );
     const c = result.container;
     assert.ok(c, 'the container ran');
     assert.equal(c.version.modelSha256, result.fetchAzure.modelSha256);

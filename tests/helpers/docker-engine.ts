@@ -50,7 +50,19 @@ async function start(): Promise<DockerEngine | undefined> {
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
   const child = spawn(
     '/usr/sbin/dockerd',
-    ['--host', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '--iptables=false', '--ip6tables=false', '--bridge=none'],
+    [
+      '--host',
+      `unix://${sock}`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
     { stdio: ['ignore', logFd, logFd], detached: false },
   );
   child.unref();

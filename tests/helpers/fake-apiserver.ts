@@ -23,11 +23,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 
-type Obj = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> } };
+type Obj = Record<string, unknown> & {
+  metadata: Record<string, unknown> & { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+};
 
-export type Scenario =
-  | { kind: 'success' }
-  | { kind: 'fail'; podReason: 'CrashLoopBackOff' | 'OOMKilled' | 'ImagePullBackOff'; deadline: boolean };
+export type Scenario = { kind: 'success' } | { kind: 'fail'; podReason: 'CrashLoopBackOff' | 'OOMKilled' | 'ImagePullBackOff'; deadline: boolean };
 
 export interface RecordedRequest {
   method: string;
@@ -105,8 +105,28 @@ export function testCertificates(): { ca: string; cert: string; key: string } {
     run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=fake-kube-ca']);
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver']);
     writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
-    certs = { ca: readFileSync(join(dir, 'ca.crt'), 'utf8'), cert: readFileSync(join(dir, 'server.crt'), 'utf8'), key: readFileSync(join(dir, 'server.key'), 'utf8') };
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
+    certs = {
+      ca: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+      cert: readFileSync(join(dir, 'server.crt'), 'utf8'),
+      key: readFileSync(join(dir, 'server.key'), 'utf8'),
+    };
     return certs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -200,7 +220,9 @@ export class FakeApiServer {
 
   list(groupVersion: string, resource: string, namespace?: string): Obj[] {
     const prefix = `${groupVersion}|${resource}|`;
-    return [...this.store.entries()].filter(([k, v]) => k.startsWith(prefix) && (namespace === undefined || v.metadata.namespace === namespace)).map(([, v]) => v);
+    return [...this.store.entries()]
+      .filter(([k, v]) => k.startsWith(prefix) && (namespace === undefined || v.metadata.namespace === namespace))
+      .map(([, v]) => v);
   }
 
   requestsMatching(method: string, pathPart: string): RecordedRequest[] {
@@ -241,10 +263,12 @@ export class FakeApiServer {
     // Discovery
     if (url.pathname === '/api') return this.send(res, 200, JSON.stringify({ kind: 'APIVersions', versions: ['v1'] }));
     if (url.pathname === '/apis') {
-      const groups = Object.keys(GROUPS).filter((g) => g.includes('/')).map((gv) => {
-        const [name, version] = gv.split('/') as [string, string];
-        return { name, versions: [{ groupVersion: gv, version }], preferredVersion: { groupVersion: gv, version } };
-      });
+      const groups = Object.keys(GROUPS)
+        .filter((g) => g.includes('/'))
+        .map((gv) => {
+          const [name, version] = gv.split('/') as [string, string];
+          return { name, versions: [{ groupVersion: gv, version }], preferredVersion: { groupVersion: gv, version } };
+        });
       return this.send(res, 200, JSON.stringify({ kind: 'APIGroupList', apiVersion: 'v1', groups }));
     }
     let gv: string;
@@ -271,7 +295,15 @@ export class FakeApiServer {
     if (namespace && this.options.forbiddenNamespaces?.includes(namespace)) {
       const verb = method === 'PATCH' ? 'patch' : method === 'POST' ? 'create' : name ? 'get' : 'list';
       const group = gv.includes('/') ? gv.split('/')[0] : '';
-      return this.send(res, 403, statusBody(403, 'Forbidden', `${resource}${group ? `.${group}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "system:serviceaccount:ci:deployer" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`));
+      return this.send(
+        res,
+        403,
+        statusBody(
+          403,
+          'Forbidden',
+          `${resource}${group ? `.${group}` : ''}${name ? ` "${name}"` : ''} is forbidden: User "system:serviceaccount:ci:deployer" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
+        ),
+      );
     }
     if (def.namespaced && namespace && !this.get('v1', 'namespaces', undefined, namespace) && method !== 'GET') {
       return this.send(res, 404, statusBody(404, 'NotFound', `namespaces "${namespace}" not found`));
@@ -294,7 +326,8 @@ export class FakeApiServer {
     }
     if (method === 'POST' && resource === 'namespaces') {
       const obj = JSON.parse(body) as Obj;
-      if (this.get('v1', 'namespaces', undefined, obj.metadata.name)) return this.send(res, 409, statusBody(409, 'AlreadyExists', `namespaces "${obj.metadata.name}" already exists`));
+      if (this.get('v1', 'namespaces', undefined, obj.metadata.name))
+        return this.send(res, 409, statusBody(409, 'AlreadyExists', `namespaces "${obj.metadata.name}" already exists`));
       if (query.dryRun === 'All') return this.send(res, 201, JSON.stringify({ ...obj, status: { phase: 'Active' } }));
       const created = this.put('v1', 'namespaces', undefined, { ...obj, status: { phase: 'Active' } });
       return this.send(res, 201, JSON.stringify(created));
@@ -303,7 +336,15 @@ export class FakeApiServer {
       const ct = (req.headers['content-type'] ?? '').split(';')[0];
       if (ct === 'application/apply-patch+yaml') return this.apply(res, gv, def, namespace, name, body, query);
       if (ct === 'application/json-patch+json' && resource === 'deployments') return this.jsonPatch(res, gv, namespace, name, body);
-      return this.send(res, 415, statusBody(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+      return this.send(
+        res,
+        415,
+        statusBody(
+          415,
+          'UnsupportedMediaType',
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+        ),
+      );
     }
     return this.send(res, 405, statusBody(405, 'MethodNotAllowed', `${method} is not supported by the fake server`));
   }
@@ -317,17 +358,32 @@ export class FakeApiServer {
     this.send(res, 200, JSON.stringify({ kind: `${def.kind}List`, apiVersion: gv, metadata: { resourceVersion: String(this.rv) }, items }));
   }
 
-  private apply(res: ServerResponse, gv: string, def: Resource, namespace: string | undefined, name: string, body: string, query: Record<string, string>): void {
-    if (!query.fieldManager) return this.send(res, 422, statusBody(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
+  private apply(
+    res: ServerResponse,
+    gv: string,
+    def: Resource,
+    namespace: string | undefined,
+    name: string,
+    body: string,
+    query: Record<string, string>,
+  ): void {
+    if (!query.fieldManager)
+      return this.send(
+        res,
+        422,
+        statusBody(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'),
+      );
     let obj: Obj;
     try {
       obj = yaml.load(body) as Obj;
     } catch (err) {
       return this.send(res, 400, statusBody(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`));
     }
-    if (obj?.kind !== def.kind || obj.apiVersion !== gv) return this.send(res, 400, statusBody(400, 'BadRequest', `the kind or apiVersion in the body (${obj?.apiVersion}/${obj?.kind}) does not match the URL`));
+    if (obj?.kind !== def.kind || obj.apiVersion !== gv)
+      return this.send(res, 400, statusBody(400, 'BadRequest', `the kind or apiVersion in the body (${obj?.apiVersion}/${obj?.kind}) does not match the URL`));
     if (obj.metadata?.name !== name) return this.send(res, 400, statusBody(400, 'BadRequest', 'the name of the object does not match the name on the URL'));
-    if (def.namespaced && (obj.metadata.namespace ?? namespace) !== namespace) return this.send(res, 400, statusBody(400, 'BadRequest', 'the namespace of the object does not match the namespace on the request'));
+    if (def.namespaced && (obj.metadata.namespace ?? namespace) !== namespace)
+      return this.send(res, 400, statusBody(400, 'BadRequest', 'the namespace of the object does not match the namespace on the request'));
     const existing = this.get(gv, def.name, namespace, name);
     const merged = clone(existing ?? ({ metadata: { name } } as Obj));
     for (const [k, v] of Object.entries(obj)) if (k !== 'metadata' && k !== 'status') merged[k] = v;
@@ -341,10 +397,19 @@ export class FakeApiServer {
     const specChanged = JSON.stringify(existing?.spec) !== JSON.stringify(obj.spec);
     merged.metadata.generation = ((existing?.metadata.generation as number | undefined) ?? 0) + (specChanged || !existing ? 1 : 0);
     if (query.dryRun === 'All' && this.options.failDryRunOf?.includes(name)) {
-      return this.send(res, 403, statusBody(403, 'Forbidden', `${def.name} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource "${def.name}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`));
+      return this.send(
+        res,
+        403,
+        statusBody(
+          403,
+          'Forbidden',
+          `${def.name} "${name}" is forbidden: User "system:serviceaccount:ci:deployer" cannot patch resource "${def.name}"${namespace ? ` in the namespace "${namespace}"` : ' at the cluster scope'}`,
+        ),
+      );
     }
     if (query.dryRun === 'All') return this.send(res, 200, JSON.stringify(merged));
-    if (this.options.failApplyOf?.includes(name)) return this.send(res, 500, statusBody(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out'));
+    if (this.options.failApplyOf?.includes(name))
+      return this.send(res, 500, statusBody(500, 'InternalError', 'Internal error occurred: etcdserver: request timed out'));
     if (!existing) delete merged.status;
     const stored = this.put(gv, def.name, namespace, merged);
     if (def.name === 'deployments' && (specChanged || !existing)) this.reconcileDeployment(stored);
@@ -357,13 +422,17 @@ export class FakeApiServer {
     const ops = JSON.parse(body) as { op: string; path: string; value?: unknown }[];
     const obj = clone(existing) as Record<string, unknown>;
     for (const op of ops) {
-      const keys = op.path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+      const keys = op.path
+        .split('/')
+        .slice(1)
+        .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
       const last = keys.pop() as string;
       let cur = obj;
       for (const k of keys) cur = cur[k] as Record<string, unknown>;
       if (op.op === 'replace' || op.op === 'add') cur[last] = op.value;
       else if (op.op === 'remove') delete cur[last];
-      else if (op.op === 'test' && JSON.stringify(cur[last]) !== JSON.stringify(op.value)) return this.send(res, 422, statusBody(422, 'Invalid', `test operation on ${op.path} failed`));
+      else if (op.op === 'test' && JSON.stringify(cur[last]) !== JSON.stringify(op.value))
+        return this.send(res, 422, statusBody(422, 'Invalid', `test operation on ${op.path} failed`));
     }
     const o = obj as Obj;
     const specChanged = JSON.stringify(existing.spec) !== JSON.stringify(o.spec);
@@ -377,7 +446,9 @@ export class FakeApiServer {
   private reconcileDeployment(d: Obj): void {
     const ns = d.metadata.namespace as string;
     const spec = d.spec as { replicas?: number; template: { metadata?: { labels?: Record<string, string> }; spec: { containers: { image: string }[] } } };
-    const owned = this.list('apps/v1', 'replicasets', ns).filter((rs) => (rs.metadata.ownerReferences as { uid: string }[] | undefined)?.some((r) => r.uid === d.metadata.uid));
+    const owned = this.list('apps/v1', 'replicasets', ns).filter((rs) =>
+      (rs.metadata.ownerReferences as { uid: string }[] | undefined)?.some((r) => r.uid === d.metadata.uid),
+    );
     const maxRev = Math.max(0, ...owned.map((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)));
     const key = templateKey(spec.template);
     const current = owned.find((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision']) === maxRev);
@@ -422,7 +493,12 @@ export class FakeApiServer {
     const gen = d.metadata.generation as number;
     const t = r.tick++;
     const progressing = (status: string, reason: string, message: string) => ({ type: 'Progressing', status, reason, message });
-    const available = (ok: boolean) => ({ type: 'Available', status: ok ? 'True' : 'False', reason: ok ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', message: ok ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' });
+    const available = (ok: boolean) => ({
+      type: 'Available',
+      status: ok ? 'True' : 'False',
+      reason: ok ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+      message: ok ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+    });
     const old = r.oldReplicas;
     let status: Record<string, unknown>;
     if (t === 0) {
@@ -442,7 +518,14 @@ export class FakeApiServer {
         observedGeneration: gen,
         ...Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 0)), // Go omits zero fields
         ...(s.availableReplicas ? { readyReplicas: s.availableReplicas } : {}),
-        conditions: [available(s.availableReplicas >= n - 0), progressing('True', done ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', `ReplicaSet "${r.newRs}" ${done ? 'has successfully progressed' : 'is progressing'}.`)],
+        conditions: [
+          available(s.availableReplicas >= n - 0),
+          progressing(
+            'True',
+            done ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+            `ReplicaSet "${r.newRs}" ${done ? 'has successfully progressed' : 'is progressing'}.`,
+          ),
+        ],
       };
     } else {
       const exceeded = r.scenario.deadline && t >= 3;
@@ -452,7 +535,12 @@ export class FakeApiServer {
         updatedReplicas: 1,
         ...(old ? { availableReplicas: old, readyReplicas: old } : {}),
         unavailableReplicas: 1,
-        conditions: [available(old >= n), exceeded ? progressing('False', 'ProgressDeadlineExceeded', `ReplicaSet "${r.newRs}" has timed out progressing.`) : progressing('True', 'ReplicaSetUpdated', `ReplicaSet "${r.newRs}" is progressing.`)],
+        conditions: [
+          available(old >= n),
+          exceeded
+            ? progressing('False', 'ProgressDeadlineExceeded', `ReplicaSet "${r.newRs}" has timed out progressing.`)
+            : progressing('True', 'ReplicaSetUpdated', `ReplicaSet "${r.newRs}" is progressing.`),
+        ],
       };
     }
     d.status = status;
@@ -462,7 +550,8 @@ export class FakeApiServer {
     const key = `${s.metadata.namespace}/${s.metadata.name}`;
     const n = (this.serviceReads.get(key) ?? 0) + 1;
     this.serviceReads.set(key, n);
-    if ((s.spec as { type?: string }).type === 'LoadBalancer' && n >= 2 && this.options.lbIngress) s.status = { loadBalancer: { ingress: [this.options.lbIngress] } };
+    if ((s.spec as { type?: string }).type === 'LoadBalancer' && n >= 2 && this.options.lbIngress)
+      s.status = { loadBalancer: { ingress: [this.options.lbIngress] } };
   }
 
   /** Pods of every Deployment's current and previous ReplicaSets, following the timelines. */
@@ -470,17 +559,27 @@ export class FakeApiServer {
     const out: Obj[] = [];
     for (const d of this.list('apps/v1', 'deployments', namespace)) {
       const r = this.rollouts.get(`${d.metadata.namespace}/${d.metadata.name}`);
-      const rss = this.list('apps/v1', 'replicasets', d.metadata.namespace).filter((rs) => (rs.metadata.ownerReferences as { uid: string }[] | undefined)?.some((o) => o.uid === d.metadata.uid));
+      const rss = this.list('apps/v1', 'replicasets', d.metadata.namespace).filter((rs) =>
+        (rs.metadata.ownerReferences as { uid: string }[] | undefined)?.some((o) => o.uid === d.metadata.uid),
+      );
       for (const rs of rss) {
         const isNew = rs.metadata.name === r?.newRs;
         const failing = isNew && r?.scenario.kind === 'fail';
-        const count = isNew ? (failing ? 1 : ((d.spec as { replicas?: number }).replicas ?? 1)) : failing ? r?.oldReplicas ?? 0 : 0;
-        const tpl = (rs.spec as { template: { metadata: { labels: Record<string, string> }; spec: { containers: { name: string; image: string }[] } } }).template;
+        const count = isNew ? (failing ? 1 : ((d.spec as { replicas?: number }).replicas ?? 1)) : failing ? (r?.oldReplicas ?? 0) : 0;
+        const tpl = (rs.spec as { template: { metadata: { labels: Record<string, string> }; spec: { containers: { name: string; image: string }[] } } })
+          .template;
         for (let i = 0; i < count; i++) {
           const reason = r?.scenario.kind === 'fail' ? r.scenario.podReason : undefined;
           const containerStatuses = tpl.spec.containers.map((c) => {
             if (!failing) return { name: c.name, image: c.image, ready: true, restartCount: 0, state: { running: { startedAt: '2024-01-01T00:00:00Z' } } };
-            if (reason === 'ImagePullBackOff') return { name: c.name, image: c.image, ready: false, restartCount: 0, state: { waiting: { reason, message: `Back-off pulling image "${c.image}"` } } };
+            if (reason === 'ImagePullBackOff')
+              return {
+                name: c.name,
+                image: c.image,
+                ready: false,
+                restartCount: 0,
+                state: { waiting: { reason, message: `Back-off pulling image "${c.image}"` } },
+              };
             return {
               name: c.name,
               image: c.image,
@@ -495,7 +594,11 @@ export class FakeApiServer {
             kind: 'Pod',
             metadata: { name: `${rs.metadata.name}-p${i}`, namespace: d.metadata.namespace, labels: tpl.metadata.labels },
             spec: tpl.spec,
-            status: { phase: failing && reason === 'ImagePullBackOff' ? 'Pending' : 'Running', conditions: [{ type: 'Ready', status: failing ? 'False' : 'True' }], containerStatuses },
+            status: {
+              phase: failing && reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
+              conditions: [{ type: 'Ready', status: failing ? 'False' : 'True' }],
+              containerStatuses,
+            },
           } as Obj);
         }
       }
@@ -506,7 +609,7 @@ export class FakeApiServer {
   private events(namespace: string | undefined): Obj[] {
     const out: Obj[] = [];
     for (const p of this.pods(namespace)) {
-      const cs = ((p.status as { containerStatuses: { state: { waiting?: { reason: string } } }[] }).containerStatuses[0]?.state.waiting?.reason) ?? '';
+      const cs = (p.status as { containerStatuses: { state: { waiting?: { reason: string } } }[] }).containerStatuses[0]?.state.waiting?.reason ?? '';
       if (!cs) continue;
       out.push({
         apiVersion: 'v1',
@@ -602,18 +705,44 @@ export class FakeArm {
     if (url.pathname === '/msi/token') {
       if (req.headers['x-identity-header'] !== MSI_HEADER) return reply(401, { error: 'unauthorized', error_description: 'missing X-IDENTITY-HEADER' });
       const expiresOn = Math.floor(Date.now() / 1000) + 3600;
-      return reply(200, { access_token: this.token, expires_on: String(expiresOn), resource: url.searchParams.get('resource') ?? '', token_type: 'Bearer', client_id: 'fake-msi' });
+      return reply(200, {
+        access_token: this.token,
+        expires_on: String(expiresOn),
+        resource: url.searchParams.get('resource') ?? '',
+        token_type: 'Bearer',
+        client_id: 'fake-msi',
+      });
     }
-    if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
-    const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)\/(listClusterUserCredential|listClusterAdminCredential)$/i.exec(url.pathname);
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } });
+    const m =
+      /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.ContainerService\/managedClusters\/([^/]+)\/(listClusterUserCredential|listClusterAdminCredential)$/i.exec(
+        url.pathname,
+      );
     if (req.method !== 'POST' || !m) return reply(404, { error: { code: 'NotFound', message: `no route ${req.method} ${url.pathname}` } });
-    if (url.searchParams.get('api-version') !== '2024-05-01') return reply(400, { error: { code: 'InvalidApiVersionParameter', message: 'unsupported api-version' } });
+    if (url.searchParams.get('api-version') !== '2024-05-01')
+      return reply(400, { error: { code: 'InvalidApiVersionParameter', message: 'unsupported api-version' } });
     const c = this.clusters.find((x) => x.subscriptionId === m[1] && x.resourceGroup.toLowerCase() === (m[2] as string).toLowerCase() && x.name === m[3]);
-    if (!c) return reply(404, { error: { code: 'ResourceNotFound', message: `The Resource 'Microsoft.ContainerService/managedClusters/${m[3]}' under resource group '${m[2]}' was not found.` } });
-    if (c.failWith === 403) return reply(403, { error: { code: 'AuthorizationFailed', message: `The client does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/${m[4]}/action'.` } });
+    if (!c)
+      return reply(404, {
+        error: {
+          code: 'ResourceNotFound',
+          message: `The Resource 'Microsoft.ContainerService/managedClusters/${m[3]}' under resource group '${m[2]}' was not found.`,
+        },
+      });
+    if (c.failWith === 403)
+      return reply(403, {
+        error: {
+          code: 'AuthorizationFailed',
+          message: `The client does not have authorization to perform action 'Microsoft.ContainerService/managedClusters/${m[4]}/action'.`,
+        },
+      });
     if (c.failWith) return reply(c.failWith, { error: { code: 'Failure', message: 'configured failure' } });
     const admin = m[4] === 'listClusterAdminCredential';
-    if (admin && !c.adminKubeconfig) return reply(400, { error: { code: 'BadRequest', message: 'Getting static credential is not allowed because this cluster is set to disable local accounts.' } });
+    if (admin && !c.adminKubeconfig)
+      return reply(400, {
+        error: { code: 'BadRequest', message: 'Getting static credential is not allowed because this cluster is set to disable local accounts.' },
+      });
     const value = Buffer.from(admin ? (c.adminKubeconfig as string) : c.userKubeconfig).toString('base64');
     return reply(200, { kubeconfigs: [{ name: admin ? 'clusterAdmin' : 'clusterUser', value }] });
   }
@@ -632,7 +761,19 @@ export function entraKubeconfig(server: FakeApiServer): string {
           exec: {
             apiVersion: 'client.authentication.k8s.io/v1beta1',
             command: 'kubelogin',
-            args: ['get-token', '--environment', 'AzurePublicCloud', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630', '--client-id', '80faf920-1908-4b52-b5ef-a8e7bedfc67a', '--tenant-id', 'tenant', '--login', 'devicecode'],
+            args: [
+              'get-token',
+              '--environment',
+              'AzurePublicCloud',
+              '--server-id',
+              '6dae42f8-4368-4678-94ff-3960e28e3630',
+              '--client-id',
+              '80faf920-1908-4b52-b5ef-a8e7bedfc67a',
+              '--tenant-id',
+              'tenant',
+              '--login',
+              'devicecode',
+            ],
             interactiveMode: 'IfAvailable',
             provideClusterInfo: false,
           },

@@ -54,7 +54,13 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-const REASONS: Record<number, string> = { 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = {
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 interface RequestHead {
   method: string;
@@ -78,7 +84,10 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
   let stats = fresh();
   const sockets = new Set<net.Socket>();
 
-  type Decision = { kind: 'fail'; status: number; retryAfterSeconds?: number; body: string; contentType: string } | { kind: 'cut' | 'stall'; afterBytes: number } | { kind: 'pass' };
+  type Decision =
+    | { kind: 'fail'; status: number; retryAfterSeconds?: number; body: string; contentType: string }
+    | { kind: 'cut' | 'stall'; afterBytes: number }
+    | { kind: 'pass' };
 
   const decide = (head: RequestHead): Decision => {
     if (faults.methods && !faults.methods.includes(head.method)) return { kind: 'pass' };
@@ -90,7 +99,13 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
     const f = faults.failRequests;
     if (f && f.count > 0) {
       f.count--;
-      return { kind: 'fail', status: f.status ?? 503, retryAfterSeconds: f.retryAfterSeconds, body: f.body ?? 'injected fault\n', contentType: f.contentType ?? 'text/plain' };
+      return {
+        kind: 'fail',
+        status: f.status ?? 503,
+        retryAfterSeconds: f.retryAfterSeconds,
+        body: f.body ?? 'injected fault\n',
+        contentType: f.contentType ?? 'text/plain',
+      };
     }
     const c = faults.cutResponses;
     if (c && c.count > 0) {

@@ -92,7 +92,25 @@ function makeCert(dir: string): { key: string; cert: string; caFile: string } {
   const cert = join(dir, 'cert.pem');
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=hostile', '-addext', 'subjectAltName=DNS:registry.invalid,DNS:storage.invalid,DNS:auth.invalid'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=hostile',
+      '-addext',
+      'subjectAltName=DNS:registry.invalid,DNS:storage.invalid,DNS:auth.invalid',
+    ],
     { stdio: 'ignore' },
   );
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8'), caFile: cert };
@@ -123,7 +141,8 @@ export async function startHostileRegistry(options: HostileRegistryOptions): Pro
   const origins = { registry: '', foreign: '' };
   const registryName = options.registryName ?? 'registry.invalid';
 
-  const fill = (template: string, id = '', digest = ''): string => template.replace('{registry}', origins.registry).replace('{foreign}', origins.foreign).replace('{id}', id).replace('{digest}', digest);
+  const fill = (template: string, id = '', digest = ''): string =>
+    template.replace('{registry}', origins.registry).replace('{foreign}', origins.foreign).replace('{id}', id).replace('{digest}', digest);
   const realm = () => fill(options.realm ?? (options.auth === 'acr' ? '{registry}/oauth2/token' : '{registry}/token'));
   const challenge = () => (options.auth === 'basic' ? 'Basic realm="hostile"' : `Bearer realm="${realm()}",service="hostile"`);
   const basic = `Basic ${Buffer.from(`${options.username ?? ''}:${options.password ?? ''}`).toString('base64')}`;
@@ -132,7 +151,8 @@ export async function startHostileRegistry(options: HostileRegistryOptions): Pro
     res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
-  const denied = (res: http.ServerResponse) => json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'WWW-Authenticate': challenge() });
+  const denied = (res: http.ServerResponse) =>
+    json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'WWW-Authenticate': challenge() });
 
   /** Upload session requests (on whichever listener the Location named). */
   const uploadRequest = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, id: string, body: Buffer, own: string) => {
@@ -209,7 +229,8 @@ export async function startHostileRegistry(options: HostileRegistryOptions): Pro
     if (session) return uploadRequest(req, res, url, session[1] as string, body, own);
     const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname);
     if (manifest && req.method === 'PUT') {
-      if (options.refuseTags?.includes(manifest[2] as string)) return json(res, 403, { errors: [{ code: 'DENIED', message: `tag ${manifest[2]} is immutable` }] });
+      if (options.refuseTags?.includes(manifest[2] as string))
+        return json(res, 403, { errors: [{ code: 'DENIED', message: `tag ${manifest[2]} is immutable` }] });
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
       res.writeHead(201, { 'Docker-Content-Digest': digest, Location: `/v2/${manifest[1]}/manifests/${digest}` });
       return res.end();
@@ -221,7 +242,13 @@ export async function startHostileRegistry(options: HostileRegistryOptions): Pro
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', own);
     records.push({ listener: 'foreign', method: req.method ?? '', url: url.toString(), headers: req.headers, body: body.toString('latin1').slice(0, 65536) });
-    if (options.foreignChallenges) return json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'sign in here' }] }, { 'WWW-Authenticate': `Bearer realm="${own}/token",service="foreign"` });
+    if (options.foreignChallenges)
+      return json(
+        res,
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'sign in here' }] },
+        { 'WWW-Authenticate': `Bearer realm="${own}/token",service="foreign"` },
+      );
     const session = /\/uploads\/([0-9a-f]+)$/.exec(url.pathname);
     if (session) return uploadRequest(req, res, url, session[1] as string, body, own);
     // Anything else (token requests, blob redirects): a plain 404.
@@ -254,7 +281,12 @@ export async function startHostileRegistry(options: HostileRegistryOptions): Pro
     const url = new URL(req.url ?? '/', 'http://aux');
     if (url.pathname === '/msi') {
       if (req.headers['x-identity-header'] !== 'hostile') return json(res, 401, { error: 'bad header' });
-      return json(res, 200, { access_token: options.entraToken ?? 'none', expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer' });
+      return json(res, 200, {
+        access_token: options.entraToken ?? 'none',
+        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+        resource: url.searchParams.get('resource'),
+        token_type: 'Bearer',
+      });
     }
     if (url.pathname === '/records') return json(res, 200, records);
     return json(res, 404, {});
@@ -294,7 +326,10 @@ export interface HostileRegistryProcess extends HostileRegistryInfo {
 
 /** Starts the hostile registry in a child process. */
 export async function startHostileRegistryProcess(options: HostileRegistryOptions): Promise<HostileRegistryProcess> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'hostile-registry-main.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'hostile-registry-main.ts'), JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: join(__dirname, '..', '..'),
+  });
   const info = await new Promise<HostileRegistryInfo>((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {

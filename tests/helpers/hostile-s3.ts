@@ -185,7 +185,10 @@ export async function startHostileS3(): Promise<HostileS3> {
       return (await res.json()) as HostileS3Request[];
     },
     async setObjects(bucket, objects) {
-      const body = JSON.stringify({ bucket, objects: Object.fromEntries(Object.entries(objects).map(([k, v]) => [k, (Buffer.isBuffer(v) ? v : Buffer.from(v)).toString('base64')])) });
+      const body = JSON.stringify({
+        bucket,
+        objects: Object.fromEntries(Object.entries(objects).map(([k, v]) => [k, (Buffer.isBuffer(v) ? v : Buffer.from(v)).toString('base64')])),
+      });
       const res = await fetch(`${endpoint}${CONTROL}objects`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
       if (res.status !== 204) throw new Error(`hostile S3 control answered ${res.status}`);
     },

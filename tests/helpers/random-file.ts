@@ -8,7 +8,7 @@ export function writeRandomFile(file: string, size: number): { sha256: string; m
   const md5 = createHash('md5');
   const fd = openSync(file, 'w');
   try {
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const n = Math.min(4 * 1024 * 1024, size - done);
       const b = randomBytes(n);
       sha.update(b);

@@ -77,7 +77,9 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
   let stopServer: () => Promise<void>;
   if (options.childProcess === true || !options.inProcess) {
     const bin = resolve(__dirname, '../../node_modules/s3rver/bin/s3rver.js');
-    const proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '--address', '127.0.0.1', '--port', String(port), '--directory', dir, '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '--address', '127.0.0.1', '--port', String(port), '--directory', dir, '--silent'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     if (proc.pid === undefined) throw new Error('s3rver did not start');
     const childPid = proc.pid;
     let stderr = '';
@@ -134,7 +136,13 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
     },
     async putObject(bucket, key, body, put = {}) {
       await client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: put.metadata, ContentLength: put.contentLength ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined) }),
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          Metadata: put.metadata,
+          ContentLength: put.contentLength ?? (typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined),
+        }),
       );
       if (put.tags) {
         await client.send(

@@ -85,7 +85,14 @@ function parseScope(scope: string): AccessEntry | undefined {
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first < 0 || last <= first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 async function readBody(req: http.IncomingMessage): Promise<string> {
@@ -98,9 +105,29 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const dir = mkdtempSync(join(tmpdir(), 'token-server-'));
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=test-token-issuer'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=test-token-issuer',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   const key = createPrivateKey(readFileSync(keyPath));
   const certDer = Buffer.from(new X509Certificate(readFileSync(certPath)).raw);
   const issuer = 'test-token-issuer';
@@ -115,14 +142,24 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     for (const s of scopes) {
       const e = parseScope(s);
       if (!e || e.type !== 'repository') continue;
-      const allowed = identity === '' ? [] : options.policy ? options.policy(identity, e.name, e.actions) : options.readOnly?.includes(identity) ? ['pull'] : e.actions;
+      const allowed =
+        identity === '' ? [] : options.policy ? options.policy(identity, e.name, e.actions) : options.readOnly?.includes(identity) ? ['pull'] : e.actions;
       const granted = e.actions.filter((a) => allowed.includes(a));
       if (granted.length) access.push({ type: e.type, name: e.name, actions: granted });
     }
     stats.tokensIssued++;
     stats.lastScopes = scopes;
     const exp = now + lifetime - (options.compensateRegistryLeeway ? 60 : 0);
-    const token = makeJwt(key, certDer, { iss: issuer, sub: identity, aud: options.service, exp, nbf: now - 120, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const token = makeJwt(key, certDer, {
+      iss: issuer,
+      sub: identity,
+      aud: options.service,
+      exp,
+      nbf: now - 120,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    });
     return { token, access_token: token, expires_in: options.advertisedLifetimeSec ?? lifetime, issued_at: new Date(now * 1000).toISOString() };
   };
 
@@ -140,14 +177,21 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/oauth2/token' && req.method === 'GET') {
-        const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+        const scopes = url.searchParams
+          .getAll('scope')
+          .flatMap((s) => s.split(' '))
+          .filter(Boolean);
         const auth = req.headers.authorization;
         if (!auth) {
           if (!options.allowAnonymous) return deny(res, 401, 'authentication required');
           return json(res, 200, issue('', scopes));
         }
         const m = /^Basic (.+)$/i.exec(auth);
-        const [user, ...rest] = m ? Buffer.from(m[1] as string, 'base64').toString('utf8').split(':') : [];
+        const [user, ...rest] = m
+          ? Buffer.from(m[1] as string, 'base64')
+              .toString('utf8')
+              .split(':')
+          : [];
         const pass = rest.join(':');
         if (!user || options.users?.[user] === undefined || options.users[user] !== pass) return deny(res, 401, 'invalid username or password');
         stats.basicTokens++;
@@ -173,7 +217,11 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         if (form.get('grant_type') !== 'access_token') return deny(res, 400, 'grant_type must be access_token');
         if (form.get('service') !== options.service) return deny(res, 400, `unknown service ${form.get('service')}`);
         const entra = form.get('access_token') ?? '';
-        const identity = options.validateEntraToken ? options.validateEntraToken(entra, form.get('tenant') ?? undefined) : options.entraTokenPrefix && entra.startsWith(options.entraTokenPrefix) ? 'entra-identity' : undefined;
+        const identity = options.validateEntraToken
+          ? options.validateEntraToken(entra, form.get('tenant') ?? undefined)
+          : options.entraTokenPrefix && entra.startsWith(options.entraTokenPrefix)
+            ? 'entra-identity'
+            : undefined;
         if (!identity) return deny(res, 401, 'the Entra token was not accepted');
         stats.exchanges++;
         const refresh = `acr-refresh-${randomBytes(12).toString('hex')}`;
@@ -223,7 +271,10 @@ export interface TokenServerProcess {
  */
 export async function startTokenServerProcess(options: Omit<TokenServerOptions, 'policy' | 'validateEntraToken'>): Promise<TokenServerProcess> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'token-server-main.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(__dirname, 'token-server-main.ts'), JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: join(__dirname, '..', '..'),
+  });
   const info = await new Promise<Omit<TokenServerProcess, 'pid' | 'stop'>>((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {

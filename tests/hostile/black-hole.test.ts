@@ -55,14 +55,22 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const blobConnectionString = () => `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY};BlobEndpoint=${hole.url}/devstoreaccount1;`;
+  const blobConnectionString = () =>
+    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY};BlobEndpoint=${hole.url}/devstoreaccount1;`;
 
   it('FetchModel (Blob) fails naming the endpoint in under 120 s with the DEFAULT limits', async function () {
     this.timeout(150_000);
     const before = hole.connections;
     const { run, seconds } = await timed({
       task: 'FetchModel',
-      inputs: { provider: 'azureBlob', authType: 'connectionString', connectionString: blobConnectionString(), container: 'models', modelPath: 'resnet/', destination: join(work, 'blob-default') },
+      inputs: {
+        provider: 'azureBlob',
+        authType: 'connectionString',
+        connectionString: blobConnectionString(),
+        container: 'models',
+        modelPath: 'resnet/',
+        destination: join(work, 'blob-default'),
+      },
     });
     assertOneLineNaming(run, hole.host);
     assert.ok(seconds < 120, `took ${seconds.toFixed(1)} s`);
@@ -72,7 +80,15 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
   it('FetchModel (Blob) with networkTimeout 2 s fails within seconds, naming the input to raise', async () => {
     const { run, seconds } = await timed({
       task: 'FetchModel',
-      inputs: { provider: 'azureBlob', authType: 'connectionString', connectionString: blobConnectionString(), container: 'models', modelPath: 'resnet/', destination: join(work, 'blob-fast'), networkTimeout: '2' },
+      inputs: {
+        provider: 'azureBlob',
+        authType: 'connectionString',
+        connectionString: blobConnectionString(),
+        container: 'models',
+        modelPath: 'resnet/',
+        destination: join(work, 'blob-fast'),
+        networkTimeout: '2',
+      },
     });
     assertOneLineNaming(run, hole.host);
     assert.match(run.message, /networkTimeout/);
@@ -93,8 +109,17 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
     const image = await buildTestImage(join(work, 'layout'), { modelSize: 1024, base: false });
     const { run, seconds } = await timed({
       task: 'PushToACR',
-      inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'hole', repository: 'models/scorer', tags: '1', networkTimeout: '2' },
-      endpoints: { hole: { scheme: 'UsernamePassword', parameters: { registry: hole.url, username: 'u', password: 'black-hole-pw' }, data: { registrytype: 'Others' } } },
+      inputs: {
+        imageLayout: image.layout.dir,
+        registryType: 'serviceConnection',
+        dockerRegistryConnection: 'hole',
+        repository: 'models/scorer',
+        tags: '1',
+        networkTimeout: '2',
+      },
+      endpoints: {
+        hole: { scheme: 'UsernamePassword', parameters: { registry: hole.url, username: 'u', password: 'black-hole-pw' }, data: { registrytype: 'Others' } },
+      },
     });
     assertOneLineNaming(run, hole.host);
     assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
@@ -121,7 +146,15 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
       const port = await new Promise<number>((resolve) => child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
       const { run, seconds } = await timed({
         task: 'FetchModel',
-        inputs: { provider: 's3', bucket: 'models', s3Endpoint: `http://127.0.0.1:${port}`, modelPath: 'resnet/', destination: join(work, 'drip'), networkTimeout: '5', networkDeadline: '1' },
+        inputs: {
+          provider: 's3',
+          bucket: 'models',
+          s3Endpoint: `http://127.0.0.1:${port}`,
+          modelPath: 'resnet/',
+          destination: join(work, 'drip'),
+          networkTimeout: '5',
+          networkDeadline: '1',
+        },
         env: { AWS_ACCESS_KEY_ID: 'AKIDDRIP', AWS_SECRET_ACCESS_KEY: 'drip-secret', AWS_EC2_METADATA_DISABLED: 'true' },
       });
       assert.equal(run.succeeded, false);
@@ -154,7 +187,9 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
         'current-context': 'hole',
       }),
     );
-    const { run, seconds } = await timed(deploySpec({ connectionType: 'kubeconfig', kubeconfig: kc, image: `127.0.0.1:${closed}/models/resnet@sha256:${'a'.repeat(64)}` }));
+    const { run, seconds } = await timed(
+      deploySpec({ connectionType: 'kubeconfig', kubeconfig: kc, image: `127.0.0.1:${closed}/models/resnet@sha256:${'a'.repeat(64)}` }),
+    );
     assertOneLineNaming(run, hole.host);
     assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
   });
@@ -165,17 +200,37 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
     const identity = http.createServer((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ access_token: 'entra-token', expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: 'https://management.azure.com', token_type: 'Bearer' }));
+      res.end(
+        JSON.stringify({
+          access_token: 'entra-token',
+          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+          resource: 'https://management.azure.com',
+          token_type: 'Bearer',
+        }),
+      );
     });
     await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
     const port = (identity.address() as AddressInfo).port;
     try {
       const { run, seconds } = await timed({
         ...deploySpec(
-          { connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', image: `127.0.0.1:1/models/resnet@sha256:${'a'.repeat(64)}` },
+          {
+            connectionType: 'azureResourceManager',
+            azureSubscription: 'azure',
+            resourceGroup: 'rg',
+            kubernetesCluster: 'aks',
+            image: `127.0.0.1:1/models/resnet@sha256:${'a'.repeat(64)}`,
+          },
           { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: 'h' },
         ),
-        endpoints: { azure: { scheme: 'ManagedServiceIdentity', url: `https://${hole.host}/`, parameters: { tenantid: 't' }, data: { subscriptionid: 'sub-1', environment: 'AzureCloud' } } },
+        endpoints: {
+          azure: {
+            scheme: 'ManagedServiceIdentity',
+            url: `https://${hole.host}/`,
+            parameters: { tenantid: 't' },
+            data: { subscriptionid: 'sub-1', environment: 'AzureCloud' },
+          },
+        },
       });
       assertOneLineNaming(run, hole.host);
       assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
@@ -185,7 +240,14 @@ describe('hostile: a black-hole endpoint (accepts, never answers)', function () 
   });
 
   it('DeployToAKS (renderOnly) gives up on an image registry that is a black hole and goes on with a warning naming it', async () => {
-    const { run, seconds } = await timed(deploySpec({ connectionType: 'kubeconfig', kubeconfig: join(work, 'unused.yaml'), renderOnly: 'true', image: `${hole.host}/models/resnet@sha256:${'a'.repeat(64)}` }));
+    const { run, seconds } = await timed(
+      deploySpec({
+        connectionType: 'kubeconfig',
+        kubeconfig: join(work, 'unused.yaml'),
+        renderOnly: 'true',
+        image: `${hole.host}/models/resnet@sha256:${'a'.repeat(64)}`,
+      }),
+    );
     assert.ok(run.succeeded, run.stdout);
     const warnings = run.stdout.split(/\r?\n/).filter((l) => l.startsWith('##vso[task.issue type=warning') && l.includes(hole.host));
     assert.equal(warnings.length, 1, run.stdout);

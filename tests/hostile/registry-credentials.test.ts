@@ -150,7 +150,11 @@ describe('hostile registries: credentials go only to the registry (PushToACR bun
           assert.match(oneLine(run), c.expect);
         }
         const seen = foreign.map((r) => `${r.method} ${r.url}`);
-        for (const want of c.foreignSaw ?? []) assert.ok(seen.some((s) => want.test(s)), `the other origin never got ${want}: ${seen.join(', ')}`);
+        for (const want of c.foreignSaw ?? [])
+          assert.ok(
+            seen.some((s) => want.test(s)),
+            `the other origin never got ${want}: ${seen.join(', ')}`,
+          );
         if (c.target === 'acr') {
           // The sign-in happened at the login server, nowhere else.
           const own = recorded.filter((r) => r.listener === 'registry').map((r) => `${r.method} ${new URL(r.url).pathname}`);
@@ -169,7 +173,10 @@ describe('hostile registries: credentials go only to the registry (PushToACR bun
     const run = await runMock({
       task: 'PushToACR',
       inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'broken', repository: 'models/scorer', tags: '1' },
-      env: { ENDPOINT_AUTH_broken: `{"scheme":"UsernamePassword","parameters":{"registry":"127.0.0.1:1","username":"${USER}","password":"${PASSWORD}"`, ENDPOINT_DATA_broken_REGISTRYTYPE: 'Others' },
+      env: {
+        ENDPOINT_AUTH_broken: `{"scheme":"UsernamePassword","parameters":{"registry":"127.0.0.1:1","username":"${USER}","password":"${PASSWORD}"`,
+        ENDPOINT_DATA_broken_REGISTRYTYPE: 'Others',
+      },
     });
     const line = oneLine(run);
     assert.match(line, /Service connection 'broken' given in 'dockerRegistryConnection' is stored in a form that cannot be read/);

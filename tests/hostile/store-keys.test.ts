@@ -56,7 +56,12 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
     task: 'FetchModel',
     inputs: { provider: 's3', s3Connection: 'hostile', bucket: 'hostile', ...inputs },
     endpoints: {
-      hostile: { scheme: 'UsernamePassword', url: s3.endpoint, parameters: { username: 'AKIDHOSTILE', password: 'hostile-secret-key-0123456789' }, data: { region: 'us-east-1', forcePathStyle: 'true' } },
+      hostile: {
+        scheme: 'UsernamePassword',
+        url: s3.endpoint,
+        parameters: { username: 'AKIDHOSTILE', password: 'hostile-secret-key-0123456789' },
+        data: { region: 'us-east-1', forcePathStyle: 'true' },
+      },
     },
   });
 
@@ -97,10 +102,20 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
   });
 
   const cases: Array<{ name: string; modelPath: string; objects: Record<string, string>; key: string }> = [
-    { name: 'a key climbing out of the model folder', modelPath: 'trav/', objects: { 'trav/v1/model.bin': 'w', 'trav/v1/../../../../escaped.txt': 'ESCAPED' }, key: 'trav/v1/../../../../escaped.txt' },
+    {
+      name: 'a key climbing out of the model folder',
+      modelPath: 'trav/',
+      objects: { 'trav/v1/model.bin': 'w', 'trav/v1/../../../../escaped.txt': 'ESCAPED' },
+      key: 'trav/v1/../../../../escaped.txt',
+    },
     { name: 'a version folder literally named ..', modelPath: 'trav2/', objects: { 'trav2/../weights.bin': 'w' }, key: 'trav2/../weights.bin' },
     { name: 'a single file literally named ..', modelPath: 'trav3/', objects: { 'trav3/..': 'w' }, key: 'trav3/..' },
-    { name: 'a folder climbing out with the prefix given without a slash', modelPath: 'trav4', objects: { 'trav4/../../escaped.txt': 'ESCAPED' }, key: 'trav4/../../escaped.txt' },
+    {
+      name: 'a folder climbing out with the prefix given without a slash',
+      modelPath: 'trav4',
+      objects: { 'trav4/../../escaped.txt': 'ESCAPED' },
+      key: 'trav4/../../escaped.txt',
+    },
     { name: 'an empty folder name', modelPath: 'trav5/', objects: { 'trav5/v1//x.bin': 'w' }, key: 'trav5/v1//x.bin' },
     { name: 'an empty name right under the prefix (leading /)', modelPath: 'trav6/', objects: { 'trav6//x.bin': 'w' }, key: 'trav6//x.bin' },
     { name: 'a . segment', modelPath: 'trav7/', objects: { 'trav7/v1/./x.bin': 'w' }, key: 'trav7/v1/./x.bin' },
@@ -115,7 +130,11 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
       const run = await runMock(spec({ modelPath: c.modelPath, destination: dest }));
       assertOneLine(run, JSON.stringify(c.key), "bucket 'hostile'");
       assertContained(run, root, dest, before);
-      assert.deepEqual((await s3.requests()).slice(from).filter((r) => r.method === 'GET' && r.key !== ''), [], 'an object was downloaded');
+      assert.deepEqual(
+        (await s3.requests()).slice(from).filter((r) => r.method === 'GET' && r.key !== ''),
+        [],
+        'an object was downloaded',
+      );
     });
   }
 
@@ -142,7 +161,11 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
     writeFileSync(join(dest, 'keep.txt'), 'not ours to delete');
     const run = await runMock(spec({ modelPath: 'good/', destination: dest }));
     assert.ok(run.succeeded, run.stdout);
-    assert.deepEqual(readdirSync(dest).filter((n) => n.includes('.partial-')), [], run.stdout);
+    assert.deepEqual(
+      readdirSync(dest).filter((n) => n.includes('.partial-')),
+      [],
+      run.stdout,
+    );
     assert.ok(existsSync(join(dest, 'keep.txt')));
     assert.ok(run.stdout.includes('partial download'), run.stdout);
   });
@@ -191,7 +214,11 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
     it('the Blob store itself never sends a name the SDK would resolve to another blob', async () => {
       const store = azureBlobStoreFromConnectionString(azurite.connectionString, 'models');
       for (const key of ['resnet/../../x', 'resnet/./1.0.0/model.bin', '..']) {
-        await assert.rejects(store.head(key), (e: unknown) => e instanceof UserError && e.code === 'UnsafeStoreKey' && e.message.includes(JSON.stringify(key)) && e.message.includes("container 'models'"));
+        await assert.rejects(
+          store.head(key),
+          (e: unknown) =>
+            e instanceof UserError && e.code === 'UnsafeStoreKey' && e.message.includes(JSON.stringify(key)) && e.message.includes("container 'models'"),
+        );
         await assert.rejects(store.readRange(key, 0, 1), (e: unknown) => e instanceof UserError && e.code === 'UnsafeStoreKey');
       }
       assert.equal((await store.head('resnet/1.0.0/model.bin'))?.size, 7);
@@ -203,7 +230,14 @@ describe('hostile store keys: FetchModel never writes outside its destination', 
         const before = snapshot(root, dest);
         const run = await runMock({
           task: 'FetchModel',
-          inputs: { provider: 'azureBlob', authType: 'connectionString', connectionString: azurite.connectionString, container: 'models', modelPath, destination: dest },
+          inputs: {
+            provider: 'azureBlob',
+            authType: 'connectionString',
+            connectionString: azurite.connectionString,
+            container: 'models',
+            modelPath,
+            destination: dest,
+          },
         });
         assertOneLine(run, 'modelPath');
         assertContained(run, root, dest, before);

@@ -37,7 +37,9 @@ describe('the .vsix package', function () {
     if (tasks.some((t) => !existsSync(join(root, 'dist', 'tasks', t, 'index.js')))) {
       execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
     }
-    output = execFileSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--publisher', 'test-publisher', '--ext-version', '1.2.3'], { encoding: 'utf8' });
+    output = execFileSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--publisher', 'test-publisher', '--ext-version', '1.2.3'], {
+      encoding: 'utf8',
+    });
     const vsix = join(root, 'dist', 'test-publisher.model-to-aks-1.2.3.vsix');
     assert.ok(existsSync(vsix), output);
     entries = await listZip(vsix);
@@ -48,11 +50,21 @@ describe('the .vsix package', function () {
   });
 
   it('contributes every task folder with its bundle, lib.json, task.json and icon', () => {
-    const manifest = JSON.parse(readFileSync(join(root, 'vss-extension.json'), 'utf8')) as { files: Array<{ path: string }>; contributions: Array<{ type: string; properties: { name?: string } }> };
+    const manifest = JSON.parse(readFileSync(join(root, 'vss-extension.json'), 'utf8')) as {
+      files: Array<{ path: string }>;
+      contributions: Array<{ type: string; properties: { name?: string } }>;
+    };
     for (const t of tasks) {
-      assert.ok(manifest.files.some((f) => f.path === `tasks/${t}`), `tasks/${t} not listed under files`);
-      assert.ok(manifest.contributions.some((c) => c.type === 'ms.vss-distributed-task.task' && c.properties.name === `tasks/${t}`), `tasks/${t} not contributed`);
-      for (const f of ['index.js', 'lib.json', 'task.json', 'icon.png']) assert.ok(entries.includes(`tasks/${t}/${f}`), `tasks/${t}/${f} missing from the vsix`);
+      assert.ok(
+        manifest.files.some((f) => f.path === `tasks/${t}`),
+        `tasks/${t} not listed under files`,
+      );
+      assert.ok(
+        manifest.contributions.some((c) => c.type === 'ms.vss-distributed-task.task' && c.properties.name === `tasks/${t}`),
+        `tasks/${t} not contributed`,
+      );
+      for (const f of ['index.js', 'lib.json', 'task.json', 'icon.png'])
+        assert.ok(entries.includes(`tasks/${t}/${f}`), `tasks/${t}/${f} missing from the vsix`);
     }
   });
 

@@ -57,7 +57,11 @@ describe('BundleModelImage task: paths and what it prints', function () {
     assertOneLine(r, /outputPath/);
     assert.ok(r.message.includes(out), r.message);
     assert.deepEqual(snapshot(out), before, 'the folder and its files are untouched');
-    assert.deepEqual(readdirSync(work).filter((n) => n.startsWith('.my-project')), [], 'no staging folder left behind');
+    assert.deepEqual(
+      readdirSync(work).filter((n) => n.startsWith('.my-project')),
+      [],
+      'no staging folder left behind',
+    );
   });
 
   it('replaces an earlier image layout and fills an empty folder', async () => {
@@ -117,12 +121,17 @@ describe('BundleModelImage task: paths and what it prints', function () {
     return { PATH: `${bin}:${process.env.PATH ?? ''}` };
   }
 
-  it("docker mode refuses a build context that already holds its model folder, and leaves that folder alone", async () => {
+  it('docker mode refuses a build context that already holds its model folder, and leaves that folder alone', async () => {
     const context = join(work, 'ctx');
     mkdirSync(join(context, '.bundle-model'), { recursive: true });
     writeFileSync(join(context, '.bundle-model', 'mine.txt'), 'not yours');
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\n');
-    const r = await runMock(spec({ mode: 'docker', dockerfile: join(context, 'Dockerfile'), buildContext: context, outputPath: join(work, 'docker-ctx-out') }, { env: standInDocker() }));
+    const r = await runMock(
+      spec(
+        { mode: 'docker', dockerfile: join(context, 'Dockerfile'), buildContext: context, outputPath: join(work, 'docker-ctx-out') },
+        { env: standInDocker() },
+      ),
+    );
     assertOneLine(r, /'buildContext'.*\.bundle-model/);
     assert.equal(readFileSync(join(context, '.bundle-model', 'mine.txt'), 'utf8'), 'not yours');
   });
@@ -132,11 +141,20 @@ describe('BundleModelImage task: paths and what it prints', function () {
     writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\n');
     const secret = 'npm-token-Zx81-do-not-print';
     const r = await runMock(
-      spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile'), buildArgs: `NPM_TOKEN=${secret}\nPLAIN=visible-value`, outputPath: join(work, 'docker-out') }, { env }),
+      spec(
+        { mode: 'docker', dockerfile: join(work, 'Dockerfile'), buildArgs: `NPM_TOKEN=${secret}\nPLAIN=visible-value`, outputPath: join(work, 'docker-out') },
+        { env },
+      ),
     );
     assert.equal(r.succeeded, false, r.stdout);
     assert.ok(r.stdout.includes('--build-arg NPM_TOKEN'), r.stdout);
-    assert.ok(!r.stdout.includes(secret), r.stdout.split("\n").filter((l) => l.includes(secret)).join("\n"));
+    assert.ok(
+      !r.stdout.includes(secret),
+      r.stdout
+        .split('\n')
+        .filter((l) => l.includes(secret))
+        .join('\n'),
+    );
     assert.ok(!r.stdout.includes('visible-value'), 'a build-arg value was printed');
   });
 });

@@ -36,7 +36,19 @@ describe('BundleModelImage task', function () {
     writeFileSync(join(work, 'app', 'serve.py'), 'print("hi")\n');
     // A git checkout with a known commit time, as Build.SourcesDirectory.
     mkdirSync(join(work, 'src'));
-    const git = (...args: string[]) => execFileSync('git', ['-C', join(work, 'src'), ...args], { stdio: 'pipe', env: { ...process.env, GIT_COMMITTER_DATE: '2024-03-04T05:06:07+02:00', GIT_AUTHOR_DATE: '2024-03-04T05:06:07+02:00', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', join(work, 'src'), ...args], {
+        stdio: 'pipe',
+        env: {
+          ...process.env,
+          GIT_COMMITTER_DATE: '2024-03-04T05:06:07+02:00',
+          GIT_AUTHOR_DATE: '2024-03-04T05:06:07+02:00',
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@e',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@e',
+        },
+      });
     git('init', '-q');
     writeFileSync(join(work, 'src', 'f'), 'x');
     git('add', 'f');
@@ -107,18 +119,55 @@ describe('BundleModelImage task', function () {
     assert.deepEqual(found.config.config?.Entrypoint, ['python', '/app/serve.py']);
     assert.deepEqual(Object.keys(found.config.config?.ExposedPorts ?? {}), ['8080/tcp']);
     // Same inputs again: same digest.
-    const again = await runMock(spec({ entrypoint: '["python", "/app/serve.py"]', env: 'MODEL_DIR=/models\nLOG_LEVEL=info', ports: '8080', labels: 'org.example.team=ml', modelUri: 's3://models/resnet/3/', modelVersion: '3', modelSha256: modelSha, imageName: 'models/resnet' }));
+    const again = await runMock(
+      spec({
+        entrypoint: '["python", "/app/serve.py"]',
+        env: 'MODEL_DIR=/models\nLOG_LEVEL=info',
+        ports: '8080',
+        labels: 'org.example.team=ml',
+        modelUri: 's3://models/resnet/3/',
+        modelVersion: '3',
+        modelSha256: modelSha,
+        imageName: 'models/resnet',
+      }),
+    );
     assert.equal(again.outputs.imageDigest, r.outputs.imageDigest);
   });
 
   it('pulls a private base image through a Docker registry service connection (Basic auth)', async () => {
     registry = await startRegistry({ mode: 'htpasswd', users: { puller: 'pa55-word' } });
-    execFileSync('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', '--dest-creds', 'puller:pa55-word', `oci:${base.layoutDir}:${base.tag}`, `docker://${registry.host}/base/busybox:1`], { stdio: 'pipe' });
-    const endpoint = { scheme: 'UsernamePassword', parameters: { registry: `http://${registry.host}`, username: 'puller', password: 'pa55-word' }, data: { registrytype: 'Others' } };
-    const ok = await runMock(spec({ baseImage: `${registry.host}/base/busybox:1`, baseRegistryConnection: 'reg', outputPath: join(work, 'out-private') }, { endpoints: { reg: endpoint } }));
+    execFileSync(
+      'skopeo',
+      [
+        'copy',
+        '--insecure-policy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'puller:pa55-word',
+        `oci:${base.layoutDir}:${base.tag}`,
+        `docker://${registry.host}/base/busybox:1`,
+      ],
+      { stdio: 'pipe' },
+    );
+    const endpoint = {
+      scheme: 'UsernamePassword',
+      parameters: { registry: `http://${registry.host}`, username: 'puller', password: 'pa55-word' },
+      data: { registrytype: 'Others' },
+    };
+    const ok = await runMock(
+      spec(
+        { baseImage: `${registry.host}/base/busybox:1`, baseRegistryConnection: 'reg', outputPath: join(work, 'out-private') },
+        { endpoints: { reg: endpoint } },
+      ),
+    );
     assert.ok(ok.succeeded, ok.stdout);
     assert.ok(!ok.visible.includes('pa55-word'), 'password never printed');
-    const bad = await runMock(spec({ baseImage: `${registry.host}/base/busybox:1`, baseRegistryConnection: 'reg', outputPath: join(work, 'out-private2') }, { endpoints: { reg: { ...endpoint, parameters: { ...endpoint.parameters, password: 'wrong' } } } }));
+    const bad = await runMock(
+      spec(
+        { baseImage: `${registry.host}/base/busybox:1`, baseRegistryConnection: 'reg', outputPath: join(work, 'out-private2') },
+        { endpoints: { reg: { ...endpoint, parameters: { ...endpoint.parameters, password: 'wrong' } } } },
+      ),
+    );
     assertFailure(bad, /denied|unauthori[sz]ed|credentials|rejected|authenticat/i);
   });
 
@@ -135,8 +184,16 @@ describe('BundleModelImage task', function () {
     ['invalid compression', () => spec({ compression: 'zstd' }), /Input 'compression' must be one of auto, gzip, none/],
     ['output path not writable', () => spec({ outputPath: join(work, 'a-file', 'image') }), /Output path .* is not writable/],
     ['symlink escaping the app directory', () => spec({ appDirectory: join(work, 'evil-app') }), /Symbolic link .*escape-link.* outside/],
-    ['malformed .dockerignore pattern', () => spec({ appDirectory: join(work, 'bad-ignore-app') }), /Exclusion file '.*bad-ignore-app\/\.dockerignore' line 3: pattern '\[a-' is malformed/],
-    ['docker mode without an engine', () => spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile') }, { env: { DOCKER_HOST: `unix://${join(tmpdir(), 'no-docker-here.sock')}` } }), /Docker mode needs a reachable Docker engine/],
+    [
+      'malformed .dockerignore pattern',
+      () => spec({ appDirectory: join(work, 'bad-ignore-app') }),
+      /Exclusion file '.*bad-ignore-app\/\.dockerignore' line 3: pattern '\[a-' is malformed/,
+    ],
+    [
+      'docker mode without an engine',
+      () => spec({ mode: 'docker', dockerfile: join(work, 'Dockerfile') }, { env: { DOCKER_HOST: `unix://${join(tmpdir(), 'no-docker-here.sock')}` } }),
+      /Docker mode needs a reachable Docker engine/,
+    ],
   ];
 
   describe('fails with one clear line on bad input', () => {

@@ -27,7 +27,10 @@ describe('DeployToAKS task: rendered manifests on disk', function () {
   });
 
   it('writes manifests.yaml 0600 in a folder closed to other users', async () => {
-    writeFileSync(join(work, 'secret.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-key\nstringData:\n  key: s3cr3t\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: 127.0.0.1:5000/models/resnet:1\n');
+    writeFileSync(
+      join(work, 'secret.yaml'),
+      'apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-key\nstringData:\n  key: s3cr3t\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: 127.0.0.1:5000/models/resnet:1\n',
+    );
     const r = await runMock(spec(work, { manifests: 'secret.yaml' }));
     assert.ok(r.succeeded, r.stdout);
     const dir = r.outputs.renderedManifests as string;

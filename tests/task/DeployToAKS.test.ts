@@ -16,7 +16,10 @@ function kubeconfigFor(url: string, ca: string, token: string, context = 'fake')
     kind: 'Config',
     clusters: [{ name: 'fake', cluster: { server: url, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
     users: [{ name: 'tester', user: { token } }],
-    contexts: [{ name: 'other', context: { cluster: 'fake', user: 'nobody' } }, { name: context, context: { cluster: 'fake', user: 'tester' } }],
+    contexts: [
+      { name: 'other', context: { cluster: 'fake', user: 'nobody' } },
+      { name: context, context: { cluster: 'fake', user: 'tester' } },
+    ],
     'current-context': 'other',
   });
 }
@@ -54,7 +57,11 @@ describe('DeployToAKS task (as the agent runs it)', function () {
         { subscriptionId: 'sub-1', resourceGroup: 'rg', name: 'locked', user: 'entra', failWith: 403 },
       ],
     };
-    child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tests', 'helpers', 'fake-apiserver-process.ts')], { cwd: root, env: { ...process.env, FAKE_APISERVER_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tests', 'helpers', 'fake-apiserver-process.ts')], {
+      cwd: root,
+      env: { ...process.env, FAKE_APISERVER_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     fake = await new Promise((resolve, reject) => {
       let buf = '';
       child.stdout?.on('data', (c: Buffer) => {
@@ -80,15 +87,23 @@ describe('DeployToAKS task (as the agent runs it)', function () {
   const base = (inputs: TaskSpec['inputs'], extra: Partial<TaskSpec> = {}): TaskSpec => ({
     task: 'DeployToAKS',
     inputs: { image: IMAGE, appName: 'resnet', replicas: '2', rolloutTimeoutSeconds: '30', statusPollIntervalMs: '100', ...inputs },
-    variables: { 'Agent.TempDirectory': work, 'System.DefaultWorkingDirectory': work, 'Build.BuildId': '77', 'System.CollectionUri': 'https://dev.azure.com/org/', 'System.TeamProject': 'proj' },
+    variables: {
+      'Agent.TempDirectory': work,
+      'System.DefaultWorkingDirectory': work,
+      'Build.BuildId': '77',
+      'System.CollectionUri': 'https://dev.azure.com/org/',
+      'System.TeamProject': 'proj',
+    },
     env: { NODE_EXTRA_CA_CERTS: caFile },
     ...extra,
   });
 
   it('deploys with a kubeconfig file and sets the outputs', async () => {
     const kc = join(work, 'kubeconfig.yaml');
-    writeFileSync(kc, kubeconfigFor(fake.url, fake.ca, 'test-token').replace("current-context: other", "current-context: fake"));
-    const r = await runMock(base({ connectionType: 'kubeconfig', kubeconfig: kc, namespace: 'file-ns', serviceType: 'LoadBalancer', smokeTestPath: '/healthz' }));
+    writeFileSync(kc, kubeconfigFor(fake.url, fake.ca, 'test-token').replace('current-context: other', 'current-context: fake'));
+    const r = await runMock(
+      base({ connectionType: 'kubeconfig', kubeconfig: kc, namespace: 'file-ns', serviceType: 'LoadBalancer', smokeTestPath: '/healthz' }),
+    );
     assert.ok(r.succeeded, r.stdout);
     assert.equal(r.outputs.deployedImage, IMAGE);
     assert.equal(r.outputs.revision, '1');
@@ -118,12 +133,23 @@ describe('DeployToAKS task (as the agent runs it)', function () {
     const r = await runMock(
       base(
         { connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'k8s', namespace: 'yaml-ns' },
-        { endpoints: { k8s: { scheme: 'Kubernetes', parameters: { kubeconfig: kubeconfigFor(fake.url, fake.ca, 'test-token', 'second'), clusterContext: 'second' }, data: { authorizationType: 'Kubeconfig' } } } },
+        {
+          endpoints: {
+            k8s: {
+              scheme: 'Kubernetes',
+              parameters: { kubeconfig: kubeconfigFor(fake.url, fake.ca, 'test-token', 'second'), clusterContext: 'second' },
+              data: { authorizationType: 'Kubeconfig' },
+            },
+          },
+        },
       ),
     );
     assert.ok(r.succeeded, r.stdout);
     assert.ok(r.stdout.includes('##vso[task.setsecret]test-token'), 'the kubeconfig token was not registered as a secret');
-    const visible = r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.setsecret]')).join('\n');
+    const visible = r.stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('##vso[task.setsecret]'))
+      .join('\n');
     assert.ok(!visible.includes('test-token'), 'the kubeconfig token was printed');
   });
 
@@ -149,11 +175,23 @@ describe('DeployToAKS task (as the agent runs it)', function () {
 
   // As a user's agent would: the connection's URL is its ARM endpoint, and the managed identity's token comes from
   // the Azure SDK's App Service-style endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER), here the fake ARM's, which issues 'entra-token'.
-  const azureEndpoints = () => ({ azure: { scheme: 'ManagedServiceIdentity', url: `${fake.armUrl}/`, parameters: { tenantid: 'tenant' }, data: { subscriptionId: 'sub-1', environment: 'AzureCloud' } } });
+  const azureEndpoints = () => ({
+    azure: {
+      scheme: 'ManagedServiceIdentity',
+      url: `${fake.armUrl}/`,
+      parameters: { tenantid: 'tenant' },
+      data: { subscriptionId: 'sub-1', environment: 'AzureCloud' },
+    },
+  });
   const armEnv = () => ({ NODE_EXTRA_CA_CERTS: caFile, IDENTITY_ENDPOINT: `${fake.armUrl}/msi/token`, IDENTITY_HEADER: MSI_HEADER });
 
   it('deploys to an Entra ID AKS cluster from ARM user credentials without kubelogin', async () => {
-    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', namespace: 'aks-ns' }, { endpoints: azureEndpoints(), env: armEnv() }));
+    const r = await runMock(
+      base(
+        { connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', namespace: 'aks-ns' },
+        { endpoints: azureEndpoints(), env: armEnv() },
+      ),
+    );
     assert.ok(r.succeeded, r.stdout);
     assert.ok(r.stdout.includes('no kubelogin needed'));
     assert.ok((await armRequests()).some((q) => q.path.endsWith('/managedClusters/aks/listClusterUserCredential') && q.query['api-version'] === '2024-05-01'));
@@ -162,14 +200,29 @@ describe('DeployToAKS task (as the agent runs it)', function () {
 
   it('uses listClusterAdminCredential with useClusterAdmin', async () => {
     const r = await runMock(
-      base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'aks', useClusterAdmin: 'true', namespace: 'admin-ns' }, { endpoints: azureEndpoints(), env: armEnv() }),
+      base(
+        {
+          connectionType: 'azureResourceManager',
+          azureSubscription: 'azure',
+          resourceGroup: 'rg',
+          kubernetesCluster: 'aks',
+          useClusterAdmin: 'true',
+          namespace: 'admin-ns',
+        },
+        { endpoints: azureEndpoints(), env: armEnv() },
+      ),
     );
     assert.ok(r.succeeded, r.stdout);
     assert.ok((await armRequests()).some((q) => q.path.endsWith('/listClusterAdminCredential')));
   });
 
   it('fails in one sentence when the identity may not list the cluster credentials (403)', async () => {
-    const r = await runMock(base({ connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'locked' }, { endpoints: azureEndpoints(), env: armEnv() }));
+    const r = await runMock(
+      base(
+        { connectionType: 'azureResourceManager', azureSubscription: 'azure', resourceGroup: 'rg', kubernetesCluster: 'locked' },
+        { endpoints: azureEndpoints(), env: armEnv() },
+      ),
+    );
     assert.equal(r.succeeded, false);
     assert.match(r.message, /may not listClusterUserCredential on AKS cluster 'locked'.*Azure Kubernetes Service Cluster User Role/);
   });

@@ -112,7 +112,11 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
     { name: 'an invalid expectedSha256', inputs: { modelPath: 'single/model.onnx', expectedSha256: 'abc' }, expect: /expectedSha256/ },
     { name: 'an invalid include glob', inputs: { modelPath: 'resnet/', include: '[' }, expect: /include/ },
     { name: 'an invalid block size', inputs: { modelPath: 'resnet/', blockSizeMiB: 'lots' }, expect: /blockSizeMiB/ },
-    { name: 'a metadata filter with bad syntax', inputs: { modelPath: 'resnet/', versionSelection: 'metadata', metadataFilter: 'stage' }, expect: /metadataFilter/ },
+    {
+      name: 'a metadata filter with bad syntax',
+      inputs: { modelPath: 'resnet/', versionSelection: 'metadata', metadataFilter: 'stage' },
+      expect: /metadataFilter/,
+    },
     { name: 'an invalid connection string', inputs: { modelPath: 'resnet/', connectionString: 'this is not one' }, expect: /connectionString/ },
   ];
   for (const f of failures) {
@@ -123,14 +127,21 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
       assert.match(run.message, f.expect);
       assert.ok(!run.message.includes('\n') && !/^\s+at /m.test(run.visible), `not a one-line failure: ${run.stdout}`);
       assert.ok(!run.message.startsWith('Unexpected error'), run.message);
-      if (existsSync(dest)) assert.deepEqual(readdirSync(dest).filter((n) => !n.startsWith('.')), []);
+      if (existsSync(dest))
+        assert.deepEqual(
+          readdirSync(dest).filter((n) => !n.startsWith('.')),
+          [],
+        );
       assertNoSecret(run);
     });
   }
 
   it('fails on a checksum mismatch and leaves nothing at the destination', async () => {
     const dest = join(work, 'mismatch');
-    const run = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'single/model.onnx', destination: dest, expectedSha256: 'a'.repeat(64) }) });
+    const run = await runMock({
+      task: 'FetchModel',
+      inputs: azureInputs({ modelPath: 'single/model.onnx', destination: dest, expectedSha256: 'a'.repeat(64) }),
+    });
     assert.ok(!run.succeeded);
     assert.match(run.message, /mismatch/i);
     assert.deepEqual(existsSync(dest) ? readdirSync(dest) : [], []);
@@ -176,19 +187,34 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
   // masks them wherever they appear alone. runMock's secret scan checks the output for those pieces on
   // every run; these runs (system.debug on: debug lines, stacks) also check the registration itself.
   describe('connection string secrets in their pieces (system.debug on)', () => {
-    const debugRun = (inputs: Record<string, string>) => runMock({ task: 'FetchModel', inputs: { ...azureInputs({ destination: join(work, `pieces-${Math.random().toString(36).slice(2)}`) }), ...inputs }, variables: { 'system.debug': 'true' } });
+    const debugRun = (inputs: Record<string, string>) =>
+      runMock({
+        task: 'FetchModel',
+        inputs: { ...azureInputs({ destination: join(work, `pieces-${Math.random().toString(36).slice(2)}`) }), ...inputs },
+        variables: { 'system.debug': 'true' },
+      });
 
     it('registers the AccountKey on its own', async () => {
       const ok = await debugRun({ modelPath: 'single/model.onnx' });
       assert.ok(ok.succeeded, ok.stdout);
-      const refused = await debugRun({ modelPath: 'single/model.onnx', connectionString: azurite.connectionString.replace(azurite.accountKey, Buffer.from('k'.repeat(64)).toString('base64')) });
+      const refused = await debugRun({
+        modelPath: 'single/model.onnx',
+        connectionString: azurite.connectionString.replace(azurite.accountKey, Buffer.from('k'.repeat(64)).toString('base64')),
+      });
       assert.ok(!refused.succeeded);
-      for (const run of [ok, refused]) assert.ok(run.secrets.some((s) => !s.includes(';') && s.includes(run === ok ? azurite.accountKey : Buffer.from('k'.repeat(64)).toString('base64'))), `AccountKey not registered alone: ${run.secrets.join(' | ')}`);
+      for (const run of [ok, refused])
+        assert.ok(
+          run.secrets.some((s) => !s.includes(';') && s.includes(run === ok ? azurite.accountKey : Buffer.from('k'.repeat(64)).toString('base64'))),
+          `AccountKey not registered alone: ${run.secrets.join(' | ')}`,
+        );
     });
 
     it('registers the SharedAccessSignature and its sig on their own', async () => {
       const sig = encodeURIComponent(Buffer.from('s'.repeat(32)).toString('base64'));
-      const run = await debugRun({ modelPath: 'single/model.onnx', connectionString: `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&se=2099-01-01T00:00:00Z&sig=${sig}` });
+      const run = await debugRun({
+        modelPath: 'single/model.onnx',
+        connectionString: `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&se=2099-01-01T00:00:00Z&sig=${sig}`,
+      });
       assert.ok(!run.succeeded, 'a made-up signature must be refused');
       assert.ok(run.secrets.includes(sig) || run.secrets.includes(decodeURIComponent(sig)), `sig not registered alone: ${run.secrets.join(' | ')}`);
     });
@@ -197,7 +223,15 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
   describe('Azure Resource Manager service connections', () => {
     const arm = (scheme: string, parameters: Record<string, string>, data: Record<string, string> = {}) => ({
       task: 'FetchModel',
-      inputs: { provider: 'azureBlob', authType: 'serviceConnection', azureSubscription: 'arm1', storageAccount: 'contosomodels', container: 'models', modelPath: 'resnet/', destination: join(work, 'arm') },
+      inputs: {
+        provider: 'azureBlob',
+        authType: 'serviceConnection',
+        azureSubscription: 'arm1',
+        storageAccount: 'contosomodels',
+        container: 'models',
+        modelPath: 'resnet/',
+        destination: join(work, 'arm'),
+      },
       endpoints: { arm1: { scheme, parameters, data: { subscriptionid: 'sub', environment: 'AzureCloud', ...data } } },
     });
 
@@ -216,7 +250,13 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
     it('registers the service principal secret and never prints it', async () => {
       const secret = 'sp-secret-value-0123456789';
       // Entra ID cannot run here: the authority points at a closed loopback port, so sign-in fails at once and must fail cleanly.
-      const run = await runMock(arm('ServicePrincipal', { serviceprincipalid: 'app', tenantid: '72f988bf-86f1-41af-91ab-2d7cd011db47', serviceprincipalkey: secret }, { activeDirectoryAuthority: 'https://127.0.0.1:9/' }));
+      const run = await runMock(
+        arm(
+          'ServicePrincipal',
+          { serviceprincipalid: 'app', tenantid: '72f988bf-86f1-41af-91ab-2d7cd011db47', serviceprincipalkey: secret },
+          { activeDirectoryAuthority: 'https://127.0.0.1:9/' },
+        ),
+      );
       assert.ok(!run.succeeded);
       assert.ok(run.secrets.includes(secret));
       assert.ok(!run.visible.includes(secret), 'secret printed');
@@ -225,7 +265,10 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
 
     it('explains what workload identity federation needs when the job has no OIDC endpoint', async () => {
       const spec = arm('WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
-      const run = await runMock({ ...spec, endpoints: { ...spec.endpoints, SYSTEMVSSCONNECTION: { scheme: 'OAuth', parameters: { AccessToken: 'job-token-123' } } } });
+      const run = await runMock({
+        ...spec,
+        endpoints: { ...spec.endpoints, SYSTEMVSSCONNECTION: { scheme: 'OAuth', parameters: { AccessToken: 'job-token-123' } } },
+      });
       assert.ok(!run.succeeded);
       assert.match(run.message, /SYSTEM_OIDCREQUESTURI/);
       assert.ok(!run.visible.includes('job-token-123'));
@@ -233,7 +276,10 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
 
     it('accepts a managed identity connection and fails cleanly where no identity endpoint exists', async () => {
       // App Service style identity endpoint on a closed loopback port: no traffic leaves the machine.
-      const run = await runMock({ ...arm('ManagedServiceIdentity', { tenantid: 'tenant' }), env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'x', MSI_ENDPOINT: 'http://127.0.0.1:9/token', MSI_SECRET: 'x' } });
+      const run = await runMock({
+        ...arm('ManagedServiceIdentity', { tenantid: 'tenant' }),
+        env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'x', MSI_ENDPOINT: 'http://127.0.0.1:9/token', MSI_SECRET: 'x' },
+      });
       assert.ok(!run.succeeded);
       assert.ok(!run.message.startsWith('Unexpected error'), run.message);
     });

@@ -69,7 +69,17 @@ describe('FetchModel task under network faults', function () {
   const s3Run = (dest: string, extra: Record<string, string> = {}) =>
     runTask({
       task: 'FetchModel',
-      inputs: { provider: 's3', bucket: 'models', modelPath: 'big/model.bin', destination: dest, blockSizeMiB: '2', concurrency: '4', requireChecksum: 'true', s3Endpoint: s3Proxy.url, ...extra },
+      inputs: {
+        provider: 's3',
+        bucket: 'models',
+        modelPath: 'big/model.bin',
+        destination: dest,
+        blockSizeMiB: '2',
+        concurrency: '4',
+        requireChecksum: 'true',
+        s3Endpoint: s3Proxy.url,
+        ...extra,
+      },
       env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: 'us-east-1' },
     });
 

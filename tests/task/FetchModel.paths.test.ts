@@ -20,7 +20,14 @@ describe('FetchModel task: destinations that cannot be created', function () {
   const spec = (destination: string): TaskSpec => ({
     task: 'FetchModel',
     inputs: { provider: 's3', s3Connection: 's3conn', bucket: 'models', modelPath: 'bert/', versionSelection: 'highestVersion', destination },
-    endpoints: { s3conn: { scheme: 'UsernamePassword', url: 'http://127.0.0.1:9', parameters: { username: 'AKIDEXAMPLE', password: 'not-a-secret-really' }, data: { region: 'us-east-1', forcePathStyle: 'true' } } },
+    endpoints: {
+      s3conn: {
+        scheme: 'UsernamePassword',
+        url: 'http://127.0.0.1:9',
+        parameters: { username: 'AKIDEXAMPLE', password: 'not-a-secret-really' },
+        data: { region: 'us-east-1', forcePathStyle: 'true' },
+      },
+    },
   });
 
   function assertOneLine(r: MockRun, destination: string): void {

@@ -104,7 +104,13 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
     const run = await runMock({
       task: 'FetchModel',
       inputs: { provider: 's3', bucket: 'models', modelPath: 'stages/b/model.bin', destination: dest },
-      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_SESSION_TOKEN: 'env-session-token-xyz', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: s3.endpoint },
+      env: {
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        AWS_SESSION_TOKEN: 'env-session-token-xyz',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+      },
     });
     assert.ok(run.succeeded, run.stdout);
     assert.equal(readFileSync(join(dest, 'model.bin'), 'utf8'), 'staging model');
@@ -122,7 +128,9 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
   });
 
   it('fails clearly when no object matches the metadata filter', async () => {
-    const run = await runMock(withConnection({ modelPath: 'stages/', versionSelection: 'metadata', metadataFilter: 'stage=archived', destination: join(work, 'nomatch') }));
+    const run = await runMock(
+      withConnection({ modelPath: 'stages/', versionSelection: 'metadata', metadataFilter: 'stage=archived', destination: join(work, 'nomatch') }),
+    );
     assert.ok(!run.succeeded);
     assert.match(run.message, /stage=archived/);
   });

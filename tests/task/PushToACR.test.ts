@@ -35,7 +35,10 @@ function leaks(r: RunResult, secret: string): boolean {
 }
 
 function inspectDigest(ref: string, creds: string): string {
-  const out = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, `docker://${ref}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, `docker://${ref}`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return (JSON.parse(out) as { Digest: string }).Digest;
 }
 
@@ -54,7 +57,13 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     basic = await startRegistry({ mode: 'htpasswd', users: { pusher: 'pusher-pw' } });
     // In its own process (the token server also serves tests that block their event loop).
     tokens = await startTokenServerProcess({ service: 'acr-like.local', users: { 'sp-client-id': 'sp-secret', reader: 'reader-pw' }, readOnly: ['reader'] });
-    tokenRegistry = await startRegistry({ mode: 'token', realm: tokens.realm, service: 'acr-like.local', issuer: tokens.issuer, rootCertBundlePath: tokens.rootCertBundlePath });
+    tokenRegistry = await startRegistry({
+      mode: 'token',
+      realm: tokens.realm,
+      service: 'acr-like.local',
+      issuer: tokens.issuer,
+      rootCertBundlePath: tokens.rootCertBundlePath,
+    });
     work = mkdtempSync(join(tmpdir(), 'push-task-'));
     image = await buildTestImage(join(work, 'layout'), { modelSize: 1 << 20, modelVersion: '3.1+rc/2' });
     // A web server that is not a registry, in its own process.
@@ -71,39 +80,74 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  const others = (): Endpoint => ({ id: 'dockerOthers', scheme: 'UsernamePassword', parameters: { registry: `http://${basic.host}`, username: 'pusher', password: 'pusher-pw' }, data: { registrytype: 'Others' } });
+  const others = (): Endpoint => ({
+    id: 'dockerOthers',
+    scheme: 'UsernamePassword',
+    parameters: { registry: `http://${basic.host}`, username: 'pusher', password: 'pusher-pw' },
+    data: { registrytype: 'Others' },
+  });
 
   it('Others connection (user name/password): pushes, tags, model version tag and outputs', async () => {
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'models/scorer', tags: '101\nlatest', addModelVersionTag: 'true' }, [others()]);
+    const r = await run(
+      {
+        imageLayout: image.layout.dir,
+        registryType: 'serviceConnection',
+        dockerRegistryConnection: 'dockerOthers',
+        repository: 'models/scorer',
+        tags: '101\nlatest',
+        addModelVersionTag: 'true',
+      },
+      [others()],
+    );
     assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['imageDigest'], image.manifestDigest);
     assert.equal(r.outputs['imageRef'], `${basic.host}/models/scorer@${image.manifestDigest}`);
     assert.equal(r.outputs['imageTags'], '101,latest,model-3.1-rc-2');
     assert.ok(Number(r.outputs['bytesUploaded']) > image.model.size);
     assert.equal(r.outputs['bytesSkipped'], '0');
-    for (const t of ['101', 'latest', 'model-3.1-rc-2']) assert.equal(inspectDigest(`${basic.host}/models/scorer:${t}`, 'pusher:pusher-pw'), image.manifestDigest);
+    for (const t of ['101', 'latest', 'model-3.1-rc-2'])
+      assert.equal(inspectDigest(`${basic.host}/models/scorer:${t}`, 'pusher:pusher-pw'), image.manifestDigest);
     assert.ok(/Layer sha256:[0-9a-f]{12} \(1\.0 MiB\): uploaded/.test(r.stdout), r.stdout);
     assert.ok(!leaks(r, 'pusher-pw'), 'password never printed (only registered as a secret)');
   });
 
   it('second run uploads only the manifest', async () => {
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'models/scorer', tags: '102' }, [others()]);
+    const r = await run(
+      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'models/scorer', tags: '102' },
+      [others()],
+    );
     assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['bytesUploaded'], String(image.manifestSize));
     assert.ok(r.stdout.includes('skipped, already in the repository'));
   });
 
   it('ACR connection with service principal (Basic credentials traded for tokens)', async () => {
-    const ep: Endpoint = { id: 'acrSp', scheme: 'ServicePrincipal', parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'sp-client-id', serviceprincipalkey: 'sp-secret', tenantid: TENANT }, data: { registrytype: 'ACR' } };
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrSp', repository: 'apps/scorer', tags: '1' }, [ep]);
+    const ep: Endpoint = {
+      id: 'acrSp',
+      scheme: 'ServicePrincipal',
+      parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'sp-client-id', serviceprincipalkey: 'sp-secret', tenantid: TENANT },
+      data: { registrytype: 'ACR' },
+    };
+    const r = await run(
+      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrSp', repository: 'apps/scorer', tags: '1' },
+      [ep],
+    );
     assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['imageDigest'], image.manifestDigest);
     assert.equal(inspectDigest(`${tokenRegistry.host}/apps/scorer:1`, 'sp-client-id:sp-secret'), image.manifestDigest);
   });
 
   it('ACR connection whose identity may only pull fails naming AcrPush, and writes no tag', async () => {
-    const ep: Endpoint = { id: 'acrReader', scheme: 'ServicePrincipal', parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'reader', serviceprincipalkey: 'reader-pw' }, data: { registrytype: 'ACR' } };
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrReader', repository: 'apps/locked', tags: '1' }, [ep]);
+    const ep: Endpoint = {
+      id: 'acrReader',
+      scheme: 'ServicePrincipal',
+      parameters: { loginServer: tokenRegistry.host, serviceprincipalid: 'reader', serviceprincipalkey: 'reader-pw' },
+      data: { registrytype: 'ACR' },
+    };
+    const r = await run(
+      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrReader', repository: 'apps/locked', tags: '1' },
+      [ep],
+    );
     assert.ok(!r.succeeded);
     assert.match(failure(r), /not allowed to push to repository 'apps\/locked'.*AcrPush/);
     assert.throws(() => inspectDigest(`${tokenRegistry.host}/apps/locked:1`, 'sp-client-id:sp-secret'));
@@ -112,7 +156,12 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
   const entraCases: Array<[string, Endpoint, Record<string, string | undefined>, RegExp]> = [
     [
       'AzureRM service principal (secret)',
-      { id: 'armSecret', scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app-id', serviceprincipalkey: 'app-secret', tenantid: TENANT, authenticationType: 'spnKey' }, data: { environment: 'AzureCloud' } },
+      {
+        id: 'armSecret',
+        scheme: 'ServicePrincipal',
+        parameters: { serviceprincipalid: 'app-id', serviceprincipalkey: 'app-secret', tenantid: TENANT, authenticationType: 'spnKey' },
+        data: { environment: 'AzureCloud' },
+      },
       {},
       /Could not get an Entra ID token for registry .* from the Azure service connection/,
     ],
@@ -135,7 +184,18 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
       const envWithOidc = { ...env };
       if (!('SYSTEM_OIDCREQUESTURI' in env)) envWithOidc.SYSTEM_OIDCREQUESTURI = `http://127.0.0.1:${port}/oidc`;
       const epWithAuthority = { ...ep, data: { ...(ep.data ?? {}), activeDirectoryAuthority: `https://127.0.0.1:${port}` } };
-      const r = await run({ imageLayout: image.layout.dir, registryType: 'azureContainerRegistry', azureSubscription: ep.id, azureContainerRegistry: tokenRegistry.host, repository: 'apps/x', tags: '1' }, [epWithAuthority], envWithOidc);
+      const r = await run(
+        {
+          imageLayout: image.layout.dir,
+          registryType: 'azureContainerRegistry',
+          azureSubscription: ep.id,
+          azureContainerRegistry: tokenRegistry.host,
+          repository: 'apps/x',
+          tags: '1',
+        },
+        [epWithAuthority],
+        envWithOidc,
+      );
       assert.ok(!r.succeeded);
       assert.match(failure(r), expected);
       assert.ok(!leaks(r, 'app-secret'));
@@ -145,11 +205,30 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
   // The certificate's PEM is multi-line: the adapter registers its body line by line (task-lib refuses multi-line secrets).
   it('AzureRM service principal with a certificate: reaches the Entra sign-in without printing the key', async () => {
     const dir = mkdtempSync(join(work, 'cert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=sp'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=sp'],
+      { stdio: 'ignore' },
+    );
     const pem = readFileSync(join(dir, 'k.pem'), 'utf8') + readFileSync(join(dir, 'c.pem'), 'utf8');
     const port = await freePort();
-    const ep: Endpoint = { id: 'armCert', scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT, authenticationType: 'spnCertificate', servicePrincipalCertificate: pem }, data: { activeDirectoryAuthority: `https://127.0.0.1:${port}` } };
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'azureContainerRegistry', azureSubscription: 'armCert', azureContainerRegistry: tokenRegistry.host, repository: 'apps/x', tags: '1' }, [ep]);
+    const ep: Endpoint = {
+      id: 'armCert',
+      scheme: 'ServicePrincipal',
+      parameters: { serviceprincipalid: 'app-id', tenantid: TENANT, authenticationType: 'spnCertificate', servicePrincipalCertificate: pem },
+      data: { activeDirectoryAuthority: `https://127.0.0.1:${port}` },
+    };
+    const r = await run(
+      {
+        imageLayout: image.layout.dir,
+        registryType: 'azureContainerRegistry',
+        azureSubscription: 'armCert',
+        azureContainerRegistry: tokenRegistry.host,
+        repository: 'apps/x',
+        tags: '1',
+      },
+      [ep],
+    );
     assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
     assert.ok(!leaks(r, 'PRIVATE KEY'));
@@ -160,35 +239,113 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
 
   it('ACR connection with managed identity: reaches the Entra sign-in', async () => {
     const port = await freePort();
-    const ep: Endpoint = { id: 'acrMsi', scheme: 'ManagedServiceIdentity', parameters: { loginServer: tokenRegistry.host, tenantid: TENANT }, data: { registrytype: 'ACR' } };
+    const ep: Endpoint = {
+      id: 'acrMsi',
+      scheme: 'ManagedServiceIdentity',
+      parameters: { loginServer: tokenRegistry.host, tenantid: TENANT },
+      data: { registrytype: 'ACR' },
+    };
     // Point the managed identity endpoint (App Service style) at a closed local port instead of IMDS.
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrMsi', repository: 'apps/x', tags: '1' }, [ep], { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi`, IDENTITY_HEADER: 'h' });
+    const r = await run(
+      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrMsi', repository: 'apps/x', tags: '1' },
+      [ep],
+      { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi`, IDENTITY_HEADER: 'h' },
+    );
     assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
   });
 
   it('ACR connection with workload identity federation: reaches the Entra sign-in', async () => {
     const port = await freePort();
-    const ep: Endpoint = { id: 'acrWif', scheme: 'WorkloadIdentityFederation', parameters: { loginServer: tokenRegistry.host, tenantid: TENANT, serviceprincipalid: 'app-id' }, data: { registrytype: 'ACR' } };
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrWif', repository: 'apps/x', tags: '1' }, [ep], { TEST_PUSH_SYSTEM_TOKEN: 'job-token', SYSTEM_OIDCREQUESTURI: `http://127.0.0.1:${port}/oidc` });
+    const ep: Endpoint = {
+      id: 'acrWif',
+      scheme: 'WorkloadIdentityFederation',
+      parameters: { loginServer: tokenRegistry.host, tenantid: TENANT, serviceprincipalid: 'app-id' },
+      data: { registrytype: 'ACR' },
+    };
+    const r = await run(
+      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrWif', repository: 'apps/x', tags: '1' },
+      [ep],
+      { TEST_PUSH_SYSTEM_TOKEN: 'job-token', SYSTEM_OIDCREQUESTURI: `http://127.0.0.1:${port}/oidc` },
+    );
     assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
   });
 
   const badCases: Array<[string, () => { inputs: Record<string, string>; endpoints: Endpoint[] }, RegExp]> = [
-    ['missing layout folder', () => ({ inputs: { imageLayout: join(work, 'nope'), registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: '1' }, endpoints: [others()] }), /imageLayout.*not an OCI image layout/],
-    ['folder that is not a layout', () => ({ inputs: { imageLayout: work, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: '1' }, endpoints: [others()] }), /not an OCI image layout/],
-    ['invalid tag', () => ({ inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: 'ok\n-bad' }, endpoints: [others()] }), /Tag '-bad' in input 'tags' is not a valid tag/],
-    ['invalid repository', () => ({ inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'Models/Scorer', tags: '1' }, endpoints: [others()] }), /Input 'repository' is not a valid repository name/],
-    ['unknown source tag', () => ({ inputs: { imageLayout: image.layout.dir, sourceTag: 'v9', registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: '1' }, endpoints: [others()] }), /has no image named 'v9'/],
+    [
+      'missing layout folder',
+      () => ({
+        inputs: { imageLayout: join(work, 'nope'), registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: '1' },
+        endpoints: [others()],
+      }),
+      /imageLayout.*not an OCI image layout/,
+    ],
+    [
+      'folder that is not a layout',
+      () => ({
+        inputs: { imageLayout: work, registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', repository: 'a/b', tags: '1' },
+        endpoints: [others()],
+      }),
+      /not an OCI image layout/,
+    ],
+    [
+      'invalid tag',
+      () => ({
+        inputs: {
+          imageLayout: image.layout.dir,
+          registryType: 'serviceConnection',
+          dockerRegistryConnection: 'dockerOthers',
+          repository: 'a/b',
+          tags: 'ok\n-bad',
+        },
+        endpoints: [others()],
+      }),
+      /Tag '-bad' in input 'tags' is not a valid tag/,
+    ],
+    [
+      'invalid repository',
+      () => ({
+        inputs: {
+          imageLayout: image.layout.dir,
+          registryType: 'serviceConnection',
+          dockerRegistryConnection: 'dockerOthers',
+          repository: 'Models/Scorer',
+          tags: '1',
+        },
+        endpoints: [others()],
+      }),
+      /Input 'repository' is not a valid repository name/,
+    ],
+    [
+      'unknown source tag',
+      () => ({
+        inputs: {
+          imageLayout: image.layout.dir,
+          sourceTag: 'v9',
+          registryType: 'serviceConnection',
+          dockerRegistryConnection: 'dockerOthers',
+          repository: 'a/b',
+          tags: '1',
+        },
+        endpoints: [others()],
+      }),
+      /has no image named 'v9'/,
+    ],
     [
       'wrong credentials',
-      () => ({ inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'bad', repository: 'a/b', tags: '1' }, endpoints: [{ ...others(), id: 'bad', parameters: { registry: basic.host, username: 'pusher', password: 'wrong' } }] }),
+      () => ({
+        inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'bad', repository: 'a/b', tags: '1' },
+        endpoints: [{ ...others(), id: 'bad', parameters: { registry: basic.host, username: 'pusher', password: 'wrong' } }],
+      }),
       /rejected the credentials/,
     ],
     [
       'not an OCI registry',
-      () => ({ inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'web', repository: 'a/b', tags: '1' }, endpoints: [{ ...others(), id: 'web', parameters: { registry: `127.0.0.1:${notRegistryPort}`, username: 'u', password: 'p' } }] }),
+      () => ({
+        inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'web', repository: 'a/b', tags: '1' },
+        endpoints: [{ ...others(), id: 'web', parameters: { registry: `127.0.0.1:${notRegistryPort}`, username: 'u', password: 'p' } }],
+      }),
       /is not an OCI registry: GET .* answered HTTP 404/,
     ],
   ];
@@ -205,7 +362,9 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
 
   it('fails clearly when the registry is unreachable', async function () {
     const port = await freePort();
-    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'gone', repository: 'a/b', tags: '1' }, [{ ...others(), id: 'gone', parameters: { registry: `127.0.0.1:${port}`, username: 'u', password: 'p' } }]);
+    const r = await run({ imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'gone', repository: 'a/b', tags: '1' }, [
+      { ...others(), id: 'gone', parameters: { registry: `127.0.0.1:${port}`, username: 'u', password: 'p' } },
+    ]);
     assert.ok(!r.succeeded);
     assert.match(failure(r), /is unreachable at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });

@@ -106,9 +106,21 @@ const fetchCases: BadCase[] = [
   { name: 'container name invalid', input: 'container', inputs: () => ({ container: 'Bad_Container!' }) },
   { name: 'connectionString missing', input: 'connectionString', inputs: () => ({ connectionString: undefined }) },
   { name: 'connectionString not one', input: 'connectionString', inputs: () => ({ connectionString: 'this is not a connection string' }) },
-  { name: 'SAS URL without a signature', input: 'connectionString', inputs: () => ({ connectionString: 'https://acct.blob.core.windows.net/models?sv=2022-11-02&sp=rl' }) },
-  { name: 'service connection missing', input: 'azureSubscription', inputs: () => ({ authType: 'serviceConnection', storageAccount: 'acct', connectionString: undefined }) },
-  { name: 'service connection not found', input: 'azureSubscription', inputs: () => ({ authType: 'serviceConnection', storageAccount: 'acct', azureSubscription: 'nosuch', connectionString: undefined }) },
+  {
+    name: 'SAS URL without a signature',
+    input: 'connectionString',
+    inputs: () => ({ connectionString: 'https://acct.blob.core.windows.net/models?sv=2022-11-02&sp=rl' }),
+  },
+  {
+    name: 'service connection missing',
+    input: 'azureSubscription',
+    inputs: () => ({ authType: 'serviceConnection', storageAccount: 'acct', connectionString: undefined }),
+  },
+  {
+    name: 'service connection not found',
+    input: 'azureSubscription',
+    inputs: () => ({ authType: 'serviceConnection', storageAccount: 'acct', azureSubscription: 'nosuch', connectionString: undefined }),
+  },
   {
     name: 'service connection with an unsupported scheme',
     input: 'azureSubscription',
@@ -133,14 +145,23 @@ const fetchCases: BadCase[] = [
   { name: 'include glob that does not parse', input: 'include', inputs: () => ({ include: '[' }) },
   { name: 's3Endpoint not a URL', input: 's3Endpoint', inputs: () => ({ provider: 's3', bucket: 'models', s3Endpoint: 'not a url' }) },
   { name: 's3Endpoint with another scheme', input: 's3Endpoint', inputs: () => ({ provider: 's3', bucket: 'models', s3Endpoint: 'ftp://127.0.0.1:9' }) },
-  { name: 'container differs from the SAS URL container', input: 'container', inputs: () => ({ connectionString: 'https://acct.blob.core.windows.net/other?sv=2022-11-02&sp=rl&sig=c2lnbmF0dXJlLXZhbHVlLTEyMzQ%3D' }) },
+  {
+    name: 'container differs from the SAS URL container',
+    input: 'container',
+    inputs: () => ({ connectionString: 'https://acct.blob.core.windows.net/other?sv=2022-11-02&sp=rl&sig=c2lnbmF0dXJlLXZhbHVlLTEyMzQ%3D' }),
+  },
   {
     name: 'blobEndpoint not a URL',
     input: 'blobEndpoint',
     inputs: () => ({ authType: 'serviceConnection', azureSubscription: 'arm', storageAccount: 'acct', blobEndpoint: 'not a url', connectionString: undefined }),
     endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
   },
-  { name: 'storageAccount not an account name', input: 'storageAccount', inputs: () => ({ authType: 'serviceConnection', azureSubscription: 'arm', storageAccount: 'Not_An_Account!', connectionString: undefined }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
+  {
+    name: 'storageAccount not an account name',
+    input: 'storageAccount',
+    inputs: () => ({ authType: 'serviceConnection', azureSubscription: 'arm', storageAccount: 'Not_An_Account!', connectionString: undefined }),
+    endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
+  },
   // These reach Azurite.
   { name: 'container that does not exist', input: 'container', inputs: () => ({ container: 'nosuchcontainer' }) },
   { name: 'prefix with no objects', input: 'modelPath', inputs: () => ({ modelPath: 'nothing-here/' }) },
@@ -193,9 +214,16 @@ const bundleCases: BadCase[] = [
     name: 'baseImage on an unreachable registry',
     input: 'baseImage',
     inputs: () => ({ baseImage: '127.0.0.1:9/base/busybox:1' }),
-    namesValueInstead: { pattern: /Registry 127\.0\.0\.1:9 is unreachable/, why: 'registry network errors carry no input; the line names the registry of baseImage' },
+    namesValueInstead: {
+      pattern: /Registry 127\.0\.0\.1:9 is unreachable/,
+      why: 'registry network errors carry no input; the line names the registry of baseImage',
+    },
   },
-  { name: 'baseRegistryConnection not found', input: 'baseRegistryConnection', inputs: () => ({ baseImage: '127.0.0.1:9/base/busybox:1', baseRegistryConnection: 'nosuch' }) },
+  {
+    name: 'baseRegistryConnection not found',
+    input: 'baseRegistryConnection',
+    inputs: () => ({ baseImage: '127.0.0.1:9/base/busybox:1', baseRegistryConnection: 'nosuch' }),
+  },
   { name: 'platform without an architecture', input: 'platform', inputs: () => ({ platform: 'amd64' }) },
   { name: 'modelSha256 not 64 hex digits', input: 'modelSha256', inputs: () => ({ modelSha256: 'xyz' }) },
   { name: 'entrypoint: broken JSON array', input: 'entrypoint', inputs: () => ({ entrypoint: '["python", ' }) },
@@ -217,9 +245,21 @@ const bundleCases: BadCase[] = [
     setup: (c) => writeFileSync(join(c.sandbox, 'a-file'), 'not a folder'),
     inputs: (c) => ({ outputPath: join(c.sandbox, 'a-file', 'image') }),
   },
-  { name: 'docker mode: Dockerfile that does not exist', input: 'dockerfile', inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'no-such-Dockerfile') }) },
-  { name: 'docker mode: buildContext that is a file', input: 'buildContext', inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'Dockerfile'), buildContext: join(c.fixtures, 'Dockerfile') }) },
-  { name: 'docker mode: buildArgs line without =', input: 'buildArgs', inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'Dockerfile'), buildArgs: 'TOKEN' }) },
+  {
+    name: 'docker mode: Dockerfile that does not exist',
+    input: 'dockerfile',
+    inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'no-such-Dockerfile') }),
+  },
+  {
+    name: 'docker mode: buildContext that is a file',
+    input: 'buildContext',
+    inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'Dockerfile'), buildContext: join(c.fixtures, 'Dockerfile') }),
+  },
+  {
+    name: 'docker mode: buildArgs line without =',
+    input: 'buildArgs',
+    inputs: (c) => ({ mode: 'docker', dockerfile: join(c.fixtures, 'Dockerfile'), buildArgs: 'TOKEN' }),
+  },
   // Fixes on other branches.
   { name: 'modelDestination with .. (../../etc)', input: 'modelDestination', inputs: () => ({ modelDestination: '../../etc' }) },
   { name: 'appDestination with .. (../../etc)', input: 'appDestination', inputs: () => ({ appDestination: '../../etc' }) },
@@ -252,7 +292,11 @@ const pushBase = (c: Ctx): Record<string, string> => ({
   tags: '1',
 });
 const pushEndpoints = (): Record<string, EndpointSpec> => ({
-  reg: { scheme: 'UsernamePassword', parameters: { registry: 'http://127.0.0.1:9', username: 'pusher', password: 'push-password-value' }, data: { registrytype: 'Others' } },
+  reg: {
+    scheme: 'UsernamePassword',
+    parameters: { registry: 'http://127.0.0.1:9', username: 'pusher', password: 'push-password-value' },
+    data: { registrytype: 'Others' },
+  },
   arm: AZURE_ENDPOINT_OK,
 });
 
@@ -277,17 +321,27 @@ const pushCases: BadCase[] = [
   {
     name: 'registry connection without a registry URL',
     input: 'dockerRegistryConnection',
-    endpoints: () => ({ reg: { scheme: 'UsernamePassword', parameters: { username: 'pusher', password: 'push-password-value' }, data: { registrytype: 'Others' } } }),
+    endpoints: () => ({
+      reg: { scheme: 'UsernamePassword', parameters: { username: 'pusher', password: 'push-password-value' }, data: { registrytype: 'Others' } },
+    }),
   },
   {
     name: 'ACR connection without a login server',
     input: 'dockerRegistryConnection',
-    endpoints: () => ({ reg: { scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app', serviceprincipalkey: 'acr-sp-key-value' }, data: { registrytype: 'ACR' } } }),
+    endpoints: () => ({
+      reg: { scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app', serviceprincipalkey: 'acr-sp-key-value' }, data: { registrytype: 'ACR' } },
+    }),
   },
   {
     name: 'registry connection whose registry is not a host',
     input: 'dockerRegistryConnection',
-    endpoints: () => ({ reg: { scheme: 'UsernamePassword', parameters: { registry: 'not a registry!', username: 'pusher', password: 'push-password-value' }, data: { registrytype: 'Others' } } }),
+    endpoints: () => ({
+      reg: {
+        scheme: 'UsernamePassword',
+        parameters: { registry: 'not a registry!', username: 'pusher', password: 'push-password-value' },
+        data: { registrytype: 'Others' },
+      },
+    }),
   },
   { name: 'repository missing', input: 'repository', inputs: () => ({ repository: undefined }) },
   { name: 'repository with upper case', input: 'repository', inputs: () => ({ repository: 'Models/Scorer' }) },
@@ -297,16 +351,32 @@ const pushCases: BadCase[] = [
   { name: 'sourceTag not in the layout', input: 'sourceTag', inputs: () => ({ sourceTag: 'v9' }) },
   { name: 'mountFrom not a repository name', input: 'mountFrom', inputs: () => ({ mountFrom: 'Not A Repo!' }) },
   { name: 'mountFrom with a tag', input: 'mountFrom', inputs: () => ({ mountFrom: 'models/base:1' }) },
-  { name: 'azureSubscription missing', input: 'azureSubscription', inputs: () => ({ registryType: 'azureContainerRegistry', azureContainerRegistry: 'contoso.azurecr.io' }) },
-  { name: 'azureSubscription not found', input: 'azureSubscription', inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'nosuch', azureContainerRegistry: 'contoso.azurecr.io' }) },
+  {
+    name: 'azureSubscription missing',
+    input: 'azureSubscription',
+    inputs: () => ({ registryType: 'azureContainerRegistry', azureContainerRegistry: 'contoso.azurecr.io' }),
+  },
+  {
+    name: 'azureSubscription not found',
+    input: 'azureSubscription',
+    inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'nosuch', azureContainerRegistry: 'contoso.azurecr.io' }),
+  },
   {
     name: 'azureSubscription with an unsupported scheme',
     input: 'azureSubscription',
     inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'armup', azureContainerRegistry: 'contoso.azurecr.io' }),
     endpoints: () => ({ armup: { scheme: 'UsernamePassword', parameters: { username: 'u', password: 'arm-password-value' } } }),
   },
-  { name: 'azureContainerRegistry missing', input: 'azureContainerRegistry', inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'arm' }) },
-  { name: 'azureContainerRegistry not a host', input: 'azureContainerRegistry', inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'arm', azureContainerRegistry: 'not a registry!' }) },
+  {
+    name: 'azureContainerRegistry missing',
+    input: 'azureContainerRegistry',
+    inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'arm' }),
+  },
+  {
+    name: 'azureContainerRegistry not a host',
+    input: 'azureContainerRegistry',
+    inputs: () => ({ registryType: 'azureContainerRegistry', azureSubscription: 'arm', azureContainerRegistry: 'not a registry!' }),
+  },
   // Fixes on other branches.
   {
     name: 'malformed service connection JSON',
@@ -362,7 +432,11 @@ const deployCases: BadCase[] = [
   { name: 'kubeconfig file that does not exist', input: 'kubeconfig', inputs: (c) => ({ kubeconfig: join(c.fixtures, 'no-such-kubeconfig') }) },
   { name: 'kubeconfig file that is not a kubeconfig', input: 'kubeconfig', inputs: (c) => ({ kubeconfig: join(c.fixtures, 'bad.yaml') }) },
   { name: 'kubernetesServiceConnection missing', input: 'kubernetesServiceConnection', inputs: () => ({ connectionType: 'kubernetesServiceConnection' }) },
-  { name: 'kubernetesServiceConnection not found', input: 'kubernetesServiceConnection', inputs: () => ({ connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'nosuch' }) },
+  {
+    name: 'kubernetesServiceConnection not found',
+    input: 'kubernetesServiceConnection',
+    inputs: () => ({ connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'nosuch' }),
+  },
   {
     name: 'Kubernetes connection holding no kubeconfig',
     input: 'kubernetesServiceConnection',
@@ -383,9 +457,24 @@ const deployCases: BadCase[] = [
     inputs: () => ({ ...AKS }),
     endpoints: () => ({ arm: { ...AZURE_ENDPOINT_OK, data: { environment: 'AzureCloud' } } }),
   },
-  { name: 'resourceGroup missing', input: 'resourceGroup', inputs: () => ({ ...AKS, resourceGroup: undefined }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
-  { name: 'kubernetesCluster missing', input: 'kubernetesCluster', inputs: () => ({ ...AKS, kubernetesCluster: undefined }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
-  { name: 'useClusterAdmin not a boolean', input: 'useClusterAdmin', inputs: () => ({ ...AKS, useClusterAdmin: 'maybe' }), endpoints: () => ({ arm: AZURE_ENDPOINT_OK }) },
+  {
+    name: 'resourceGroup missing',
+    input: 'resourceGroup',
+    inputs: () => ({ ...AKS, resourceGroup: undefined }),
+    endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
+  },
+  {
+    name: 'kubernetesCluster missing',
+    input: 'kubernetesCluster',
+    inputs: () => ({ ...AKS, kubernetesCluster: undefined }),
+    endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
+  },
+  {
+    name: 'useClusterAdmin not a boolean',
+    input: 'useClusterAdmin',
+    inputs: () => ({ ...AKS, useClusterAdmin: 'maybe' }),
+    endpoints: () => ({ arm: AZURE_ENDPOINT_OK }),
+  },
   { name: 'imageRegistryConnection not found', input: 'imageRegistryConnection', inputs: () => ({ imageRegistryConnection: 'nosuch' }) },
   { name: 'namespace not a DNS label', input: 'namespace', inputs: () => ({ namespace: 'Bad_Namespace' }) },
   { name: 'imagePullSecrets name not a DNS name', input: 'imagePullSecrets', inputs: () => ({ imagePullSecrets: 'Bad_Secret!' }) },

@@ -29,7 +29,8 @@ const env: Record<string, string> = {
   INPUT_LINES: 'a=1\n\n# comment\n  b=2  \n',
   INPUT_SECRETINPUT: 'super-secret-connection-string',
   INPUT_CONNKEY: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5K2tleS8xMjM0NTY3ODkwYWJjZGVm/+Q==;EndpointSuffix=core.windows.net',
-  INPUT_CONNSAS: 'BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D',
+  INPUT_CONNSAS:
+    'BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D',
   INPUT_REGBADJSON: 'regBadJson',
   INPUT_K8SBADJSON: 'k8sBadJson',
   INPUT_ARM: 'arm1',
@@ -58,26 +59,60 @@ function endpoint(id: string, scheme: string, parameters: Record<string, string>
   if (url) env[`ENDPOINT_URL_${id}`] = url;
 }
 
-const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuic\n-----END PRIVATE KEY-----\n';
-endpoint('arm1', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant', serviceprincipalkey: 'sp-secret-123456' }, { subscriptionid: 'sub', environment: 'AzureUSGovernment' });
-endpoint('armCert', 'ServicePrincipal', { serviceprincipalid: 'app', tenantid: 'tenant', authenticationType: 'spnCertificate', servicePrincipalCertificate: PEM });
+const PEM =
+  '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuic\n-----END PRIVATE KEY-----\n';
+endpoint(
+  'arm1',
+  'ServicePrincipal',
+  { serviceprincipalid: 'app', tenantid: 'tenant', serviceprincipalkey: 'sp-secret-123456' },
+  { subscriptionid: 'sub', environment: 'AzureUSGovernment' },
+);
+endpoint('armCert', 'ServicePrincipal', {
+  serviceprincipalid: 'app',
+  tenantid: 'tenant',
+  authenticationType: 'spnCertificate',
+  servicePrincipalCertificate: PEM,
+});
 endpoint('armWif', 'WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
 endpoint('armBad', 'UsernamePassword', { username: 'u' });
 // A service connection whose stored JSON is cut short: task-lib's own error would quote all of it.
 env['ENDPOINT_AUTH_regBadJson'] = '{"scheme":"UsernamePassword","parameters":{"registry":"r.example.test","username":"u","password":"leaky-json-pw-123"';
 env['ENDPOINT_AUTH_k8sBadJson'] = '{"scheme":"Kubernetes","parameters":{"kubeconfig":"users:\\n- user: {token: leaky-kube-token-123}"}}}';
 endpoint('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: 'job-access-token-xyz' });
-endpoint('s3c', 'UsernamePassword', { username: 'AKID', password: 's3-secret-key-000', sessionToken: 'sess-token-000', assumeRoleArn: 'arn:aws:iam::1:role/r' }, { region: 'eu-west-1', forcePathStyle: 'true' }, 'http://127.0.0.1:9000/');
+endpoint(
+  's3c',
+  'UsernamePassword',
+  { username: 'AKID', password: 's3-secret-key-000', sessionToken: 'sess-token-000', assumeRoleArn: 'arn:aws:iam::1:role/r' },
+  { region: 'eu-west-1', forcePathStyle: 'true' },
+  'http://127.0.0.1:9000/',
+);
 endpoint('regOthers', 'UsernamePassword', { registry: 'https://registry.example.test:5000/', username: 'bob', password: 'bob-password-1' });
-endpoint('regAcr', 'ServicePrincipal', { loginServer: 'contoso.azurecr.io', serviceprincipalid: 'sp', serviceprincipalkey: 'acr-sp-secret-1', tenantid: 't' }, { registrytype: 'ACR' });
+endpoint(
+  'regAcr',
+  'ServicePrincipal',
+  { loginServer: 'contoso.azurecr.io', serviceprincipalid: 'sp', serviceprincipalkey: 'acr-sp-secret-1', tenantid: 't' },
+  { registrytype: 'ACR' },
+);
 endpoint('regAcrWif', 'WorkloadIdentityFederation', { loginServer: 'contoso.azurecr.io', serviceprincipalid: 'sp', tenantid: 't' }, { registrytype: 'ACR' });
 endpoint(
   'k8s',
   'Kubernetes',
-  { kubeconfig: 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: kube-token-abcdef\n    client-key-data: a2V5LWRhdGEtc2VjcmV0\n', clusterContext: 'ctx' },
+  {
+    kubeconfig: 'apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: kube-token-abcdef\n    client-key-data: a2V5LWRhdGEtc2VjcmV0\n',
+    clusterContext: 'ctx',
+  },
   { authorizationType: 'Kubeconfig' },
 );
-endpoint('k8sSa', 'Token', { apiToken: Buffer.from('sa-token-value').toString('base64'), serviceAccountCertificate: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64') }, { authorizationType: 'ServiceAccount' }, 'https://10.0.0.1:443');
+endpoint(
+  'k8sSa',
+  'Token',
+  {
+    apiToken: Buffer.from('sa-token-value').toString('base64'),
+    serviceAccountCertificate: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64'),
+  },
+  { authorizationType: 'ServiceAccount' },
+  'https://10.0.0.1:443',
+);
 
 /** Everything task-lib prints while `fn` runs. */
 function capture<T>(fn: () => T): { value: T; out: string } {
@@ -132,7 +167,10 @@ describe('task-lib adapter', () => {
   it('reads strings trimmed, with defaults and required errors naming the input', () => {
     assert.equal(capture(() => adapter.getString('name')).value, 'value');
     assert.equal(capture(() => adapter.getString('empty', { defaultValue: 'd' })).value, 'd');
-    assert.throws(() => capture(() => adapter.getRequiredString('empty')), (e: unknown) => e instanceof InputError && e.input === 'empty' && /Input 'empty' is required/.test(e.message));
+    assert.throws(
+      () => capture(() => adapter.getRequiredString('empty')),
+      (e: unknown) => e instanceof InputError && e.input === 'empty' && /Input 'empty' is required/.test(e.message),
+    );
   });
 
   it('reads booleans, whole numbers in range and choices, rejecting the rest in one sentence', () => {
@@ -160,7 +198,11 @@ describe('task-lib adapter', () => {
     const sas = capture(() => adapter.getString('connSas', { secret: true }));
     // task-lib escapes '%' in commands as %AZP25; the agent turns it back.
     const lines = sas.out.split('\n').map((l) => l.replace(/%AZP25/g, '%'));
-    for (const piece of ['sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D', 'AbCd%2Bef%2Fghij0123456789%3D', 'AbCd+ef/ghij0123456789=']) {
+    for (const piece of [
+      'sv=2022-11-02&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCd%2Bef%2Fghij0123456789%3D',
+      'AbCd%2Bef%2Fghij0123456789%3D',
+      'AbCd+ef/ghij0123456789=',
+    ]) {
       assert.ok(lines.includes(`##vso[task.setsecret]${piece}`), `${piece} not registered:\n${sas.out}`);
     }
   });
@@ -192,7 +234,16 @@ describe('task-lib adapter', () => {
     const sp = capture(() => adapter.readAzureRmEndpoint('arm'));
     assert.deepEqual(
       { ...sp.value },
-      { id: 'arm1', scheme: 'ServicePrincipal', tenantId: 'tenant', clientId: 'app', clientSecret: 'sp-secret-123456', subscriptionId: 'sub', environment: 'AzureUSGovernment', authorityHost: undefined },
+      {
+        id: 'arm1',
+        scheme: 'ServicePrincipal',
+        tenantId: 'tenant',
+        clientId: 'app',
+        clientSecret: 'sp-secret-123456',
+        subscriptionId: 'sub',
+        environment: 'AzureUSGovernment',
+        authorityHost: undefined,
+      },
     );
     assert.ok(sp.out.includes('##vso[task.setsecret]sp-secret-123456'));
     assert.ok(!sp.out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('sp-secret-123456')));
@@ -215,7 +266,18 @@ describe('task-lib adapter', () => {
     const { value, out } = capture(() => adapter.readS3Endpoint('s3'));
     assert.deepEqual(
       { ...value },
-      { id: 's3c', accessKeyId: 'AKID', secretAccessKey: 's3-secret-key-000', sessionToken: 'sess-token-000', roleArn: 'arn:aws:iam::1:role/r', roleSessionName: undefined, externalId: undefined, region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000/', forcePathStyle: true },
+      {
+        id: 's3c',
+        accessKeyId: 'AKID',
+        secretAccessKey: 's3-secret-key-000',
+        sessionToken: 'sess-token-000',
+        roleArn: 'arn:aws:iam::1:role/r',
+        roleSessionName: undefined,
+        externalId: undefined,
+        region: 'eu-west-1',
+        endpoint: 'http://127.0.0.1:9000/',
+        forcePathStyle: true,
+      },
     );
     for (const s of ['s3-secret-key-000', 'sess-token-000']) assert.ok(out.includes(`##vso[task.setsecret]${s}`));
     assert.equal(capture(() => adapter.readS3Endpoint('empty')).value, undefined);
@@ -223,7 +285,10 @@ describe('task-lib adapter', () => {
 
   it('reads Docker registry connections: Others, ACR service principal, ACR with Entra ID', () => {
     const others = capture(() => adapter.readDockerRegistryEndpoint('regOthers'));
-    assert.deepEqual({ ...others.value }, { id: 'regOthers', registryType: 'Others', registry: 'registry.example.test:5000', username: 'bob', password: 'bob-password-1' });
+    assert.deepEqual(
+      { ...others.value },
+      { id: 'regOthers', registryType: 'Others', registry: 'registry.example.test:5000', username: 'bob', password: 'bob-password-1' },
+    );
     // The Basic header value is a secret of its own.
     assert.ok(others.out.includes(`##vso[task.setsecret]${Buffer.from('bob:bob-password-1').toString('base64')}`), others.out);
     const acr = capture(() => adapter.readDockerRegistryEndpoint('regAcr')).value;
@@ -299,7 +364,7 @@ describe('task-lib adapter', () => {
     }
   });
 
-  it("names the input of a failure whose sentence does not (\"Input 'x': ...\"), and leaves one that does as it is", async () => {
+  it('names the input of a failure whose sentence does not ("Input \'x\': ..."), and leaves one that does as it is', async () => {
     const exit = process.exitCode;
     try {
       let out = '';
@@ -326,7 +391,7 @@ describe('task-lib adapter', () => {
     }
   });
 
-  it('names the task input of a library option through the entry\'s inputNames, the one place an option becomes an input', async () => {
+  it("names the task input of a library option through the entry's inputNames, the one place an option becomes an input", async () => {
     const exit = process.exitCode;
     try {
       let out = '';

@@ -69,7 +69,13 @@ describe('agent emulation (scripts/lib/agent.ts)', () => {
   });
 
   it('reads outputs (decoded), registered secrets, the masked message and log, and visible stdout', async () => {
-    const run = await runTask({ task: 'Echo', root, inputs: { password: 'hunter2-secret', mode: 'ok' }, endpoints: { CONN: { scheme: 'UsernamePassword', data: { registrytype: 'Others' } } }, env: { HOME: undefined } });
+    const run = await runTask({
+      task: 'Echo',
+      root,
+      inputs: { password: 'hunter2-secret', mode: 'ok' },
+      endpoints: { CONN: { scheme: 'UsernamePassword', data: { registrytype: 'Others' } } },
+      env: { HOME: undefined },
+    });
     assert.equal(run.result, 'Succeeded');
     assert.equal(run.succeeded, true);
     assert.equal(run.exitCode, 0);
@@ -112,6 +118,9 @@ describe('agent emulation (scripts/lib/agent.ts)', () => {
   });
 
   it('rejects with SecretLeakError when a secret input is printed before it is registered', async () => {
-    await assert.rejects(runTask({ task: 'Echo', root, inputs: { password: 'leaked-value-123', mode: 'leak' } }), (e: unknown) => e instanceof SecretLeakError && /input 'password'/.test(e.message));
+    await assert.rejects(
+      runTask({ task: 'Echo', root, inputs: { password: 'leaked-value-123', mode: 'leak' } }),
+      (e: unknown) => e instanceof SecretLeakError && /input 'password'/.test(e.message),
+    );
   });
 });

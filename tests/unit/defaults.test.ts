@@ -54,7 +54,11 @@ describe('defaults: task.json states the library constants', () => {
       for (const [input, value] of Object.entries(values)) {
         const declared = json.inputs.find((i) => i.name === input);
         assert.ok(declared, `${task}/task.json has no input ${input}`);
-        assert.equal(declared.defaultValue, String(value), `${task}/task.json ${input}: defaultValue '${declared.defaultValue}', library constant ${String(value)}`);
+        assert.equal(
+          declared.defaultValue,
+          String(value),
+          `${task}/task.json ${input}: defaultValue '${declared.defaultValue}', library constant ${String(value)}`,
+        );
       }
     });
   }

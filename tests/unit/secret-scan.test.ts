@@ -37,15 +37,31 @@ describe('secret scan', () => {
     it('endpoint credentials, not user names, ids, tenants, URLs, data or CA certificates', () => {
       const spec: ScanSpec = {
         endpoints: {
-          reg: { scheme: 'UsernamePassword', parameters: { registry: 'http://127.0.0.1:5000', username: 'pusher-user', password: 'pusher-password' }, data: { registrytype: 'Others' } },
+          reg: {
+            scheme: 'UsernamePassword',
+            parameters: { registry: 'http://127.0.0.1:5000', username: 'pusher-user', password: 'pusher-password' },
+            data: { registrytype: 'Others' },
+          },
           arm: { scheme: 'ServicePrincipal', parameters: { serviceprincipalid: 'app-id-123', tenantid: 'tenant-id-123', serviceprincipalkey: 'sp-key-value' } },
-          sa: { scheme: 'Token', parameters: { serviceAccountCertificate: 'LS0tLS1CRUdJTiBDRVJU', apiToken: Buffer.from('bearer-token-value').toString('base64') } },
+          sa: {
+            scheme: 'Token',
+            parameters: { serviceAccountCertificate: 'LS0tLS1CRUdJTiBDRVJU', apiToken: Buffer.from('bearer-token-value').toString('base64') },
+          },
           s3: { scheme: 'UsernamePassword', parameters: { username: 'AKIAEXAMPLE', password: 'aws-secret-value', sessionToken: 'aws-session-token' } },
         },
       };
       const v = values(spec);
-      for (const s of ['pusher-password', 'sp-key-value', 'bearer-token-value', Buffer.from('bearer-token-value').toString('base64'), 'aws-secret-value', 'aws-session-token']) assert.ok(v.includes(s), s);
-      for (const s of ['pusher-user', 'app-id-123', 'tenant-id-123', 'LS0tLS1CRUdJTiBDRVJU', 'AKIAEXAMPLE', 'http://127.0.0.1:5000']) assert.ok(!v.includes(s), s);
+      for (const s of [
+        'pusher-password',
+        'sp-key-value',
+        'bearer-token-value',
+        Buffer.from('bearer-token-value').toString('base64'),
+        'aws-secret-value',
+        'aws-session-token',
+      ])
+        assert.ok(v.includes(s), s);
+      for (const s of ['pusher-user', 'app-id-123', 'tenant-id-123', 'LS0tLS1CRUdJTiBDRVJU', 'AKIAEXAMPLE', 'http://127.0.0.1:5000'])
+        assert.ok(!v.includes(s), s);
     });
 
     it('a certificate PEM: each body line of 16+ characters, not the armour lines', () => {
@@ -62,7 +78,9 @@ describe('secret scan', () => {
         '  cluster: { server: "https://127.0.0.1:6443", certificate-authority-data: "Q0EtREFUQS1QVUJMSUM=" }',
         'users:',
         '- name: u',
-        '  user: { token: "kube-token-123456", client-key-data: "' + Buffer.from('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKeyLineOfTheClientKey\n-----END EC PRIVATE KEY-----\n').toString('base64') + '" }',
+        '  user: { token: "kube-token-123456", client-key-data: "' +
+          Buffer.from('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKeyLineOfTheClientKey\n-----END EC PRIVATE KEY-----\n').toString('base64') +
+          '" }',
       ].join('\n');
       const fromEndpoint = values({ endpoints: { k8s: { scheme: 'Kubernetes', parameters: { kubeconfig: kc } } } });
       assert.ok(fromEndpoint.includes('kube-token-123456'));
@@ -79,7 +97,12 @@ describe('secret scan', () => {
 
     it('secret environment and variables by name; explicit secrets', () => {
       const v = values({
-        env: { AWS_SECRET_ACCESS_KEY: 'aws-secret-env', AWS_ACCESS_KEY_ID: 'AKIDENV0001', AWS_SESSION_TOKEN: 'session-env-token', IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token' },
+        env: {
+          AWS_SECRET_ACCESS_KEY: 'aws-secret-env',
+          AWS_ACCESS_KEY_ID: 'AKIDENV0001',
+          AWS_SESSION_TOKEN: 'session-env-token',
+          IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token',
+        },
         variables: { 'Agent.ProxyPassword': 'proxy-password', 'Agent.TempDirectory': '/tmp/agent' },
         secrets: ['build-arg-secret'],
       });
@@ -102,14 +125,21 @@ describe('secret scan', () => {
 
     it('an explicit secret is scanned even when it also occurs in non-secret data; a raw ENDPOINT_AUTH_ JSON is secret', () => {
       const json = '{"scheme":"ServicePrincipal","parameters":{"serviceprincipalkey":"sp-key-in-raw-json"';
-      const v = values({ inputs: { note: 'uses sp-key-in-raw-json' }, env: { ENDPOINT_AUTH_ARM: json, ENDPOINT_AUTH_SCHEME_ARM: 'ServicePrincipal' }, secrets: ['sp-key-in-raw-json'] });
+      const v = values({
+        inputs: { note: 'uses sp-key-in-raw-json' },
+        env: { ENDPOINT_AUTH_ARM: json, ENDPOINT_AUTH_SCHEME_ARM: 'ServicePrincipal' },
+        secrets: ['sp-key-in-raw-json'],
+      });
       assert.ok(v.includes('sp-key-in-raw-json'));
       assert.ok(v.includes(json));
       assert.ok(!v.includes('ServicePrincipal'));
     });
 
     it("'devstoreaccount1' used as a user name is never flagged", () => {
-      const spec: ScanSpec = { inputs: { connectionString: CONN }, endpoints: { r: { scheme: 'UsernamePassword', parameters: { username: 'devstoreaccount1', password: 'registry-password' } } } };
+      const spec: ScanSpec = {
+        inputs: { connectionString: CONN },
+        endpoints: { r: { scheme: 'UsernamePassword', parameters: { username: 'devstoreaccount1', password: 'registry-password' } } },
+      };
       assert.doesNotThrow(() => assertNoSecretLeak('T', spec, { stdout: 'signed in as devstoreaccount1 to http://127.0.0.1:10000/devstoreaccount1\n' }));
     });
   });
@@ -127,7 +157,11 @@ describe('secret scan', () => {
       const stdout = `##vso[task.setsecret]${CONN}\n##vso[task.debug]signing with ${KEY}\n`;
       assert.throws(
         () => assertNoSecretLeak('FetchModel', spec, { stdout }),
-        (err: unknown) => err instanceof SecretLeakError && /input 'connectionString' AccountKey \[Eb…==/.test(err.message) && /stdout line 2/.test(err.message) && !err.message.includes(KEY),
+        (err: unknown) =>
+          err instanceof SecretLeakError &&
+          /input 'connectionString' AccountKey \[Eb…==/.test(err.message) &&
+          /stdout line 2/.test(err.message) &&
+          !err.message.includes(KEY),
       );
     });
 

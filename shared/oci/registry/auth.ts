@@ -193,7 +193,10 @@ export class RegistryAuth {
 
   private realmOf(c: Challenge): URL {
     const realm = c.params['realm'];
-    if (!realm) throw new AuthError(`Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`);
+    if (!realm)
+      throw new AuthError(
+        `Registry ${this.options.registry} asked for a Bearer token without naming a token server (realm): it is not a registry this task can sign in to.`,
+      );
     try {
       return new URL(realm);
     } catch {
@@ -215,10 +218,24 @@ export class RegistryAuth {
     return this.tokenBody(res.status, await readText(res, 1 << 20), realm);
   }
 
-  private async postRefreshToken(realm: URL, service: string, scopes: string[], refresh: string | ((ctx: RefreshTokenContext) => Promise<string>)): Promise<TokenBody> {
+  private async postRefreshToken(
+    realm: URL,
+    service: string,
+    scopes: string[],
+    refresh: string | ((ctx: RefreshTokenContext) => Promise<string>),
+  ): Promise<TokenBody> {
     for (let attempt = 0; ; attempt++) {
-      const refreshToken = typeof refresh === 'string' ? refresh : await refresh({ realm: realm.toString(), registryUrl: this.registryUrl.origin, service, forceRenew: attempt > 0 });
-      const form = new URLSearchParams({ grant_type: 'refresh_token', service, scope: scopes.join(' '), refresh_token: refreshToken, client_id: 'model-to-aks-tasks' });
+      const refreshToken =
+        typeof refresh === 'string'
+          ? refresh
+          : await refresh({ realm: realm.toString(), registryUrl: this.registryUrl.origin, service, forceRenew: attempt > 0 });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        service,
+        scope: scopes.join(' '),
+        refresh_token: refreshToken,
+        client_id: 'model-to-aks-tasks',
+      });
       const res = await send({
         method: 'POST',
         url: realm,

@@ -95,7 +95,10 @@ export class RegistryClient {
    */
   checkLocation(url: URL): URL {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new UserError(`Registry ${this.registry} sent an upload location that is not an http(s) URL (${url.protocol}): refused; it does not follow the distribution API.`, { code: 'InsecureLocation' });
+      throw new UserError(
+        `Registry ${this.registry} sent an upload location that is not an http(s) URL (${url.protocol}): refused; it does not follow the distribution API.`,
+        { code: 'InsecureLocation' },
+      );
     }
     if (this.baseUrl.protocol === 'https:' && url.protocol !== 'https:') {
       throw new UserError(
@@ -147,18 +150,28 @@ export class RegistryClient {
     const challenge = header(res, 'www-authenticate');
     if (res.status === 401) {
       await drain(res);
-      if (!parseChallenges(challenge).length) throw new UserError(`${this.registry} answered 401 without an authentication challenge at ${url.toString()}: it is not an OCI registry this task can sign in to.`, { code: 'NotARegistry' });
+      if (!parseChallenges(challenge).length)
+        throw new UserError(
+          `${this.registry} answered 401 without an authentication challenge at ${url.toString()}: it is not an OCI registry this task can sign in to.`,
+          { code: 'NotARegistry' },
+        );
       this.auth.learn(challenge);
       return;
     }
     if (res.status === 200) {
       const text = await readText(res, 1 << 20).catch(() => '');
       const looksLikeRegistry = apiVersion !== undefined || text.trim() === '' || text.trim().startsWith('{');
-      if (!looksLikeRegistry) throw new UserError(`${this.registry} is not an OCI registry: GET ${url.toString()} answered with a non-registry page; check the registry name.`, { code: 'NotARegistry' });
+      if (!looksLikeRegistry)
+        throw new UserError(`${this.registry} is not an OCI registry: GET ${url.toString()} answered with a non-registry page; check the registry name.`, {
+          code: 'NotARegistry',
+        });
       return;
     }
     await drain(res);
-    throw new UserError(`${this.registry} is not an OCI registry: GET ${url.toString()} answered HTTP ${res.status} (expected 200 or 401); check the registry name.`, { code: 'NotARegistry' });
+    throw new UserError(
+      `${this.registry} is not an OCI registry: GET ${url.toString()} answered HTTP ${res.status} (expected 200 or 401); check the registry name.`,
+      { code: 'NotARegistry' },
+    );
   }
 
   /**
@@ -189,7 +202,15 @@ export class RegistryClient {
       const own = this.isOwnOrigin(url);
       const authorization = own ? await this.auth.authorization(scopes) : undefined;
       if (authorization) headers['Authorization'] = authorization;
-      const res = await send({ method: opts.method, url, headers, body: opts.body, signal: this.options.signal, idleTimeoutMs: this.options.idleTimeoutMs, slowAnswer: opts.slowAnswer });
+      const res = await send({
+        method: opts.method,
+        url,
+        headers,
+        body: opts.body,
+        signal: this.options.signal,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        slowAnswer: opts.slowAnswer,
+      });
       if (res.status === 401 && own && attempt < 2) {
         const challengeHeader = header(res, 'www-authenticate');
         const challenge = parseChallenges(challengeHeader).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
@@ -277,4 +298,3 @@ export class RegistryClient {
     return header(res, 'docker-content-digest');
   }
 }
-

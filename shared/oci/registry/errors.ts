@@ -57,7 +57,8 @@ export function parseErrorBody(text: string | undefined): RegistryErrorEntry[] |
       return body.errors.filter((e): e is RegistryErrorEntry => typeof e === 'object' && e !== null);
     }
     // OAuth2 error shape (token endpoints)
-    if (typeof body.error === 'string') return [{ code: body.error.toUpperCase(), message: typeof body.error_description === 'string' ? body.error_description : body.error }];
+    if (typeof body.error === 'string')
+      return [{ code: body.error.toUpperCase(), message: typeof body.error_description === 'string' ? body.error_description : body.error }];
   } catch {
     /* not JSON */
   }
@@ -69,7 +70,12 @@ function oneLine(s: string): string {
 }
 
 /** The error for a response with an unexpected status. */
-export function registryError(status: number, bodyText: string | undefined, ctx: ErrorContext, headers: Record<string, string | string[] | undefined> = {}): UserError {
+export function registryError(
+  status: number,
+  bodyText: string | undefined,
+  ctx: ErrorContext,
+  headers: Record<string, string | string[] | undefined> = {},
+): UserError {
   const entries = parseErrorBody(bodyText);
   const first = entries?.[0];
   const code = first?.code?.toUpperCase();
@@ -80,7 +86,10 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
   const base = { status, registryCode: code, input: ctx.input };
 
   if (code === 'TOOMANYREQUESTS' || status === 429) {
-    return new RegistryError(`Registry ${ctx.registry} is throttling requests (${status} TOOMANYREQUESTS) during ${ctx.operation}: retry later or lower the concurrency input.`, { ...base, transient: true, code: 'Throttled' });
+    return new RegistryError(
+      `Registry ${ctx.registry} is throttling requests (${status} TOOMANYREQUESTS) during ${ctx.operation}: retry later or lower the concurrency input.`,
+      { ...base, transient: true, code: 'Throttled' },
+    );
   }
   if (code === 'DENIED' || status === 403 || /insufficient_scope/.test(challenge)) {
     return new AuthError(
@@ -95,23 +104,38 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
     );
   }
   if (code === 'NAME_UNKNOWN') {
-    return new NotFoundError(`Repository '${ctx.repository ?? '?'}' does not exist on ${ctx.registry}${said}: check the repository name (it is created by the first push).`, toUserErrorOptions({ ...base, transient: false }));
+    return new NotFoundError(
+      `Repository '${ctx.repository ?? '?'}' does not exist on ${ctx.registry}${said}: check the repository name (it is created by the first push).`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   if (code === 'NAME_INVALID') {
-    return new RegistryError(`Registry ${ctx.registry} refuses the repository name '${ctx.repository ?? '?'}'${said}: use lowercase letters, digits and separators.`, { ...base, transient: false, code: 'InvalidInput' });
+    return new RegistryError(
+      `Registry ${ctx.registry} refuses the repository name '${ctx.repository ?? '?'}'${said}: use lowercase letters, digits and separators.`,
+      { ...base, transient: false, code: 'InvalidInput' },
+    );
   }
   if (code === 'MANIFEST_UNKNOWN') {
-    return new NotFoundError(`Image not found: the ${what} found no such tag or digest${said}; check the tag or digest.`, toUserErrorOptions({ ...base, transient: false }));
+    return new NotFoundError(
+      `Image not found: the ${what} found no such tag or digest${said}; check the tag or digest.`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   if (code === 'MANIFEST_INVALID' || code === 'MANIFEST_BLOB_UNKNOWN' || code === 'MANIFEST_UNVERIFIED' || code === 'TAG_INVALID') {
-    return new RegistryError(`Registry ${ctx.registry} refused the image manifest during ${ctx.operation}${said}: the image layout may be incomplete or use a format this registry does not accept; rebuild it.`, {
-      ...base,
-      transient: false,
-      code: 'ManifestInvalid',
-    });
+    return new RegistryError(
+      `Registry ${ctx.registry} refused the image manifest during ${ctx.operation}${said}: the image layout may be incomplete or use a format this registry does not accept; rebuild it.`,
+      {
+        ...base,
+        transient: false,
+        code: 'ManifestInvalid',
+      },
+    );
   }
   if (code === 'BLOB_UNKNOWN') {
-    return new NotFoundError(`Registry ${ctx.registry} does not have a blob the ${what} needs${said}: push the image again.`, toUserErrorOptions({ ...base, transient: false }));
+    return new NotFoundError(
+      `Registry ${ctx.registry} does not have a blob the ${what} needs${said}: push the image again.`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   if (code === 'DIGEST_INVALID' || code === 'SIZE_INVALID') {
     return new ChecksumMismatchError(
@@ -120,16 +144,26 @@ export function registryError(status: number, bodyText: string | undefined, ctx:
     );
   }
   if (code === 'BLOB_UPLOAD_UNKNOWN' || code === 'BLOB_UPLOAD_INVALID' || code === 'RANGE_INVALID' || status === 416) {
-    return new RegistryError(`Registry ${ctx.registry} lost or refused the upload session during ${ctx.operation}${said}.`, { ...base, transient: false, code: 'UploadInvalid' });
+    return new RegistryError(`Registry ${ctx.registry} lost or refused the upload session during ${ctx.operation}${said}.`, {
+      ...base,
+      transient: false,
+      code: 'UploadInvalid',
+    });
   }
   if (code === 'UNSUPPORTED') {
     return new RegistryError(`Registry ${ctx.registry} does not support the ${ctx.operation}${said}.`, { ...base, transient: false, code: 'Unsupported' });
   }
   if (status >= 500 || status === 408) {
-    return new RegistryError(`Registry ${ctx.registry} failed during the ${what} with HTTP ${status}${said}: it may be overloaded or down; retry later.`, { ...base, transient: true });
+    return new RegistryError(`Registry ${ctx.registry} failed during the ${what} with HTTP ${status}${said}: it may be overloaded or down; retry later.`, {
+      ...base,
+      transient: true,
+    });
   }
   if (status === 404) {
-    return new NotFoundError(`Registry ${ctx.registry} answered 404 Not Found to the ${what}${said}: check the registry and repository names.`, toUserErrorOptions({ ...base, transient: false }));
+    return new NotFoundError(
+      `Registry ${ctx.registry} answered 404 Not Found to the ${what}${said}: check the registry and repository names.`,
+      toUserErrorOptions({ ...base, transient: false }),
+    );
   }
   return new RegistryError(`Registry ${ctx.registry} answered HTTP ${status} to the ${what}${said}.`, { ...base });
 }

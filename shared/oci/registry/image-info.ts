@@ -38,7 +38,11 @@ async function readConfig(client: RegistryClient, repository: string, digest: st
  * merged over the index's own), with the config's labels filling keys the
  * annotations lack.
  */
-export async function readImageAnnotations(client: RegistryClient, ref: ImageReference, platform: Platform = DEFAULT_PLATFORM): Promise<Record<string, string>> {
+export async function readImageAnnotations(
+  client: RegistryClient,
+  ref: ImageReference,
+  platform: Platform = DEFAULT_PLATFORM,
+): Promise<Record<string, string>> {
   const reference = ref.digest ?? ref.tag ?? 'latest';
   let m = await client.getManifest(ref.repository, reference);
   let annotations: Record<string, string> = {};

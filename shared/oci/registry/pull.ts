@@ -48,11 +48,21 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
   const platform = options.platform ?? DEFAULT_PLATFORM;
   const client =
     options.client ??
-    new RegistryClient({ registry: reference.registry, credentials: options.credentials, insecure: options.insecure, logger, signal: options.signal, retries: options.retries, retryBaseMs: options.retryBaseMs });
+    new RegistryClient({
+      registry: reference.registry,
+      credentials: options.credentials,
+      insecure: options.insecure,
+      logger,
+      signal: options.signal,
+      retries: options.retries,
+      retryBaseMs: options.retryBaseMs,
+    });
   const repo = reference.repository;
   const first = await client.getManifest(repo, reference.digest ?? reference.tag ?? 'latest');
   if (reference.digest && first.digest !== reference.digest) {
-    throw new ChecksumMismatchError(`Registry ${reference.registry} sent content for ${reference.toString()} that hashes to ${first.digest}: the registry or a proxy altered it.`);
+    throw new ChecksumMismatchError(
+      `Registry ${reference.registry} sent content for ${reference.toString()} that hashes to ${first.digest}: the registry or a proxy altered it.`,
+    );
   }
 
   let indexDigest: string | undefined;
@@ -62,22 +72,34 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     indexDigest = first.digest;
     const index = JSON.parse(first.bytes.toString('utf8')) as ImageIndex;
     // An image manifest for the platform first, a nested index only failing that.
-    const match = findPlatform(index.manifests.filter((m) => isManifestMediaType(m.mediaType)), platform) ?? findPlatform(index.manifests, platform);
+    const match =
+      findPlatform(
+        index.manifests.filter((m) => isManifestMediaType(m.mediaType)),
+        platform,
+      ) ?? findPlatform(index.manifests, platform);
     if (!match) {
-      throw new UserError(`Image ${reference.toString()} has no ${formatPlatform(platform)} variant (it has: ${listPlatforms(index.manifests) || 'none'}): choose one of these platforms or another image.`, { code: 'NoMatchingPlatform' });
+      throw new UserError(
+        `Image ${reference.toString()} has no ${formatPlatform(platform)} variant (it has: ${listPlatforms(index.manifests) || 'none'}): choose one of these platforms or another image.`,
+        { code: 'NoMatchingPlatform' },
+      );
     }
     chosenPlatform = match.platform;
     await layout.writeBlob(first.bytes);
     manifestResponse = await client.getManifest(repo, match.digest);
     if (manifestResponse.digest !== match.digest) {
-      throw new ChecksumMismatchError(`Registry ${reference.registry} sent a manifest for ${match.digest} that hashes to ${manifestResponse.digest}: the registry or a proxy altered it.`);
+      throw new ChecksumMismatchError(
+        `Registry ${reference.registry} sent a manifest for ${match.digest} that hashes to ${manifestResponse.digest}: the registry or a proxy altered it.`,
+      );
     }
   } else if (!isManifestMediaType(first.mediaType)) {
-    throw new UserError(`${reference.toString()} is not a container image (media type '${first.mediaType || 'unknown'}'): use an image reference.`, { code: 'ManifestInvalid' });
+    throw new UserError(`${reference.toString()} is not a container image (media type '${first.mediaType || 'unknown'}'): use an image reference.`, {
+      code: 'ManifestInvalid',
+    });
   }
 
   const manifest = JSON.parse(manifestResponse.bytes.toString('utf8')) as ImageManifest;
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new UserError(`The manifest of ${reference.toString()} has no config or layers: it is not a runnable image.`, { code: 'ManifestInvalid' });
+  if (!manifest.config || !Array.isArray(manifest.layers))
+    throw new UserError(`The manifest of ${reference.toString()} has no config or layers: it is not a runnable image.`, { code: 'ManifestInvalid' });
   await layout.writeBlob(manifestResponse.bytes);
 
   const blobs = [manifest.config, ...manifest.layers];
@@ -95,12 +117,19 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         await layout.writeBlobStream(res.body.pipe(new CountingStream((n) => meter?.add(n))), { digest: d.digest, size: d.size });
         meter?.finish();
       },
-      { retries: options.retries ?? 5, baseDelayMs: options.retryBaseMs ?? 500, signal: options.signal, isRetryable: (e) => isTransientError(e) || e instanceof ChecksumMismatchError },
+      {
+        retries: options.retries ?? 5,
+        baseDelayMs: options.retryBaseMs ?? 500,
+        signal: options.signal,
+        isRetryable: (e) => isTransientError(e) || e instanceof ChecksumMismatchError,
+      },
     );
     fetched += d.size;
   });
   const config = await layout.readJson<ImageConfig>(manifest.config.digest);
-  logger.info(`Pulled ${reference.toString()} (${manifestResponse.digest}): ${manifest.layers.length} layers, ${formatBytes(fetched)} downloaded, ${formatBytes(reused)} already present.`);
+  logger.info(
+    `Pulled ${reference.toString()} (${manifestResponse.digest}): ${manifest.layers.length} layers, ${formatBytes(fetched)} downloaded, ${formatBytes(reused)} already present.`,
+  );
   const manifestDescriptor: Descriptor = { mediaType: manifestResponse.mediaType, digest: manifestResponse.digest, size: manifestResponse.bytes.length };
   if (chosenPlatform) manifestDescriptor.platform = chosenPlatform;
   return { manifestDescriptor, manifest, config, ...(indexDigest ? { indexDigest } : {}) };

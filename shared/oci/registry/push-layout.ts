@@ -29,9 +29,14 @@ function checkMountSource(registry: string, repository: string): void {
   try {
     ref = parseReference(`${registry}/${repository}`, { input: 'mountFrom' });
   } catch (err) {
-    throw new InputError('mountFrom', `Repository '${repository}' in input 'mountFrom' is not a valid repository name: use lowercase letters, digits and separators such as 'models/base', one per line.`, err);
+    throw new InputError(
+      'mountFrom',
+      `Repository '${repository}' in input 'mountFrom' is not a valid repository name: use lowercase letters, digits and separators such as 'models/base', one per line.`,
+      err,
+    );
   }
-  if (ref.tag || ref.digest) throw new InputError('mountFrom', `Repository '${repository}' in input 'mountFrom' must be a repository name without tag or digest.`);
+  if (ref.tag || ref.digest)
+    throw new InputError('mountFrom', `Repository '${repository}' in input 'mountFrom' must be a repository name without tag or digest.`);
 }
 
 /** Pushes the layout's image with the tags it should get; returns the push result and the tags written. */

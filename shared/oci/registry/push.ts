@@ -121,7 +121,6 @@ class Meter extends Transform {
   }
 }
 
-
 export class BlobPusher {
   private readonly logger: Logger;
   private readonly scopes: string[];
@@ -147,7 +146,12 @@ export class BlobPusher {
 
   private location(res: HttpResponse, base: URL): URL {
     const loc = header(res, 'location');
-    if (!loc) throw new RegistryError(`Registry ${this.client.registry} started an upload without a Location header: it does not follow the distribution API.`, { status: res.status, transient: false, code: 'NotARegistry' });
+    if (!loc)
+      throw new RegistryError(`Registry ${this.client.registry} started an upload without a Location header: it does not follow the distribution API.`, {
+        status: res.status,
+        transient: false,
+        code: 'NotARegistry',
+      });
     return new URL(loc, base);
   }
 
@@ -175,7 +179,13 @@ export class BlobPusher {
       const url = new URL(`/v2/${this.repository}/blobs/uploads/`, this.client.baseUrl);
       url.searchParams.set('mount', d.digest);
       url.searchParams.set('from', from);
-      const res = await this.client.request({ method: 'POST', path: url, scopes: [...this.scopes, repositoryScope(from, 'pull')], expect: [201, 202], context: this.ctx(`mount of blob ${short(d.digest)}`) });
+      const res = await this.client.request({
+        method: 'POST',
+        path: url,
+        scopes: [...this.scopes, repositoryScope(from, 'pull')],
+        expect: [201, 202],
+        context: this.ctx(`mount of blob ${short(d.digest)}`),
+      });
       await drain(res);
       if (res.status === 201) return report('mounted', { mountedFrom: from });
       session = this.location(res, url);
@@ -194,16 +204,29 @@ export class BlobPusher {
 
   /** Where the registry says an upload stands; undefined when it lost the session. */
   async uploadStatus(location: URL): Promise<{ offset: number; location: URL } | undefined> {
-    const res = await this.client.request({ method: 'GET', path: location, scopes: this.scopes, expect: [204, 200], allow: [404, 400, 416], context: this.ctx('upload status check') });
+    const res = await this.client.request({
+      method: 'GET',
+      path: location,
+      scopes: this.scopes,
+      expect: [204, 200],
+      allow: [404, 400, 416],
+      context: this.ctx('upload status check'),
+    });
     await drain(res);
     if (res.status !== 204 && res.status !== 200) return undefined;
-    return { offset: offsetFromRange(header(res, 'range')) ?? 0, location: header(res, 'location') ? new URL(header(res, 'location') as string, location) : location };
+    return {
+      offset: offsetFromRange(header(res, 'range')) ?? 0,
+      location: header(res, 'location') ? new URL(header(res, 'location') as string, location) : location,
+    };
   }
 
   private async upload(d: Descriptor, path: string, session?: URL): Promise<{ bytes: number; restarts: number; chunks: number }> {
     const signal = this.options.signal;
     const maxRestarts = this.options.maxRestarts ?? 3;
-    const meter = d.size > this.chunkSize || d.size >= 32 << 20 ? new ProgressMeter({ label: `Uploading ${short(d.digest)}`, total: d.size, sink: this.logger.progress }) : undefined;
+    const meter =
+      d.size > this.chunkSize || d.size >= 32 << 20
+        ? new ProgressMeter({ label: `Uploading ${short(d.digest)}`, total: d.size, sink: this.logger.progress })
+        : undefined;
     let bytes = 0;
     let restarts = 0;
     let chunks = 0;
@@ -225,7 +248,9 @@ export class BlobPusher {
       failures++;
       if (failures > this.retries) throw err;
       const delay = backoffDelay(failures, this.retryBaseMs, 15_000);
-      this.logger.info(`Upload of ${short(d.digest)} interrupted at ${formatBytes(offset)} (${errorMessage(err)}); resuming in ${(delay / 1000).toFixed(1)} s.`);
+      this.logger.info(
+        `Upload of ${short(d.digest)} interrupted at ${formatBytes(offset)} (${errorMessage(err)}); resuming in ${(delay / 1000).toFixed(1)} s.`,
+      );
       await sleep(delay, signal);
       let status: { offset: number; location: URL } | undefined;
       try {
@@ -301,7 +326,10 @@ export class BlobPusher {
         break;
       } catch (err) {
         if (err instanceof ChecksumMismatchError) {
-          throw new ChecksumMismatchError(`The registry computed another digest for blob ${d.digest} than its name: the OCI image layout is corrupt; rebuild it.`, { cause: err });
+          throw new ChecksumMismatchError(
+            `The registry computed another digest for blob ${d.digest} than its name: the OCI image layout is corrupt; rebuild it.`,
+            { cause: err },
+          );
         }
         // A completing PUT may have landed before the connection broke.
         if (isTransientError(err) && (await this.client.blobSize(this.repository, d.digest, this.scopes).catch(() => undefined)) === d.size) break;
@@ -326,7 +354,11 @@ function short(digest: string): string {
 export async function pushImage(options: PushOptions): Promise<PushResult> {
   const logger = options.logger ?? silentLogger;
   for (const t of options.tags) {
-    if (!isValidTag(t)) throw new UserError(`'${t}' is not a valid tag (letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-'): fix the tags input.`, { code: 'InvalidInput', input: 'tags' });
+    if (!isValidTag(t))
+      throw new UserError(
+        `'${t}' is not a valid tag (letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-'): fix the tags input.`,
+        { code: 'InvalidInput', input: 'tags' },
+      );
   }
   const found = await options.layout.findManifest(options.source);
   const manifestBytes = await options.layout.readBlob(found.descriptor.digest);
@@ -336,7 +368,10 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   const blobs: Descriptor[] = [manifest.config, ...manifest.layers];
   for (const b of blobs) {
     if (!(await options.layout.hasBlob(b.digest))) {
-      throw new UserError(`The OCI image layout '${options.layout.dir}' lacks blob ${b.digest} of the image: it is incomplete; rebuild it or publish the whole folder.`, { code: 'InvalidLayout', input: 'imageLayout' });
+      throw new UserError(
+        `The OCI image layout '${options.layout.dir}' lacks blob ${b.digest} of the image: it is incomplete; rebuild it or publish the whole folder.`,
+        { code: 'InvalidLayout', input: 'imageLayout' },
+      );
     }
   }
 
@@ -364,7 +399,9 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
       const r = await pusher.push(b, options.layout.blobPath(b.digest));
       const kind = b === manifest.config ? 'Config' : 'Layer';
       if (r.action === 'uploaded') {
-        logger.info(`${kind} ${short(b.digest)} (${formatBytes(b.size)}): uploaded in ${r.seconds.toFixed(1)} s, ${formatRate(b.size / Math.max(r.seconds, 1e-3))}${r.restarts ? `, restarted ${r.restarts}x` : ''}`);
+        logger.info(
+          `${kind} ${short(b.digest)} (${formatBytes(b.size)}): uploaded in ${r.seconds.toFixed(1)} s, ${formatRate(b.size / Math.max(r.seconds, 1e-3))}${r.restarts ? `, restarted ${r.restarts}x` : ''}`,
+        );
       } else if (r.action === 'mounted') {
         logger.info(`${kind} ${short(b.digest)} (${formatBytes(b.size)}): mounted from ${r.mountedFrom}`);
       } else {
@@ -384,7 +421,9 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     try {
       const returned = await client.putManifest(options.repository, ref, manifestBytes, mediaType);
       if (returned && returned !== found.descriptor.digest) {
-        throw new ChecksumMismatchError(`Registry ${options.registry} stored the manifest for tag '${ref}' as ${returned}, not ${found.descriptor.digest}: it rewrote the manifest; this registry cannot keep the image digest.`);
+        throw new ChecksumMismatchError(
+          `Registry ${options.registry} stored the manifest for tag '${ref}' as ${returned}, not ${found.descriptor.digest}: it rewrote the manifest; this registry cannot keep the image digest.`,
+        );
       }
     } catch (err) {
       // Half done: say which tags already point at the image.
@@ -401,5 +440,14 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   logger.info(
     `Pushed ${reference} with tags ${references.join(', ')}: ${formatBytes(uploaded)} uploaded, ${formatBytes(skipped)} skipped or mounted, ${seconds.toFixed(1)} s (${formatRate(uploaded / Math.max(seconds, 1e-3))}).`,
   );
-  return { digest: found.descriptor.digest, mediaType, size: manifestBytes.length, reference, tags: options.tags, bytesUploaded: uploaded, bytesSkipped: skipped, blobs: reports };
+  return {
+    digest: found.descriptor.digest,
+    mediaType,
+    size: manifestBytes.length,
+    reference,
+    tags: options.tags,
+    bytesUploaded: uploaded,
+    bytesSkipped: skipped,
+    blobs: reports,
+  };
 }

@@ -79,7 +79,14 @@ describe('BundleModelImage library with real tools', function () {
       user: '65534',
       ports: ['8080/tcp'],
       labels: { 'org.example.team': 'ml' },
-      provenance: { modelUri: 's3://models/resnet/3/', modelVersion: '3', modelSha256: modelSha, source: 'https://dev.azure.com/o/p/_git/r', revision: 'abc123', pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=7' },
+      provenance: {
+        modelUri: 's3://models/resnet/3/',
+        modelVersion: '3',
+        modelSha256: modelSha,
+        source: 'https://dev.azure.com/o/p/_git/r',
+        revision: 'abc123',
+        pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=7',
+      },
       created: '2024-05-06T07:08:09Z',
       imageName: 'models/resnet',
       tags: ['7', 'latest'],
@@ -96,16 +103,30 @@ describe('BundleModelImage library with real tools', function () {
     execFileSync('umoci', ['unpack', '--rootless', '--image', `${out}:7`, bundle], { stdio: 'pipe' });
     const rootfs = join(bundle, 'rootfs');
     const files = listTree(rootfs).filter((p) => !p.startsWith('bin/') && !p.startsWith('etc/') && !p.startsWith('tmp/'));
-    assert.deepEqual(files, ['app/', 'app/lib/', 'app/lib/util.py', 'app/serve.sh', 'models/', 'models/model.bin', 'models/tokenizer/', 'models/tokenizer/vocab.txt']);
+    assert.deepEqual(files, [
+      'app/',
+      'app/lib/',
+      'app/lib/util.py',
+      'app/serve.sh',
+      'models/',
+      'models/model.bin',
+      'models/tokenizer/',
+      'models/tokenizer/vocab.txt',
+    ]);
     assert.ok(listTree(rootfs).includes('bin/sha256sum'), 'base layer unpacked too');
     assert.equal(sha256File(join(rootfs, 'models', 'model.bin')), modelSha);
     assert.equal(statSync(join(rootfs, 'app', 'serve.sh')).mode & 0o777, 0o755);
     assert.equal(statSync(join(rootfs, 'app', 'lib', 'util.py')).mode & 0o777, 0o644);
     assert.equal(statSync(join(rootfs, 'models', 'model.bin')).mode & 0o777, 0o644);
-    const rt = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args: string[]; env: string[]; cwd: string; user: { uid: number } } };
+    const rt = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+      process: { args: string[]; env: string[]; cwd: string; user: { uid: number } };
+    };
     assert.deepEqual(rt.process.args, ['/app/serve.sh']);
     assert.ok(rt.process.env.includes('MODEL_DIR=/models'));
-    assert.ok(rt.process.env.some((e) => e.startsWith('PATH=')), 'base env kept');
+    assert.ok(
+      rt.process.env.some((e) => e.startsWith('PATH=')),
+      'base env kept',
+    );
     assert.equal(rt.process.cwd, '/app');
     assert.equal(rt.process.user.uid, 65534);
     // Layer order: base, model, app; the model layer is the stored-gzip kind (random bytes).
@@ -156,14 +177,23 @@ describe('BundleModelImage library with real tools', function () {
     const out = join(work, 'out-reg');
     const r = await bundleImage(options(inputs, out));
     registry = await startRegistry();
-    execFileSync('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', `oci:${out}:7`, `docker://${registry.host}/models/resnet:7`], { stdio: 'pipe' });
-    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/models/resnet:7`], { encoding: 'utf8' })) as { Digest: string; Layers: string[]; Labels: Record<string, string> };
+    execFileSync('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', `oci:${out}:7`, `docker://${registry.host}/models/resnet:7`], {
+      stdio: 'pipe',
+    });
+    const inspect = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/models/resnet:7`], { encoding: 'utf8' }),
+    ) as { Digest: string; Layers: string[]; Labels: Record<string, string> };
     assert.equal(inspect.Digest, r.manifestDigest, 'the registry stores the manifest byte for byte');
-    assert.deepEqual(inspect.Layers, r.layers.map((l) => l.digest));
+    assert.deepEqual(
+      inspect.Layers,
+      r.layers.map((l) => l.digest),
+    );
     assert.equal(inspect.Labels[Annotation.ModelSha256], modelSha);
     assert.equal(inspect.Labels[Annotation.ModelUri], 's3://models/resnet/3/');
     assert.equal(inspect.Labels['org.example.team'], 'ml');
-    const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/models/resnet:7`], { encoding: 'utf8' })) as ImageManifest;
+    const raw = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/models/resnet:7`], { encoding: 'utf8' }),
+    ) as ImageManifest;
     assert.equal(raw.mediaType, MediaType.OciManifest);
     assert.equal(raw.annotations?.[Annotation.Revision], 'abc123');
     assert.equal(raw.annotations?.[Annotation.Source], 'https://dev.azure.com/o/p/_git/r');
@@ -174,16 +204,33 @@ describe('BundleModelImage library with real tools', function () {
   it('pulls its base from the registry, from a multi-platform index, by tag and by digest', async () => {
     registry ??= await startRegistry();
     const multi = await buildMultiPlatformBase(join(work, 'multi'), 'multi');
-    execFileSync('skopeo', ['copy', '--all', '--insecure-policy', '--dest-tls-verify=false', `oci:${multi.layoutDir}:multi`, `docker://${registry.host}/base/busybox:multi`], { stdio: 'pipe' });
+    execFileSync(
+      'skopeo',
+      ['copy', '--all', '--insecure-policy', '--dest-tls-verify=false', `oci:${multi.layoutDir}:multi`, `docker://${registry.host}/base/busybox:multi`],
+      { stdio: 'pipe' },
+    );
     const inputs = makeInputs(join(work, 'in-pull'));
     const byTag = await bundleImage(options(inputs, join(work, 'out-pull-tag'), { baseImage: `${registry.host}/base/busybox:multi` }));
     assert.equal(byTag.baseDigest, multi.manifests['linux/amd64']);
     const byDigest = await bundleImage(options(inputs, join(work, 'out-pull-digest'), { baseImage: `${registry.host}/base/busybox@${multi.indexDigest}` }));
     assert.equal(byDigest.baseDigest, multi.manifests['linux/amd64']);
-    const arm = await bundleImage(options(inputs, join(work, 'out-pull-arm'), { baseImage: `${registry.host}/base/busybox:multi`, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }));
+    const arm = await bundleImage(
+      options(inputs, join(work, 'out-pull-arm'), {
+        baseImage: `${registry.host}/base/busybox:multi`,
+        platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      }),
+    );
     assert.equal(arm.baseDigest, multi.manifests['linux/arm64/v8']);
-    await assert.rejects(bundleImage(options(inputs, join(work, 'out-pull-none'), { baseImage: `${registry.host}/base/busybox:multi`, platform: { os: 'linux', architecture: 's390x' } })), /s390x/);
-    await assert.rejects(bundleImage(options(inputs, join(work, 'out-pull-missing'), { baseImage: `${registry.host}/base/missing:1` })), (e: unknown) => e instanceof Error && /not found|does not exist|unknown/i.test(e.message));
+    await assert.rejects(
+      bundleImage(
+        options(inputs, join(work, 'out-pull-none'), { baseImage: `${registry.host}/base/busybox:multi`, platform: { os: 'linux', architecture: 's390x' } }),
+      ),
+      /s390x/,
+    );
+    await assert.rejects(
+      bundleImage(options(inputs, join(work, 'out-pull-missing'), { baseImage: `${registry.host}/base/missing:1` })),
+      (e: unknown) => e instanceof Error && /not found|does not exist|unknown/i.test(e.message),
+    );
   });
 
   describe('with a real Docker engine', () => {
@@ -204,7 +251,14 @@ describe('BundleModelImage library with real tools', function () {
         } else {
           // skopeo's oci: transport only reads OCI-typed manifests; a registry and the engine take Docker schema 2 as is.
           assert.equal(r.manifestMediaType, MediaType.DockerManifest);
-          await pushImage({ layout: await OciLayout.open(out), source: '7', registry: registry.host, repository: 'bundle/docker', tags: ['7'], insecure: true });
+          await pushImage({
+            layout: await OciLayout.open(out),
+            source: '7',
+            registry: registry.host,
+            repository: 'bundle/docker',
+            tags: ['7'],
+            insecure: true,
+          });
           name = `${registry.host}/bundle/docker:7`;
           engine.docker(['pull', name]);
           const pulledDigest = engine.docker(['image', 'inspect', '--format', '{{index .RepoDigests 0}}', name]).trim();
@@ -224,7 +278,10 @@ describe('BundleModelImage library with real tools', function () {
       engine.loadOciLayout(base.layoutDir, base.tag, 'local/busybox:1');
       const ctx = join(work, 'docker-ctx');
       mkdirSync(ctx, { recursive: true });
-      writeFileSync(join(ctx, 'Dockerfile'), 'FROM local/busybox:1\nARG MODEL_PATH\nCOPY ${MODEL_PATH} /models/model.bin\nRUN echo built > /built.txt\nCMD ["sh", "-c", "cat /built.txt && sha256sum /models/model.bin"]\n');
+      writeFileSync(
+        join(ctx, 'Dockerfile'),
+        'FROM local/busybox:1\nARG MODEL_PATH\nCOPY ${MODEL_PATH} /models/model.bin\nRUN echo built > /built.txt\nCMD ["sh", "-c", "cat /built.txt && sha256sum /models/model.bin"]\n',
+      );
       writeFileSync(join(work, 'docker-model.bin'), modelBytes);
       const out = join(work, 'out-docker-mode');
       const r = await bundleWithDocker({
@@ -237,7 +294,10 @@ describe('BundleModelImage library with real tools', function () {
         env: engine.env,
       });
       assert.ok(r.layers.length >= 3);
-      const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${out}:d1`], { encoding: 'utf8' })) as { Digest: string; Labels: Record<string, string> };
+      const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${out}:d1`], { encoding: 'utf8' })) as {
+        Digest: string;
+        Labels: Record<string, string>;
+      };
       assert.equal(inspect.Digest, r.manifestDigest);
       assert.equal(inspect.Labels[Annotation.ModelSha256], modelSha);
       engine.loadOciLayout(out, 'd1', 'bundle/dockermode:d1');
@@ -250,7 +310,11 @@ describe('BundleModelImage library with real tools', function () {
     it('Docker mode fails with one clear sentence when no engine is reachable', async () => {
       writeFileSync(join(work, 'Dockerfile.none'), 'FROM scratch\n');
       await assert.rejects(
-        bundleWithDocker({ dockerfile: join(work, 'Dockerfile.none'), outputPath: join(work, 'out-none'), env: { ...process.env, DOCKER_HOST: `unix://${work}/nothing.sock` } }),
+        bundleWithDocker({
+          dockerfile: join(work, 'Dockerfile.none'),
+          outputPath: join(work, 'out-none'),
+          env: { ...process.env, DOCKER_HOST: `unix://${work}/nothing.sock` },
+        }),
         (e: unknown) => e instanceof Error && /needs a reachable Docker engine/.test(e.message) && !e.message.includes('\n'),
       );
     });

@@ -34,30 +34,44 @@ describe('apply: dry run before any namespace is created', function () {
   }
 
   const clusterRole = (name: string): KubeObject => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules: [] });
-  const configMap = (name: string, namespace?: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...(namespace ? { namespace } : {}) }, data: { a: '1' } });
+  const configMap = (name: string, namespace?: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, ...(namespace ? { namespace } : {}) },
+    data: { a: '1' },
+  });
 
   const isDryRun = (r: RecordedRequest) => r.query.dryRun === 'All';
   const realNamespacePosts = (s: FakeApiServer) => s.requestsMatching('POST', '/api/v1/namespaces').filter((r) => !isDryRun(r));
 
   it('a failing dry run of a cluster-scoped object leaves the new namespace uncreated', async () => {
     const { server, client } = await fake({ failDryRunOf: ['locked-role'] });
-    await assert.rejects(applyObjects(client, [clusterRole('locked-role'), configMap('settings')], { namespace: 'fresh', logger: silentLogger }), (err: Error) => {
-      assert.match(err.message, /ClusterRole\/locked-role.*nothing was applied/);
-      return true;
-    });
+    await assert.rejects(
+      applyObjects(client, [clusterRole('locked-role'), configMap('settings')], { namespace: 'fresh', logger: silentLogger }),
+      (err: Error) => {
+        assert.match(err.message, /ClusterRole\/locked-role.*nothing was applied/);
+        return true;
+      },
+    );
     assert.equal(server.get('v1', 'namespaces', undefined, 'fresh'), undefined, 'namespace fresh was created although nothing was applied');
     assert.deepEqual(realNamespacePosts(server), []);
   });
 
   it('a failing dry run in an existing namespace leaves the new namespace uncreated', async () => {
     const { server, client } = await fake({ failDryRunOf: ['guarded'] });
-    await assert.rejects(applyObjects(client, [configMap('guarded', 'default'), configMap('settings')], { namespace: 'fresh', logger: silentLogger }), /nothing was applied/);
+    await assert.rejects(
+      applyObjects(client, [configMap('guarded', 'default'), configMap('settings')], { namespace: 'fresh', logger: silentLogger }),
+      /nothing was applied/,
+    );
     assert.equal(server.get('v1', 'namespaces', undefined, 'fresh'), undefined);
   });
 
   it('dry-runs everything it can before creating the namespace', async () => {
     const { server, client } = await fake();
-    const applied = await applyObjects(client, [clusterRole('reader'), configMap('shared', 'default'), configMap('settings')], { namespace: 'fresh', logger: silentLogger });
+    const applied = await applyObjects(client, [clusterRole('reader'), configMap('shared', 'default'), configMap('settings')], {
+      namespace: 'fresh',
+      logger: silentLogger,
+    });
     assert.equal(applied.length, 3);
     assert.ok(server.get('v1', 'namespaces', undefined, 'fresh'));
     const order = server.requests.filter((r) => r.method !== 'GET');
@@ -80,6 +94,10 @@ describe('apply: dry run before any namespace is created', function () {
       assert.match(err.message, /nothing was applied except creating namespace fresh/);
       return true;
     });
-    assert.deepEqual(server.requestsMatching('PATCH', '/clusterroles/reader').filter((r) => !isDryRun(r)), [], 'nothing applied for real');
+    assert.deepEqual(
+      server.requestsMatching('PATCH', '/clusterroles/reader').filter((r) => !isDryRun(r)),
+      [],
+      'nothing applied for real',
+    );
   });
 });

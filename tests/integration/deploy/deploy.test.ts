@@ -39,7 +39,11 @@ describe('deploy end to end through the fake API server', function () {
     return s;
   }
 
-  function options(server: FakeApiServer | undefined, over: Partial<DeployOptions> = {}, token?: string): DeployOptions & { logger: ReturnType<typeof capture> } {
+  function options(
+    server: FakeApiServer | undefined,
+    over: Partial<DeployOptions> = {},
+    token?: string,
+  ): DeployOptions & { logger: ReturnType<typeof capture> } {
     const logger = capture();
     return {
       client: server ? new KubeClient(kubeConfigFromString(server.kubeconfig(token), { input: 'kubeconfig' })) : undefined,
@@ -108,7 +112,10 @@ describe('deploy end to end through the fake API server', function () {
     const svc = s.get('v1', 'services', 'ml', 'resnet');
     assert.equal(svc?.metadata.annotations?.['service.beta.kubernetes.io/azure-load-balancer-internal'], 'true');
     assert.equal(s.requestsMatching('GET', '/services/resnet:http/proxy/healthz').length, 1);
-    assert.ok(o.logger.lines.some((l) => l.includes('Waiting for deployment spec update to be observed')), o.logger.lines.join('\n'));
+    assert.ok(
+      o.logger.lines.some((l) => l.includes('Waiting for deployment spec update to be observed')),
+      o.logger.lines.join('\n'),
+    );
     assert.ok(o.logger.lines.some((l) => l === 'deployment "resnet" successfully rolled out'));
   });
 
@@ -130,7 +137,10 @@ describe('deploy end to end through the fake API server', function () {
     await deploy(options(s));
     const o = options(s, { image: BAD });
     await assert.rejects(deploy(o), (err: Error) => {
-      assert.match(err.message, /Deployment\/resnet \(namespace ml\) did not roll out: deployment "resnet" exceeded its progress deadline; rolled back to revision 1 \(image 127\.0\.0\.1:5000\/models\/resnet@sha256:a+\), which is running again/);
+      assert.match(
+        err.message,
+        /Deployment\/resnet \(namespace ml\) did not roll out: deployment "resnet" exceeded its progress deadline; rolled back to revision 1 \(image 127\.0\.0\.1:5000\/models\/resnet@sha256:a+\), which is running again/,
+      );
       return true;
     });
     const text = o.logger.lines.join('\n');
@@ -149,7 +159,9 @@ describe('deploy end to end through the fake API server', function () {
   });
 
   it('leaves the failed revision in place when rollbackOnFailure is false', async () => {
-    const s = await fake({ scenarioFor: (image) => (image.includes('sha256:bbbb') ? { kind: 'fail', podReason: 'OOMKilled', deadline: true } : { kind: 'success' }) });
+    const s = await fake({
+      scenarioFor: (image) => (image.includes('sha256:bbbb') ? { kind: 'fail', podReason: 'OOMKilled', deadline: true } : { kind: 'success' }),
+    });
     await deploy(options(s));
     const o = options(s, { image: BAD, rollbackOnFailure: false });
     await assert.rejects(deploy(o), /exceeded its progress deadline; rollbackOnFailure is false, so the failed revision 2 stays in place/);
@@ -158,10 +170,15 @@ describe('deploy end to end through the fake API server', function () {
   });
 
   it('times out after rolloutTimeoutSeconds when the rollout never finishes, then rolls back', async () => {
-    const s = await fake({ scenarioFor: (image) => (image.includes('sha256:bbbb') ? { kind: 'fail', podReason: 'ImagePullBackOff', deadline: false } : { kind: 'success' }) });
+    const s = await fake({
+      scenarioFor: (image) => (image.includes('sha256:bbbb') ? { kind: 'fail', podReason: 'ImagePullBackOff', deadline: false } : { kind: 'success' }),
+    });
     await deploy(options(s));
     const o = options(s, { image: BAD, rolloutTimeoutSeconds: 1, pollIntervalMs: 50 });
-    await assert.rejects(deploy(o), /did not finish within rolloutTimeoutSeconds \(1 s\); last status: Waiting for deployment "resnet" rollout to finish: 1 out of 2 new replicas have been updated\.\.\.; rolled back to revision 1/);
+    await assert.rejects(
+      deploy(o),
+      /did not finish within rolloutTimeoutSeconds \(1 s\); last status: Waiting for deployment "resnet" rollout to finish: 1 out of 2 new replicas have been updated\.\.\.; rolled back to revision 1/,
+    );
     assert.match(o.logger.lines.join('\n'), /ImagePullBackOff/);
   });
 
@@ -182,14 +199,23 @@ describe('deploy end to end through the fake API server', function () {
 
   it('fails on a forbidden namespace (403) before applying anything', async () => {
     const s = await fake({ forbiddenNamespaces: ['ml'] });
-    await assert.rejects(deploy(options(s)), /Forbidden \(HTTP 403\) while checking Deployment\/resnet \(namespace ml\) with a dry run; nothing was applied except creating namespace ml: .*cannot patch resource "deployments"/);
+    await assert.rejects(
+      deploy(options(s)),
+      /Forbidden \(HTTP 403\) while checking Deployment\/resnet \(namespace ml\) with a dry run; nothing was applied except creating namespace ml: .*cannot patch resource "deployments"/,
+    );
     assert.equal(s.requestsMatching('PATCH', '/').filter((r) => r.query.dryRun !== 'All').length, 0);
   });
 
   it('fails on an unknown resource kind before applying anything', async () => {
     const s = await fake();
-    writeFileSync(join(work, 'widget.yaml'), `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: 127.0.0.1:5000/models/resnet:latest\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n`);
-    await assert.rejects(deploy(options(s, { manifests: ['widget.yaml'] })), /The cluster does not know kind Widget \(apiVersion example\.com\/v1\) while resolving Widget\/w; nothing was applied/);
+    writeFileSync(
+      join(work, 'widget.yaml'),
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: 127.0.0.1:5000/models/resnet:latest\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n`,
+    );
+    await assert.rejects(
+      deploy(options(s, { manifests: ['widget.yaml'] })),
+      /The cluster does not know kind Widget \(apiVersion example\.com\/v1\) while resolving Widget\/w; nothing was applied/,
+    );
     assert.equal(s.requestsMatching('PATCH', '/').length, 0);
   });
 
@@ -199,7 +225,10 @@ describe('deploy end to end through the fake API server', function () {
       join(work, 'two.yaml'),
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: "1"}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: resnet-svc\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: 127.0.0.1:5000/models/resnet:1\n`,
     );
-    await assert.rejects(deploy(options(s, { manifests: ['two.yaml'] })), /while applying Service\/resnet-svc \(namespace ml\) \(already applied: ConfigMap\/settings \(namespace ml\)\)/);
+    await assert.rejects(
+      deploy(options(s, { manifests: ['two.yaml'] })),
+      /while applying Service\/resnet-svc \(namespace ml\) \(already applied: ConfigMap\/settings \(namespace ml\)\)/,
+    );
   });
 
   it('reports an unreachable cluster in one sentence', async () => {
@@ -211,7 +240,10 @@ describe('deploy end to end through the fake API server', function () {
     });
     const s = await fake();
     const kc = kubeConfigFromString(s.kubeconfig().replace(s.url, `https://127.0.0.1:${port}`), { input: 'kubeconfig' });
-    await assert.rejects(deploy({ ...options(undefined), client: new KubeClient(kc) }), /^UserError: Cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ while resolving Deployment\/resnet; nothing was applied \(.*ECONNREFUSED.*\): check the cluster address/);
+    await assert.rejects(
+      deploy({ ...options(undefined), client: new KubeClient(kc) }),
+      /^UserError: Cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ while resolving Deployment\/resnet; nothing was applied \(.*ECONNREFUSED.*\): check the cluster address/,
+    );
   });
 
   it('reports wrong credentials (401) in one sentence', async () => {

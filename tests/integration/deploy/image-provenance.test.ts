@@ -49,7 +49,14 @@ describe('DeployToAKS reads the image it deploys from the registry', function ()
   it('pins a tag to the registry digest and labels the objects with the model from the image annotations', async () => {
     const run = await runTask({
       task: 'DeployToAKS',
-      inputs: { connectionType: 'kubeconfig', kubeconfig: join(work, 'unused-kubeconfig'), image: `${registry.host}/apps/scorer:candidate`, appName: 'scorer', renderOnly: 'true', namespace: 'scoring' },
+      inputs: {
+        connectionType: 'kubeconfig',
+        kubeconfig: join(work, 'unused-kubeconfig'),
+        image: `${registry.host}/apps/scorer:candidate`,
+        appName: 'scorer',
+        renderOnly: 'true',
+        namespace: 'scoring',
+      },
       variables: { 'Agent.TempDirectory': work },
     });
     assert.equal(run.result, 'Succeeded', run.log.join('\n'));

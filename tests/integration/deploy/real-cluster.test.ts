@@ -20,7 +20,9 @@ describe('deploy against a real cluster (TEST_KUBECONFIG)', function () {
 
   before(function () {
     if (!file || !process.env.TEST_IMAGE) {
-      console.log('    skipped: set TEST_KUBECONFIG=/path/to/kubeconfig and TEST_IMAGE=registry/repo@sha256:... (an HTTP server on port 80; optionally TEST_NAMESPACE) to run against a real cluster');
+      console.log(
+        '    skipped: set TEST_KUBECONFIG=/path/to/kubeconfig and TEST_IMAGE=registry/repo@sha256:... (an HTTP server on port 80; optionally TEST_NAMESPACE) to run against a real cluster',
+      );
       this.skip();
     }
   });
@@ -36,7 +38,22 @@ describe('deploy against a real cluster (TEST_KUBECONFIG)', function () {
         manifests: [],
         cwd: work,
         image,
-        template: { appName: 'deploytoaks-smoke', replicas: 1, containerPort: 80, servicePort: 80, serviceType: 'ClusterIP', internalLoadBalancer: false, startupTimeoutSeconds: 120, gpuLimit: 0, env: [], maxSurge: '1', maxUnavailable: '0', progressDeadlineSeconds: 300, cpuRequest: '10m', memoryRequest: '16Mi' },
+        template: {
+          appName: 'deploytoaks-smoke',
+          replicas: 1,
+          containerPort: 80,
+          servicePort: 80,
+          serviceType: 'ClusterIP',
+          internalLoadBalancer: false,
+          startupTimeoutSeconds: 120,
+          gpuLimit: 0,
+          env: [],
+          maxSurge: '1',
+          maxUnavailable: '0',
+          progressDeadlineSeconds: 300,
+          cpuRequest: '10m',
+          memoryRequest: '16Mi',
+        },
         imagePullSecrets: [],
         model: { version: 'real-cluster-test' },
         renderOnly: false,

@@ -99,7 +99,17 @@ for (const s of stores) {
     });
     afterEach(() => rmSync(dest, { recursive: true, force: true }));
 
-    const run = (over: Partial<FetchModelOptions>) => fetchModel({ store: env.store, modelPath: 'x', versionSelection: 'highestVersion', destination: dest, logger: silentLogger, blockSize: 1024, retries: 0, ...over });
+    const run = (over: Partial<FetchModelOptions>) =>
+      fetchModel({
+        store: env.store,
+        modelPath: 'x',
+        versionSelection: 'highestVersion',
+        destination: dest,
+        logger: silentLogger,
+        blockSize: 1024,
+        retries: 0,
+        ...over,
+      });
 
     it('fetches the highest version folder, verified, then hits the cache, then re-fetches a re-published file', async () => {
       const files: Record<string, string> = { 'model.onnx': 'o'.repeat(5000), 'tokenizer/vocab.txt': 'hello world\n' };
@@ -138,7 +148,10 @@ for (const s of stores) {
 
     it('a file whose published sha256 is wrong fails with ChecksumMismatch and leaves nothing', async () => {
       await env.put('bad/model.bin', 'actual bytes', { sha256: sha256('other bytes') });
-      await assert.rejects(run({ modelPath: 'bad/model.bin' }), (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch' && e.message.includes(`${env.uriPrefix}bad/model.bin`));
+      await assert.rejects(
+        run({ modelPath: 'bad/model.bin' }),
+        (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch' && e.message.includes(`${env.uriPrefix}bad/model.bin`),
+      );
       assert.deepEqual(readdirSync(dest), []);
     });
 
@@ -154,7 +167,10 @@ for (const s of stores) {
     });
 
     it('a prefix with nothing under it is NotFound, naming it', async () => {
-      await assert.rejects(run({ modelPath: 'nothing-here/' }), (e: unknown) => e instanceof UserError && e.code === 'NotFound' && e.message.includes('nothing-here/'));
+      await assert.rejects(
+        run({ modelPath: 'nothing-here/' }),
+        (e: unknown) => e instanceof UserError && e.code === 'NotFound' && e.message.includes('nothing-here/'),
+      );
       assert.deepEqual(readdirSync(dest), []);
     });
   });

@@ -97,7 +97,14 @@ describe('registry push of a 512 MiB layer', function () {
     let peak = rssBefore;
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     try {
-      const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'big/model', tags: ['1'], chunkSize: 64 << 20, logger: silentLogger });
+      const result = await pushImage({
+        layout: image.layout,
+        registry: registry.host,
+        repository: 'big/model',
+        tags: ['1'],
+        chunkSize: 64 << 20,
+        logger: silentLogger,
+      });
       assert.equal(result.digest, image.manifestDigest);
       const model = result.blobs.find((b) => b.digest === image.model.digest);
       assert.equal(model?.action, 'uploaded');

@@ -140,7 +140,17 @@ export async function buildTestImage(dir: string, options: TestImageOptions = {}
   };
   const m = await layout.writeBlob(JSON.stringify(manifest));
   await layout.addManifest({ mediaType: MediaType.OciManifest, digest: m.digest, size: m.size }, [options.tag ?? 'latest']);
-  return { layout, manifestDigest: m.digest, manifestSize: m.size, manifest, config: configDesc, base, model: model.descriptor, app: app.descriptor, modelSha256 };
+  return {
+    layout,
+    manifestDigest: m.digest,
+    manifestSize: m.size,
+    manifest,
+    config: configDesc,
+    base,
+    model: model.descriptor,
+    app: app.descriptor,
+    modelSha256,
+  };
 }
 
 /** `skopeo inspect` of an image on a plain-http registry. */
@@ -165,10 +175,18 @@ export async function buildTestIndex(dir: string): Promise<TestIndex> {
   const digests: Record<string, string> = {};
   const descriptors: Descriptor[] = [];
   for (const arch of ['amd64', 'arm64']) {
-    const layer = await writeTarLayer(layout, [{ name: 'etc/arch', content: `${arch}\n` }, { name: 'data/blob.bin', size: 200_000, seed: `base-${arch}` }]);
+    const layer = await writeTarLayer(layout, [
+      { name: 'etc/arch', content: `${arch}\n` },
+      { name: 'data/blob.bin', size: 200_000, seed: `base-${arch}` },
+    ]);
     const config: ImageConfig = { architecture: arch, os: 'linux', config: { Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [layer.diffId] } };
     const cfg = await layout.writeBlob(JSON.stringify(config));
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size }, layers: [layer.descriptor] };
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+      layers: [layer.descriptor],
+    };
     const m = await layout.writeBlob(JSON.stringify(manifest));
     const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size, platform: { architecture: arch, os: 'linux' } };
     await layout.addManifest(desc, [arch]);

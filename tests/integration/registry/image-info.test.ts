@@ -32,7 +32,8 @@ describe('image-info against a real registry (htpasswd)', function () {
     await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/model-app', tags: ['v7'], credentials: creds });
     index = await buildTestIndex(join(work, 'index'));
     // pushImage pushes one platform's image; the index goes up by hand over its two images.
-    for (const arch of ['amd64', 'arm64']) await pushImage({ layout: index.layout, source: arch, registry: registry.host, repository: 'team/multi', tags: [], credentials: creds });
+    for (const arch of ['amd64', 'arm64'])
+      await pushImage({ layout: index.layout, source: arch, registry: registry.host, repository: 'team/multi', tags: [], credentials: creds });
     await client().putManifest('team/multi', 'multi', index.indexBytes, MediaType.OciIndex);
   });
   after(async () => {
@@ -40,7 +41,8 @@ describe('image-info against a real registry (htpasswd)', function () {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const client = (c: { username: string; password: string } | null = creds) => new RegistryClient({ registry: registry.host, credentials: c ?? undefined, retries: 0 });
+  const client = (c: { username: string; password: string } | null = creds) =>
+    new RegistryClient({ registry: registry.host, credentials: c ?? undefined, retries: 0 });
   const ref = (s: string) => parseReference(`${registry.host}/${s}`);
 
   it('resolves a tag to the manifest digest that was pushed; a digest reference is returned as is', async () => {

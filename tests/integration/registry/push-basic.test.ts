@@ -45,7 +45,14 @@ describe('registry push (Basic auth, real docker-registry)', function () {
 
   it('pushes all blobs, then the tags; skopeo sees the same digest, tags and layers', async () => {
     const lines: string[] = [];
-    const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/app', tags: ['1', 'latest'], credentials: creds, logger: collectingLogger(lines) });
+    const result = await pushImage({
+      layout: image.layout,
+      registry: registry.host,
+      repository: 'team/app',
+      tags: ['1', 'latest'],
+      credentials: creds,
+      logger: collectingLogger(lines),
+    });
     assert.equal(result.digest, image.manifestDigest);
     assert.equal(result.reference, `${registry.host}/team/app@${image.manifestDigest}`);
     const total = image.manifest.layers.reduce((n, l) => n + l.size, 0) + image.config.size + image.manifestSize;
@@ -54,14 +61,27 @@ describe('registry push (Basic auth, real docker-registry)', function () {
     for (const tag of ['1', 'latest']) {
       const info = inspect(`${registry.host}/team/app:${tag}`, creds);
       assert.equal(info.Digest, image.manifestDigest);
-      assert.deepEqual(info.Layers, image.manifest.layers.map((l) => l.digest));
+      assert.deepEqual(
+        info.Layers,
+        image.manifest.layers.map((l) => l.digest),
+      );
       assert.deepEqual([...(info.RepoTags ?? [])].sort(), ['1', 'latest']);
     }
-    assert.ok(lines.some((l) => /Layer sha256:.*uploaded in/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /Layer sha256:.*uploaded in/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   it('a second push of the same image uploads nothing but the manifest', async () => {
-    const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/app', tags: ['2'], credentials: creds, logger: silentLogger });
+    const result = await pushImage({
+      layout: image.layout,
+      registry: registry.host,
+      repository: 'team/app',
+      tags: ['2'],
+      credentials: creds,
+      logger: silentLogger,
+    });
     assert.equal(result.bytesUploaded, image.manifestSize);
     assert.ok(result.blobs.every((b) => b.action === 'skipped'));
     assert.equal(inspect(`${registry.host}/team/app:2`, creds).Digest, image.manifestDigest);
@@ -70,14 +90,29 @@ describe('registry push (Basic auth, real docker-registry)', function () {
   it('after an app-only change uploads only the app layer, config and manifest', async () => {
     const v2 = await buildTestImage(join(work, 'v2'), { modelSize: 3 << 20, app: '#!/bin/sh\necho hello from app v2\n' });
     assert.equal(v2.model.digest, image.model.digest);
-    const result = await pushImage({ layout: v2.layout, registry: registry.host, repository: 'team/app', tags: ['3'], credentials: creds, logger: silentLogger });
+    const result = await pushImage({
+      layout: v2.layout,
+      registry: registry.host,
+      repository: 'team/app',
+      tags: ['3'],
+      credentials: creds,
+      logger: silentLogger,
+    });
     assert.equal(result.bytesUploaded, v2.app.size + v2.config.size + v2.manifestSize);
     assert.equal(result.blobs.filter((b) => b.action === 'uploaded').length, 2);
     assert.equal(inspect(`${registry.host}/team/app:3`, creds).Digest, v2.manifestDigest);
   });
 
   it('mounts the model layer when pushing to a second repository', async () => {
-    const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/other', tags: ['1'], credentials: creds, mountFrom: ['team/app'], logger: silentLogger });
+    const result = await pushImage({
+      layout: image.layout,
+      registry: registry.host,
+      repository: 'team/other',
+      tags: ['1'],
+      credentials: creds,
+      mountFrom: ['team/app'],
+      logger: silentLogger,
+    });
     const model = result.blobs.find((b) => b.digest === image.model.digest);
     assert.equal(model?.action, 'mounted');
     assert.equal(model?.mountedFrom, 'team/app');
@@ -87,7 +122,15 @@ describe('registry push (Basic auth, real docker-registry)', function () {
 
   it('goes up in chunks when the blob is larger than the chunk size', async () => {
     const lines: string[] = [];
-    const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'team/chunked', tags: ['c'], credentials: creds, chunkSize: 1 << 20, logger: collectingLogger(lines) });
+    const result = await pushImage({
+      layout: image.layout,
+      registry: registry.host,
+      repository: 'team/chunked',
+      tags: ['c'],
+      credentials: creds,
+      chunkSize: 1 << 20,
+      logger: collectingLogger(lines),
+    });
     assert.equal(result.digest, image.manifestDigest);
     assert.equal(inspect(`${registry.host}/team/chunked:c`, creds).Digest, image.manifestDigest);
     const model = result.blobs.find((b) => b.digest === image.model.digest);
@@ -97,7 +140,15 @@ describe('registry push (Basic auth, real docker-registry)', function () {
 
   it('fails with a clear message on wrong credentials and writes no tag', async () => {
     await assert.rejects(
-      pushImage({ layout: image.layout, registry: registry.host, repository: 'team/denied', tags: ['x'], credentials: { username: 'alice', password: 'wrong' }, logger: silentLogger, retries: 0 }),
+      pushImage({
+        layout: image.layout,
+        registry: registry.host,
+        repository: 'team/denied',
+        tags: ['x'],
+        credentials: { username: 'alice', password: 'wrong' },
+        logger: silentLogger,
+        retries: 0,
+      }),
       (err: Error) => {
         assert.match(err.message, /rejected the credentials/);
         return true;
@@ -107,21 +158,48 @@ describe('registry push (Basic auth, real docker-registry)', function () {
   });
 
   it('rejects an invalid tag before sending anything', async () => {
-    await assert.rejects(pushImage({ layout: image.layout, registry: registry.host, repository: 'team/app', tags: ['-bad'], credentials: creds }), /not a valid tag/);
+    await assert.rejects(
+      pushImage({ layout: image.layout, registry: registry.host, repository: 'team/app', tags: ['-bad'], credentials: creds }),
+      /not a valid tag/,
+    );
   });
 
   it('pulls a base image by tag and by digest from a multi-platform index with Basic auth', async () => {
     const index = await buildTestIndex(join(work, 'index'));
-    for (const arch of ['amd64', 'arm64']) await pushImage({ layout: index.layout, source: arch, registry: registry.host, repository: 'base/multi', tags: [], credentials: creds, logger: silentLogger });
+    for (const arch of ['amd64', 'arm64'])
+      await pushImage({
+        layout: index.layout,
+        source: arch,
+        registry: registry.host,
+        repository: 'base/multi',
+        tags: [],
+        credentials: creds,
+        logger: silentLogger,
+      });
     await new RegistryClient({ registry: registry.host, credentials: creds }).putManifest('base/multi', '1', index.indexBytes, MediaType.OciIndex);
     const dest = await OciLayout.create(join(work, 'pulled'));
     const byTag = await pullImage({ reference: parseReference(`${registry.host}/base/multi:1`), layout: dest, credentials: creds, logger: silentLogger });
     assert.equal(byTag.manifestDescriptor.digest, index.amd64);
     assert.equal(byTag.indexDigest, index.indexDigest);
-    const byDigest = await pullImage({ reference: parseReference(`${registry.host}/base/multi@${index.indexDigest}`), platform: { os: 'linux', architecture: 'arm64' }, layout: dest, credentials: creds, logger: silentLogger });
+    const byDigest = await pullImage({
+      reference: parseReference(`${registry.host}/base/multi@${index.indexDigest}`),
+      platform: { os: 'linux', architecture: 'arm64' },
+      layout: dest,
+      credentials: creds,
+      logger: silentLogger,
+    });
     assert.equal(byDigest.manifestDescriptor.digest, index.arm64);
     assert.equal(byDigest.config.architecture, 'arm64');
     for (const d of [byDigest.manifest.config, ...byDigest.manifest.layers]) assert.ok(await dest.hasBlob(d.digest));
-    await assert.rejects(pullImage({ reference: parseReference(`${registry.host}/base/multi:1`), layout: dest, credentials: { username: 'alice', password: 'bad' }, logger: silentLogger, retries: 0 }), /rejected the credentials/);
+    await assert.rejects(
+      pullImage({
+        reference: parseReference(`${registry.host}/base/multi:1`),
+        layout: dest,
+        credentials: { username: 'alice', password: 'bad' },
+        logger: silentLogger,
+        retries: 0,
+      }),
+      /rejected the credentials/,
+    );
   });
 });

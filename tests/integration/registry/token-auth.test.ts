@@ -59,7 +59,13 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
       policy: (identity, _repo, asked) => (identity === 'reader' ? asked.filter((a) => a === 'pull') : asked),
       validateEntraToken: (token, tenant) => (token.startsWith('fake-entra.') && tenant === TENANT ? 'entra-app' : undefined),
     });
-    registry = await startRegistry({ mode: 'token', realm: tokens.realm, service: SERVICE, issuer: tokens.issuer, rootCertBundlePath: tokens.rootCertBundlePath });
+    registry = await startRegistry({
+      mode: 'token',
+      realm: tokens.realm,
+      service: SERVICE,
+      issuer: tokens.issuer,
+      rootCertBundlePath: tokens.rootCertBundlePath,
+    });
     loginServer = await startAcrLoginServer(registry.host, tokens.url);
     work = mkdtempSync(join(tmpdir(), 'push-token-'));
     image = await buildTestImage(join(work, 'img'), { modelSize: 2 << 20 });
@@ -74,10 +80,19 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
 
   it('pushes with Basic credentials traded for a Bearer token; skopeo reads it back', async () => {
     const before = tokens.stats.basicTokens;
-    const result = await pushImage({ layout: image.layout, registry: registry.host, repository: 'apps/scorer', tags: ['1', '2'], credentials: { username: 'alice', password: users.alice }, logger: silentLogger });
+    const result = await pushImage({
+      layout: image.layout,
+      registry: registry.host,
+      repository: 'apps/scorer',
+      tags: ['1', '2'],
+      credentials: { username: 'alice', password: users.alice },
+      logger: silentLogger,
+    });
     assert.ok(tokens.stats.basicTokens > before);
     // async: skopeo signs in at the token server, which runs in this process
-    const { stdout } = await promisify(execFile)('skopeo', skopeoInspectArgs(`${registry.host}/apps/scorer:2`, { username: 'alice', password: users.alice }), { encoding: 'utf8' });
+    const { stdout } = await promisify(execFile)('skopeo', skopeoInspectArgs(`${registry.host}/apps/scorer:2`, { username: 'alice', password: users.alice }), {
+      encoding: 'utf8',
+    });
     const info = JSON.parse(stdout) as { Digest: string; RepoTags: string[] };
     assert.equal(info.Digest, result.digest);
     assert.deepEqual([...info.RepoTags].sort(), ['1', '2']);
@@ -85,14 +100,30 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
 
   it('refuses a push when the identity may only pull, naming the role to grant', async () => {
     await assert.rejects(
-      pushImage({ layout: image.layout, registry: registry.host, repository: 'apps/readonly', tags: ['1'], credentials: { username: 'reader', password: users.reader }, logger: silentLogger, retries: 0 }),
+      pushImage({
+        layout: image.layout,
+        registry: registry.host,
+        repository: 'apps/readonly',
+        tags: ['1'],
+        credentials: { username: 'reader', password: users.reader },
+        logger: silentLogger,
+        retries: 0,
+      }),
       /not allowed to push to repository 'apps\/readonly'.*AcrPush/,
     );
   });
 
   it('fails clearly on a wrong password at the token server', async () => {
     await assert.rejects(
-      pushImage({ layout: image.layout, registry: registry.host, repository: 'apps/x', tags: ['1'], credentials: { username: 'alice', password: 'nope' }, logger: silentLogger, retries: 0 }),
+      pushImage({
+        layout: image.layout,
+        registry: registry.host,
+        repository: 'apps/x',
+        tags: ['1'],
+        credentials: { username: 'alice', password: 'nope' },
+        logger: silentLogger,
+        retries: 0,
+      }),
       /refused to sign in with the given credentials/,
     );
   });
@@ -119,7 +150,15 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
   it('fails with a clear message when the Entra token is refused by the exchange', async () => {
     const bad: TokenCredential = { getToken: async () => ({ token: 'not-entra', expiresOnTimestamp: Date.now() + 3600_000 }) };
     await assert.rejects(
-      pushImage({ layout: image.layout, registry: loginServer.host, repository: 'apps/acr', tags: ['8'], credentials: acrCredentials({ registry: loginServer.host, credential: bad, tenantId: TENANT, retryBaseMs: 10 }), logger: silentLogger, retries: 0 }),
+      pushImage({
+        layout: image.layout,
+        registry: loginServer.host,
+        repository: 'apps/acr',
+        tags: ['8'],
+        credentials: acrCredentials({ registry: loginServer.host, credential: bad, tenantId: TENANT, retryBaseMs: 10 }),
+        logger: silentLogger,
+        retries: 0,
+      }),
       /refused the Entra ID token.*AcrPush/,
     );
   });
@@ -133,16 +172,36 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
     assert.equal(byTag.indexDigest, index.indexDigest);
     assert.equal(byTag.config.architecture, 'amd64');
     for (const d of [byTag.manifest.config, ...byTag.manifest.layers]) assert.ok(await dest.hasBlob(d.digest));
-    const arm = await pullImage({ reference: parseReference(`${registry.host}/base/multi@${index.indexDigest}`), platform: { os: 'linux', architecture: 'arm64' }, layout: dest, credentials: creds, logger: silentLogger });
+    const arm = await pullImage({
+      reference: parseReference(`${registry.host}/base/multi@${index.indexDigest}`),
+      platform: { os: 'linux', architecture: 'arm64' },
+      layout: dest,
+      credentials: creds,
+      logger: silentLogger,
+    });
     assert.equal(arm.manifestDescriptor.digest, index.arm64);
-    const direct = await pullImage({ reference: parseReference(`${registry.host}/base/multi@${index.amd64}`), layout: dest, credentials: creds, logger: silentLogger });
+    const direct = await pullImage({
+      reference: parseReference(`${registry.host}/base/multi@${index.amd64}`),
+      layout: dest,
+      credentials: creds,
+      logger: silentLogger,
+    });
     assert.equal(direct.indexDigest, undefined);
     assert.equal(direct.manifestDescriptor.digest, index.amd64);
     await assert.rejects(
-      pullImage({ reference: parseReference(`${registry.host}/base/multi:multi`), platform: { os: 'linux', architecture: 's390x' }, layout: dest, credentials: creds, logger: silentLogger }),
+      pullImage({
+        reference: parseReference(`${registry.host}/base/multi:multi`),
+        platform: { os: 'linux', architecture: 's390x' },
+        layout: dest,
+        credentials: creds,
+        logger: silentLogger,
+      }),
       /has no linux\/s390x variant \(it has: linux\/amd64, linux\/arm64\)/,
     );
-    await assert.rejects(pullImage({ reference: parseReference(`${registry.host}/base/multi:nope`), layout: dest, credentials: creds, logger: silentLogger }), /Image not found/);
+    await assert.rejects(
+      pullImage({ reference: parseReference(`${registry.host}/base/multi:nope`), layout: dest, credentials: creds, logger: silentLogger }),
+      /Image not found/,
+    );
   });
 
   it('renews short-lived tokens during a long push (proactively and on invalid_token)', async function () {
@@ -169,7 +228,17 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
       // And with honest short lifetimes the client renews before expiry.
       tokens.options.advertisedLifetimeSec = undefined;
       const issued2 = tokens.stats.tokensIssued;
-      const again = await pushImage({ layout: big.layout, registry: registry.host, repository: 'apps/expiry2', tags: ['1'], credentials: { username: 'alice', password: users.alice }, chunkSize: 1 << 20, concurrency: 1, onChunk: () => new Promise((r) => setTimeout(r, 700)), logger: silentLogger });
+      const again = await pushImage({
+        layout: big.layout,
+        registry: registry.host,
+        repository: 'apps/expiry2',
+        tags: ['1'],
+        credentials: { username: 'alice', password: users.alice },
+        chunkSize: 1 << 20,
+        concurrency: 1,
+        onChunk: () => new Promise((r) => setTimeout(r, 700)),
+        logger: silentLogger,
+      });
       assert.equal(again.digest, big.manifestDigest);
       assert.ok(tokens.stats.tokensIssued >= issued2 + 2);
     } finally {

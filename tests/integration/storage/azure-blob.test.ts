@@ -25,11 +25,7 @@ import {
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { AuthError, InputError, NotFoundError, UserError } from '../../../shared/errors';
 import { httpStatusOf } from '../../../shared/retry';
-import {
-  azureBlobStoreFromConnectionString,
-  azureBlobStoreFromCredential,
-  azureBlobStoreFromSasUrl,
-} from '../../../shared/storage/azure-blob';
+import { azureBlobStoreFromConnectionString, azureBlobStoreFromCredential, azureBlobStoreFromSasUrl } from '../../../shared/storage/azure-blob';
 import { startAzurite, type TestAzurite } from '../../helpers/azurite';
 import { startForwardProxy, type ForwardProxy } from './forward-proxy';
 import { collect, readAll } from './util';
@@ -45,7 +41,9 @@ describe('storage/azure-blob against Azurite', function () {
     const service = BlobServiceClient.fromConnectionString(az.connectionString);
     container = service.getContainerClient('models');
     await container.create();
-    await container.getBlockBlobClient('meta/prod.onnx').upload('production model', 16, { metadata: { Stage: 'production', Owner: 'ml' }, tags: { stage: 'production' } });
+    await container
+      .getBlockBlobClient('meta/prod.onnx')
+      .upload('production model', 16, { metadata: { Stage: 'production', Owner: 'ml' }, tags: { stage: 'production' } });
     await container.getBlockBlobClient('meta/dev.onnx').upload('dev model', 9, { metadata: { stage: 'dev' } });
     await container.getBlockBlobClient('big/model.bin').uploadData(big);
   });
@@ -81,8 +79,14 @@ describe('storage/azure-blob against Azurite', function () {
       () => azureBlobStoreFromConnectionString('AccountName=x;AccountKey=c2VjcmV0;Nonsense', 'models'),
       (e: unknown) => e instanceof InputError && e.input === 'connectionString' && !e.message.includes('c2VjcmV0'),
     );
-    assert.throws(() => azureBlobStoreFromConnectionString('  ', 'models'), (e: unknown) => e instanceof InputError && e.input === 'connectionString');
-    assert.throws(() => azureBlobStoreFromConnectionString(az.connectionString, 'Bad_Name'), (e: unknown) => e instanceof InputError && e.input === 'container');
+    assert.throws(
+      () => azureBlobStoreFromConnectionString('  ', 'models'),
+      (e: unknown) => e instanceof InputError && e.input === 'connectionString',
+    );
+    assert.throws(
+      () => azureBlobStoreFromConnectionString(az.connectionString, 'Bad_Name'),
+      (e: unknown) => e instanceof InputError && e.input === 'container',
+    );
   });
 
   it('works with an account SAS URL plus the container, and a container SAS URL', async () => {
@@ -107,8 +111,14 @@ describe('storage/azure-blob against Azurite', function () {
     const viaContainer = azureBlobStoreFromConnectionString(containerSas, 'models');
     assert.equal((await collect(viaContainer.list('meta/'))).length, 2);
     assert.equal(azureBlobStoreFromSasUrl(containerSas, undefined).containerName, 'models');
-    assert.throws(() => azureBlobStoreFromSasUrl(containerSas, 'other'), (e: unknown) => e instanceof InputError && e.input === 'container');
-    assert.throws(() => azureBlobStoreFromSasUrl(`${az.blobEndpoint}/models`, 'models'), (e: unknown) => e instanceof InputError && /no signature/.test(e.message));
+    assert.throws(
+      () => azureBlobStoreFromSasUrl(containerSas, 'other'),
+      (e: unknown) => e instanceof InputError && e.input === 'container',
+    );
+    assert.throws(
+      () => azureBlobStoreFromSasUrl(`${az.blobEndpoint}/models`, 'models'),
+      (e: unknown) => e instanceof InputError && /no signature/.test(e.message),
+    );
   });
 
   it('a SAS without list permission is an AuthError saying which permissions are needed', async () => {
@@ -137,9 +147,18 @@ describe('storage/azure-blob against Azurite', function () {
 
   it('the credential factory validates the account, endpoint and container inputs without I/O', () => {
     const fake: TokenCredential = { getToken: async () => null };
-    assert.throws(() => azureBlobStoreFromCredential(fake, { accountName: 'https://x.blob.core.windows.net' }, 'models'), (e: unknown) => e instanceof InputError && e.input === 'storageAccount');
-    assert.throws(() => azureBlobStoreFromCredential(fake, {}, 'models'), (e: unknown) => e instanceof InputError && e.input === 'storageAccount');
-    assert.throws(() => azureBlobStoreFromCredential(fake, { blobEndpoint: 'ftp://x' }, 'models'), (e: unknown) => e instanceof InputError && e.input === 'blobEndpoint');
+    assert.throws(
+      () => azureBlobStoreFromCredential(fake, { accountName: 'https://x.blob.core.windows.net' }, 'models'),
+      (e: unknown) => e instanceof InputError && e.input === 'storageAccount',
+    );
+    assert.throws(
+      () => azureBlobStoreFromCredential(fake, {}, 'models'),
+      (e: unknown) => e instanceof InputError && e.input === 'storageAccount',
+    );
+    assert.throws(
+      () => azureBlobStoreFromCredential(fake, { blobEndpoint: 'ftp://x' }, 'models'),
+      (e: unknown) => e instanceof InputError && e.input === 'blobEndpoint',
+    );
     const gov = azureBlobStoreFromCredential(fake, { accountName: 'contoso', environment: 'AzureUSGovernment' }, 'models');
     assert.equal(gov.uriOf('a b/c.onnx'), 'https://contoso.blob.core.usgovcloudapi.net/models/a%20b/c.onnx');
     const pub = azureBlobStoreFromCredential(fake, { accountName: 'contoso' }, 'models');

@@ -49,7 +49,9 @@ export function modelStoreContract(target: StoreTarget, quirks: ContractQuirks):
       await running.put('meta/prod.onnx', 'production model', { metadata: { Stage: 'production', Owner: 'ml' }, tags: { stage: 'production' } });
       await running.put('meta/dev.onnx', 'dev model', { metadata: { stage: 'dev' } });
       const tagged = Array.from({ length: TAGGED }, (_, i) => `tagged/m-${i}.onnx`);
-      await pool(tagged, 16, (k) => running.put(k, k, { metadata: { Stage: k.endsWith('7.onnx') ? 'production' : 'dev' }, tags: { idx: k.slice('tagged/m-'.length, -'.onnx'.length) } }));
+      await pool(tagged, 16, (k) =>
+        running.put(k, k, { metadata: { Stage: k.endsWith('7.onnx') ? 'production' : 'dev' }, tags: { idx: k.slice('tagged/m-'.length, -'.onnx'.length) } }),
+      );
       await running.put('big/model.bin', big);
       store = running.store();
     });
@@ -73,7 +75,10 @@ export function modelStoreContract(target: StoreTarget, quirks: ContractQuirks):
 
     it('lists metadata (keys lower-cased) and tags only when asked', async () => {
       const plain = await collect(store.list('meta/'));
-      assert.deepEqual(plain.map((o) => o.metadata), [undefined, undefined]);
+      assert.deepEqual(
+        plain.map((o) => o.metadata),
+        [undefined, undefined],
+      );
       const rich = await collect(store.list('meta/', { includeMetadata: true, includeTags: true }));
       const prod = rich.find((o) => o.key === 'meta/prod.onnx');
       assert.deepEqual(prod?.metadata, { stage: 'production', owner: 'ml' });
@@ -142,7 +147,8 @@ export function modelStoreContract(target: StoreTarget, quirks: ContractQuirks):
       const h = await store.head('big/model.bin');
       const ok = await readAll(await store.readRange('big/model.bin', 0, 10, { ifMatch: h?.etag }));
       assert.ok(ok.equals(big.subarray(0, 10)));
-      if (quirks.enforcesIfMatch) await assert.rejects(store.readRange('big/model.bin', 0, 10, { ifMatch: '0x8DEADBEEF' }), (e: unknown) => httpStatusOf(e) === 412);
+      if (quirks.enforcesIfMatch)
+        await assert.rejects(store.readRange('big/model.bin', 0, 10, { ifMatch: '0x8DEADBEEF' }), (e: unknown) => httpStatusOf(e) === 412);
       await assert.rejects(store.readRange('big/absent.bin', 0, 10), (e: unknown) => httpStatusOf(e) === 404);
     });
 

@@ -24,7 +24,10 @@ import { collect, pool, readAll } from './util';
 
 /** Run `fn` with AWS_* variables replaced (the credential chain reads process.env). */
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const keys = new Set([...Object.keys(process.env).filter((k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'), ...Object.keys(vars)]);
+  const keys = new Set([
+    ...Object.keys(process.env).filter((k) => k.startsWith('AWS_') && k !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'),
+    ...Object.keys(vars),
+  ]);
   const saved = new Map([...keys].map((k) => [k, process.env[k]] as const));
   for (const k of keys) delete process.env[k];
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) process.env[k] = v;
@@ -48,9 +51,16 @@ describe('storage/s3 against s3rver', function () {
   before(async () => {
     s3 = await startS3Server({ buckets: ['models'] });
     const meta = Array.from({ length: 40 }, (_, i) => `meta/m-${i}.onnx`);
-    await pool(meta, 16, (k) => s3.putObject('models', k, k, { metadata: { Stage: k.endsWith('7.onnx') ? 'production' : 'dev' }, tags: { idx: k.slice(7, -5) } }));
+    await pool(meta, 16, (k) =>
+      s3.putObject('models', k, k, { metadata: { Stage: k.endsWith('7.onnx') ? 'production' : 'dev' }, tags: { idx: k.slice(7, -5) } }),
+    );
     await s3.putObject('models', 'big/model.bin', big);
-    store = new S3Store({ bucket: 'models', endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+    store = new S3Store({
+      bucket: 'models',
+      endpoint: s3.endpoint,
+      region: s3.region,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
   });
 
   after(async () => {
@@ -98,7 +108,13 @@ describe('storage/s3 against s3rver', function () {
 
   it('without keys, the standard chain reads AWS_* variables, including AWS_ENDPOINT_URL_S3', async () => {
     await withEnv(
-      { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: 'eu-central-1', AWS_ENDPOINT_URL_S3: s3.endpoint, HOME: emptyHome },
+      {
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        AWS_REGION: 'eu-central-1',
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        HOME: emptyHome,
+      },
       async () => {
         const fromEnv = s3StoreFor({ bucket: 'models' });
         assert.equal(fromEnv.region, 'eu-central-1');
@@ -110,14 +126,17 @@ describe('storage/s3 against s3rver', function () {
   });
 
   it('with no credentials anywhere, an AuthError says how to provide them', async () => {
-    await withEnv({ HOME: emptyHome, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: join(emptyHome, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(emptyHome, 'none') }, async () => {
-      const none = s3StoreFor({ bucket: 'models', endpoint: s3.endpoint });
-      await assert.rejects(collect(none.list('meta/')), (e: unknown) => {
-        assert.ok(e instanceof AuthError, String(e));
-        assert.match(e.message, /No AWS credentials were found: select an S3 service connection/);
-        return true;
-      });
-    });
+    await withEnv(
+      { HOME: emptyHome, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: join(emptyHome, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(emptyHome, 'none') },
+      async () => {
+        const none = s3StoreFor({ bucket: 'models', endpoint: s3.endpoint });
+        await assert.rejects(collect(none.list('meta/')), (e: unknown) => {
+          assert.ok(e instanceof AuthError, String(e));
+          assert.match(e.message, /No AWS credentials were found: select an S3 service connection/);
+          return true;
+        });
+      },
+    );
   });
 
   it('an unreachable endpoint is a UserError naming s3Endpoint', async () => {
@@ -131,9 +150,18 @@ describe('storage/s3 against s3rver', function () {
   });
 
   it('validates bucket and endpoint inputs without I/O', () => {
-    assert.throws(() => new S3Store({ bucket: 's3://models/x', env: {} }), (e: unknown) => e instanceof InputError && e.input === 'bucket');
-    assert.throws(() => new S3Store({ bucket: ' ', env: {} }), (e: unknown) => e instanceof InputError && e.input === 'bucket');
-    assert.throws(() => new S3Store({ bucket: 'models', endpoint: 'not a url', env: {} }), (e: unknown) => e instanceof InputError && e.input === 's3Endpoint');
+    assert.throws(
+      () => new S3Store({ bucket: 's3://models/x', env: {} }),
+      (e: unknown) => e instanceof InputError && e.input === 'bucket',
+    );
+    assert.throws(
+      () => new S3Store({ bucket: ' ', env: {} }),
+      (e: unknown) => e instanceof InputError && e.input === 'bucket',
+    );
+    assert.throws(
+      () => new S3Store({ bucket: 'models', endpoint: 'not a url', env: {} }),
+      (e: unknown) => e instanceof InputError && e.input === 's3Endpoint',
+    );
     assert.throws(
       () => s3StoreOptionsFrom({ id: 'half', accessKeyId: 'AKIA' }, { bucket: 'models' }),
       (e: unknown) => e instanceof AuthError && e.input === 's3Connection' && /half of its access key/.test(e.message),
@@ -142,7 +170,17 @@ describe('storage/s3 against s3rver', function () {
 
   it('inputs win over the service connection; role settings are carried', () => {
     const o = s3StoreOptionsFrom(
-      { id: 'c', accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'ST', region: 'us-west-2', endpoint: 'http://conn:9000', forcePathStyle: true, roleArn: 'arn:aws:iam::1:role/r', externalId: 'ext' },
+      {
+        id: 'c',
+        accessKeyId: 'AK',
+        secretAccessKey: 'SK',
+        sessionToken: 'ST',
+        region: 'us-west-2',
+        endpoint: 'http://conn:9000',
+        forcePathStyle: true,
+        roleArn: 'arn:aws:iam::1:role/r',
+        externalId: 'ext',
+      },
       { bucket: 'models', region: 'eu-west-1', s3Endpoint: 'http://input:9000' },
     );
     assert.equal(o.region, 'eu-west-1');
@@ -177,7 +215,12 @@ describe('storage/s3 against s3rver', function () {
       assert.ok(proxy.requests.length > n1);
 
       const n2 = proxy.requests.length;
-      const bypass = new S3Store({ bucket: 'models', endpoint: s3.endpoint, credentials: creds, env: { HTTPS_PROXY: proxy.url, NO_PROXY: `localhost,127.0.0.1:${s3.port}` } });
+      const bypass = new S3Store({
+        bucket: 'models',
+        endpoint: s3.endpoint,
+        credentials: creds,
+        env: { HTTPS_PROXY: proxy.url, NO_PROXY: `localhost,127.0.0.1:${s3.port}` },
+      });
       assert.equal((await collect(bypass.list('meta/'))).length, 40);
       assert.equal(proxy.requests.length, n2);
     });

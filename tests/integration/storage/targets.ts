@@ -53,7 +53,9 @@ export const azuriteTarget: StoreTarget = {
     return {
       port: az.port,
       store(options = {}) {
-        const conn = options.via ? `DefaultEndpointsProtocol=http;AccountName=${az.accountName};AccountKey=${az.accountKey};BlobEndpoint=${options.via}/${az.accountName};` : az.connectionString;
+        const conn = options.via
+          ? `DefaultEndpointsProtocol=http;AccountName=${az.accountName};AccountKey=${az.accountKey};BlobEndpoint=${options.via}/${az.accountName};`
+          : az.connectionString;
         return azureBlobStoreFromConnectionString(conn, CONTAINER, options.noSdkRetries ? { maxTries: 1 } : {});
       },
       async put(key, body, extra = {}) {
@@ -62,7 +64,9 @@ export const azuriteTarget: StoreTarget = {
       },
       async putFile(key, file, _size, md5) {
         // uploadFile in blocks publishes no Content-MD5 by itself: set it, as publishers do.
-        await container.getBlockBlobClient(key).uploadFile(file, { blockSize: 32 * 1024 * 1024, concurrency: 4, blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'base64') } });
+        await container
+          .getBlockBlobClient(key)
+          .uploadFile(file, { blockSize: 32 * 1024 * 1024, concurrency: 4, blobHTTPHeaders: { blobContentMD5: Buffer.from(md5, 'base64') } });
       },
       stop: () => az.stop(),
     };

@@ -20,15 +20,31 @@ const azure: AzureRmEndpoint = { id: 'acrWif', scheme: 'WorkloadIdentityFederati
 
 describe('adapter/registry', () => {
   describe('registryAccessOf: connection record -> registry and credentials', () => {
-    const others = (registry: string, username?: string, password?: string): DockerRegistryEndpoint => ({ id: 'c', registryType: 'Others', registry, username, password });
+    const others = (registry: string, username?: string, password?: string): DockerRegistryEndpoint => ({
+      id: 'c',
+      registryType: 'Others',
+      registry,
+      username,
+      password,
+    });
     const basic: Array<[string, DockerRegistryEndpoint, string, { username: string; password: string } | undefined]> = [
       ['Others, user and password', others('127.0.0.1:5000', 'u', 'p'), '127.0.0.1:5000', { username: 'u', password: 'p' }],
       ['Others, user without password: empty password', others('127.0.0.1:5000', 'u'), '127.0.0.1:5000', { username: 'u', password: '' }],
       ['Others, no user: anonymous', others('127.0.0.1:5000'), '127.0.0.1:5000', undefined],
       ['Others, empty user with a password: anonymous', others('127.0.0.1:5000', '', 'p'), '127.0.0.1:5000', undefined],
-      ['URL with scheme and slash, upper case', others('HTTPS://Registry.Example.test:8443/', 'u', 'p'), 'registry.example.test:8443', { username: 'u', password: 'p' }],
+      [
+        'URL with scheme and slash, upper case',
+        others('HTTPS://Registry.Example.test:8443/', 'u', 'p'),
+        'registry.example.test:8443',
+        { username: 'u', password: 'p' },
+      ],
       ['Docker Hub alias', others('docker.io', 'u', 'p'), 'registry-1.docker.io', { username: 'u', password: 'p' }],
-      ['ACR with a service principal: Basic', { id: 'sp', registryType: 'ACR', registry: 'contoso.azurecr.io', username: 'sp-id', password: 'sp-secret' }, 'contoso.azurecr.io', { username: 'sp-id', password: 'sp-secret' }],
+      [
+        'ACR with a service principal: Basic',
+        { id: 'sp', registryType: 'ACR', registry: 'contoso.azurecr.io', username: 'sp-id', password: 'sp-secret' },
+        'contoso.azurecr.io',
+        { username: 'sp-id', password: 'sp-secret' },
+      ],
     ];
     for (const [name, endpoint, registry, credentials] of basic) {
       it(name, () => {
@@ -54,12 +70,15 @@ describe('adapter/registry', () => {
 
     for (const bad of ['', 'registry.example.test/v2', 'bad host', '127.0.0.1:99999']) {
       it(`rejects the registry ${JSON.stringify(bad)} naming the input`, () => {
-        assert.throws(() => registryAccessOf(others(bad, 'u', 'p'), 'baseRegistryConnection'), (e: unknown) => e instanceof InputError && e.input === 'baseRegistryConnection' && /must be a registry login server/.test(e.message));
+        assert.throws(
+          () => registryAccessOf(others(bad, 'u', 'p'), 'baseRegistryConnection'),
+          (e: unknown) => e instanceof InputError && e.input === 'baseRegistryConnection' && /must be a registry login server/.test(e.message),
+        );
       });
     }
   });
 
-  describe('credentialsFor / credentialsForImage: credentials go only to the connection\'s registry', () => {
+  describe("credentialsFor / credentialsForImage: credentials go only to the connection's registry", () => {
     const access: RegistryAccess = { registry: '127.0.0.1:5000', input: 'conn', credentials: { username: 'u', password: 'p' } };
     const hub: RegistryAccess = { registry: 'registry-1.docker.io', input: 'conn', credentials: { username: 'h', password: 'p' } };
     const table: Array<[RegistryAccess | undefined, string, boolean]> = [
@@ -85,9 +104,24 @@ describe('adapter/registry', () => {
     let server: Server;
     let host: string;
     const counts = { ping: 0, manifest: 0, blob: 0 };
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { 'io.modeltoaks.model.version': '3' } }, rootfs: { type: 'layers', diff_ids: [] } }));
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Labels: { 'io.modeltoaks.model.version': '3' } },
+        rootfs: { type: 'layers', diff_ids: [] },
+      }),
+    );
     const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers: [], annotations: { 'io.modeltoaks.model.uri': 'm' } }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+        layers: [],
+        annotations: { 'io.modeltoaks.model.uri': 'm' },
+      }),
+    );
     const manifestDigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
 
     before(async () => {
@@ -97,7 +131,13 @@ describe('adapter/registry', () => {
           res.writeHead(200).end('{}');
         } else if (req.url?.startsWith('/v2/app/manifests/')) {
           counts.manifest++;
-          res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Docker-Content-Digest': manifestDigest, 'Content-Length': manifest.length }).end(req.method === 'HEAD' ? undefined : manifest);
+          res
+            .writeHead(200, {
+              'Content-Type': 'application/vnd.oci.image.manifest.v1+json',
+              'Docker-Content-Digest': manifestDigest,
+              'Content-Length': manifest.length,
+            })
+            .end(req.method === 'HEAD' ? undefined : manifest);
         } else if (req.url === `/v2/app/blobs/${configDigest}`) {
           counts.blob++;
           res.writeHead(200, { 'Content-Length': config.length }).end(config);
@@ -126,7 +166,10 @@ describe('adapter/registry', () => {
       const asked: string[] = [];
       const reader = imageReader({
         connection: { registry: 'other.azurecr.io', input: 'imageRegistryConnection', credentials: { username: 'u', password: 'p' } },
-        acrFallback: (registry) => (asked.push(registry), { registry, input: 'azureSubscription', credentials: { username: ACR_NULL_USER, refreshToken: 'r' } }),
+        acrFallback: (registry) => (
+          asked.push(registry),
+          { registry, input: 'azureSubscription', credentials: { username: ACR_NULL_USER, refreshToken: 'r' } }
+        ),
       });
       const a = reader.client(parseReference('contoso.azurecr.io/app:1'));
       reader.client(parseReference('contoso.azurecr.io/app:2'));

@@ -6,7 +6,10 @@ import { InputError } from '../../../shared/errors';
 describe('resourceManagerOf', () => {
   it("uses the connection's URL, without a trailing slash", () => {
     assert.equal(resourceManagerOf({ id: 'c', resourceManagerUrl: 'https://management.azure.com/' }, 'azureSubscription'), 'https://management.azure.com');
-    assert.equal(resourceManagerOf({ id: 'c', resourceManagerUrl: 'https://management.local.azurestack.external/' }, 'azureSubscription'), 'https://management.local.azurestack.external');
+    assert.equal(
+      resourceManagerOf({ id: 'c', resourceManagerUrl: 'https://management.local.azurestack.external/' }, 'azureSubscription'),
+      'https://management.local.azurestack.external',
+    );
   });
 
   it("falls back to the environment's endpoint", () => {

@@ -55,7 +55,10 @@ describe('Entra ID sign-in time limit', () => {
       await new Promise((r) => setTimeout(r, 50));
       assert.ok(hole.connections > before, 'the sign-in did reach the identity endpoint');
     } finally {
-      for (const [k, v] of [['IDENTITY_ENDPOINT', saved.endpoint], ['IDENTITY_HEADER', saved.header]] as const) {
+      for (const [k, v] of [
+        ['IDENTITY_ENDPOINT', saved.endpoint],
+        ['IDENTITY_HEADER', saved.header],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -30,7 +30,11 @@ describe('digest', () => {
     it(`isDigest(${JSON.stringify(value.slice(0, 20))}...) is ${ok}; assertDigest agrees`, () => {
       assert.equal(isDigest(value), ok);
       if (ok) assert.doesNotThrow(() => assertDigest(value));
-      else assert.throws(() => assertDigest(value), (e: unknown) => e instanceof UserError && e.code === 'InvalidDigest' && e.message.includes('64 lowercase hex'));
+      else
+        assert.throws(
+          () => assertDigest(value),
+          (e: unknown) => e instanceof UserError && e.code === 'InvalidDigest' && e.message.includes('64 lowercase hex'),
+        );
     });
   }
 
@@ -53,7 +57,10 @@ describe('digest', () => {
   it('builds and takes apart sha256:<hex>', () => {
     assert.equal(digestOfHex(HEX), `sha256:${HEX}`);
     assert.equal(hexOfDigest(`sha256:${HEX}`), HEX);
-    assert.throws(() => hexOfDigest(HEX), (e: unknown) => e instanceof UserError && e.code === 'InvalidDigest');
+    assert.throws(
+      () => hexOfDigest(HEX),
+      (e: unknown) => e instanceof UserError && e.code === 'InvalidDigest',
+    );
   });
 
   const prefixes: Array<[string, string, string]> = [

@@ -49,10 +49,22 @@ describe('retry', () => {
   });
 
   it('backs off exponentially with jitter, capped', () => {
-    assert.equal(backoffDelay(1, 500, 15_000, () => 0), 250);
-    assert.equal(backoffDelay(1, 500, 15_000, () => 1), 500);
-    assert.equal(backoffDelay(3, 500, 15_000, () => 1), 2000);
-    assert.equal(backoffDelay(20, 500, 15_000, () => 1), 15_000);
+    assert.equal(
+      backoffDelay(1, 500, 15_000, () => 0),
+      250,
+    );
+    assert.equal(
+      backoffDelay(1, 500, 15_000, () => 1),
+      500,
+    );
+    assert.equal(
+      backoffDelay(3, 500, 15_000, () => 1),
+      2000,
+    );
+    assert.equal(
+      backoffDelay(20, 500, 15_000, () => 1),
+      15_000,
+    );
   });
 
   it('retries transient failures, reporting each retry, then succeeds', async () => {
@@ -64,8 +76,17 @@ describe('retry', () => {
     const sleep = sinon.stub().resolves();
     assert.equal(await withRetry(fn, { retries: 5, onRetry, sleep, random: () => 1 }), 'done');
     assert.equal(fn.callCount, 3);
-    assert.deepEqual(fn.args.map((a) => a[0]), [0, 1, 2]);
-    assert.deepEqual(onRetry.args.map((a) => [a[1], a[2]]), [[1, 500], [2, 1000]]);
+    assert.deepEqual(
+      fn.args.map((a) => a[0]),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      onRetry.args.map((a) => [a[1], a[2]]),
+      [
+        [1, 500],
+        [2, 1000],
+      ],
+    );
     assert.equal(sleep.callCount, 2);
   });
 
@@ -129,7 +150,9 @@ describe('Azure credentials per service connection scheme', () => {
     const secret = azureCredentialFor({ id: 'c', scheme: 'ServicePrincipal', tenantId: 't', clientId: 'a', clientSecret: 's', environment: 'AzureChinaCloud' });
     assert.ok(secret instanceof ClientSecretCredential);
     const pem = '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n';
-    assert.ok(azureCredentialFor({ id: 'c', scheme: 'ServicePrincipal', tenantId: 't', clientId: 'a', certificatePem: pem }) instanceof ClientCertificateCredential);
+    assert.ok(
+      azureCredentialFor({ id: 'c', scheme: 'ServicePrincipal', tenantId: 't', clientId: 'a', certificatePem: pem }) instanceof ClientCertificateCredential,
+    );
     assert.equal(authorityHostOf({ environment: 'AzureChinaCloud' }), 'https://login.chinacloudapi.cn');
     assert.equal(authorityHostOf({ environment: 'AzureCloud', authorityHost: 'https://login.example.test/' }), 'https://login.example.test');
     assert.equal(blobEndpointFor('acct', 'AzureUSGovernment'), 'https://acct.blob.core.usgovcloudapi.net');
@@ -137,15 +160,27 @@ describe('Azure credentials per service connection scheme', () => {
 
   it('workload identity federation asks the pipeline for OIDC tokens, and explains what is missing', () => {
     sinon.stub(process, 'env').value({ ...process.env, SYSTEM_OIDCREQUESTURI: 'https://dev.azure.test/oidc' });
-    assert.ok(azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a', systemAccessToken: 'job' }) instanceof AzurePipelinesCredential);
-    assert.throws(() => azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a' }), (e: unknown) => e instanceof AuthError && /access token/.test(e.message));
+    assert.ok(
+      azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a', systemAccessToken: 'job' }) instanceof
+        AzurePipelinesCredential,
+    );
+    assert.throws(
+      () => azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a' }),
+      (e: unknown) => e instanceof AuthError && /access token/.test(e.message),
+    );
     sinon.stub(process, 'env').value({});
-    assert.throws(() => azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a', systemAccessToken: 'job' }), /SYSTEM_OIDCREQUESTURI/);
+    assert.throws(
+      () => azureCredentialFor({ id: 'c', scheme: 'WorkloadIdentityFederation', tenantId: 't', clientId: 'a', systemAccessToken: 'job' }),
+      /SYSTEM_OIDCREQUESTURI/,
+    );
   });
 
   it('managed identity, system or user assigned; incomplete records are AuthErrors', () => {
     assert.ok(azureCredentialFor({ id: 'c', scheme: 'ManagedServiceIdentity' }) instanceof ManagedIdentityCredential);
     assert.ok(azureCredentialFor({ id: 'c', scheme: 'ManagedServiceIdentity', clientId: 'user-assigned' }) instanceof ManagedIdentityCredential);
-    assert.throws(() => azureCredentialFor({ id: 'c', scheme: 'ServicePrincipal', tenantId: 't', clientId: 'a' }), (e: unknown) => e instanceof AuthError && /'c'/.test(e.message));
+    assert.throws(
+      () => azureCredentialFor({ id: 'c', scheme: 'ServicePrincipal', tenantId: 't', clientId: 'a' }),
+      (e: unknown) => e instanceof AuthError && /'c'/.test(e.message),
+    );
   });
 });

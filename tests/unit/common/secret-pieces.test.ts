@@ -14,7 +14,11 @@ describe('secret pieces', () => {
     ['SAS connection string', `BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=${SAS}`, [SAS, SIG_RAW, SIG]],
     ['SAS connection string with a leading ?', `BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=?${SAS}`, [SAS, SIG_RAW, SIG]],
     ['SAS URL', `https://acct.blob.core.windows.net/models?${SAS}`, [SAS, SIG_RAW, SIG]],
-    ['shared access key (service bus style)', 'Endpoint=sb://ns.example.test/;SharedAccessKeyName=root;SharedAccessKey=c2VjcmV0LWtleS0xMjM0NTY=', ['c2VjcmV0LWtleS0xMjM0NTY=']],
+    [
+      'shared access key (service bus style)',
+      'Endpoint=sb://ns.example.test/;SharedAccessKeyName=root;SharedAccessKey=c2VjcmV0LWtleS0xMjM0NTY=',
+      ['c2VjcmV0LWtleS0xMjM0NTY='],
+    ],
     ['proxy URL with a password', 'http://user:p%40ss%2Fword-123@proxy.example.test:8080/', ['p%40ss%2Fword-123', 'p@ss/word-123']],
   ];
   for (const [name, value, expected] of cases) {
@@ -22,7 +26,10 @@ describe('secret pieces', () => {
       const pieces = secretPieces(value);
       for (const e of expected) assert.ok(pieces.includes(e), `${e} missing from ${JSON.stringify(pieces)}`);
       assert.ok(!pieces.includes(value), 'the whole value is registered by the caller');
-      assert.ok(pieces.every((p) => p.length >= 8), 'no short pieces that would blank ordinary words');
+      assert.ok(
+        pieces.every((p) => p.length >= 8),
+        'no short pieces that would blank ordinary words',
+      );
     });
   }
   it('leaves ordinary secrets alone', () => {

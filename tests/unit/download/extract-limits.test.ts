@@ -118,7 +118,13 @@ describe('download/extract: links through links, dangling links, caps', () => {
 
   it('stops at the byte cap, naming it and the input, leaving nothing', async () => {
     const file = join(dir, 'big.tar');
-    writeFileSync(file, await makeTar([{ name: 'a.bin', body: Buffer.alloc(40_000, 1) }, { name: 'b.bin', body: Buffer.alloc(40_000, 2) }]));
+    writeFileSync(
+      file,
+      await makeTar([
+        { name: 'a.bin', body: Buffer.alloc(40_000, 1) },
+        { name: 'b.bin', body: Buffer.alloc(40_000, 2) },
+      ]),
+    );
     await assert.rejects(extractArchive(file, out, { displayName: 'big.tar', limits: { ...DEFAULT_EXTRACT_LIMITS, maxBytes: 50_000 } }), (e: unknown) => {
       assert.ok(e instanceof UserError && e.code === 'ExtractLimit', String(e));
       assert.match(e.message, /maxBytes/);
@@ -132,7 +138,10 @@ describe('download/extract: links through links, dangling links, caps', () => {
   it('stops at the entry cap', async () => {
     const file = join(dir, 'many.tar');
     writeFileSync(file, await makeTar(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}`, body: 'x' }))));
-    await assert.rejects(extractArchive(file, out, { limits: { ...DEFAULT_EXTRACT_LIMITS, maxEntries: 10 } }), (e: unknown) => e instanceof UserError && e.code === 'ExtractLimit' && /maxEntries/.test(e.message));
+    await assert.rejects(
+      extractArchive(file, out, { limits: { ...DEFAULT_EXTRACT_LIMITS, maxEntries: 10 } }),
+      (e: unknown) => e instanceof UserError && e.code === 'ExtractLimit' && /maxEntries/.test(e.message),
+    );
     nothingLeft('many.tar');
   });
 
@@ -166,7 +175,10 @@ describe('download/extract: links through links, dangling links, caps', () => {
   for (const t of parse) {
     it(`parses extractLimits ${JSON.stringify(t.text)}`, () => {
       if (t.bad) {
-        assert.throws(() => parseExtractLimits(t.text), (e: unknown) => e instanceof InputError && e.input === 'extractLimits' && (t.bad as RegExp).test(e.message));
+        assert.throws(
+          () => parseExtractLimits(t.text),
+          (e: unknown) => e instanceof InputError && e.input === 'extractLimits' && (t.bad as RegExp).test(e.message),
+        );
       } else {
         assert.deepEqual(parseExtractLimits(t.text), { ...DEFAULT_EXTRACT_LIMITS, ...t.want });
       }

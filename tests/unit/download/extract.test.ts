@@ -8,7 +8,13 @@ import * as tar from 'tar-stream';
 import { UserError } from '../../../shared/errors';
 import { archiveFormatOf, extractArchive, safeEntryPath } from '../../../shared/download/extract';
 
-type TarEntry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; body?: string; mode?: number; linkname?: string };
+type TarEntry = {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  body?: string;
+  mode?: number;
+  linkname?: string;
+};
 
 async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();

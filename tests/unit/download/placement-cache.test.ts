@@ -76,7 +76,10 @@ describe('download/placement', () => {
     if (isRoot) {
       // root ignores permission bits; a path under a regular file can never be created.
       writeFileSync(join(dir, 'file'), 'x');
-      await assert.rejects(beginPlacement(join(dir, 'file', 'sub', 'model.bin'), 'file', { within: dir }), (e: unknown) => e instanceof UserError && e.input === 'destination' && /'destination' input/.test(e.message));
+      await assert.rejects(
+        beginPlacement(join(dir, 'file', 'sub', 'model.bin'), 'file', { within: dir }),
+        (e: unknown) => e instanceof UserError && e.input === 'destination' && /'destination' input/.test(e.message),
+      );
       return;
     }
     chmodSync(dir, 0o555);
@@ -139,7 +142,11 @@ describe('download/cache', () => {
     { name: 'a changed ETag', change: (q) => ({ ...q, objects: [{ ...q.objects[0], etag: 'e9' }, q.objects[1]] }), reason: /a.bin changed/ },
     { name: 'a changed version id', change: (q) => ({ ...q, objects: [q.objects[0], { ...q.objects[1], versionId: 'v3' }] }), reason: /b.bin changed/ },
     { name: 'an extra object', change: (q) => ({ ...q, objects: [...q.objects, { key: 'c', etag: 'x', size: 1 }] }), reason: /set of objects/ },
-    { name: 'no ETag or version id to compare', change: (q) => ({ ...q, objects: [{ key: q.objects[0].key, size: 3 }, q.objects[1]] }), reason: /neither an ETag/ },
+    {
+      name: 'no ETag or version id to compare',
+      change: (q) => ({ ...q, objects: [{ key: q.objects[0].key, size: 3 }, q.objects[1]] }),
+      reason: /neither an ETag/,
+    },
   ];
   for (const m of misses) {
     it(`misses on ${m.name}`, async () => {

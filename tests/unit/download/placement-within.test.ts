@@ -29,7 +29,10 @@ describe('download/placement: strict descendants of the destination only', () =>
   for (const kind of ['file', 'folder'] as const) {
     for (const t of refused) {
       it(`refuses ${t.name} (${kind}), touching nothing`, async () => {
-        await assert.rejects(beginPlacement(t.path(), kind, { within: dest }), (e: unknown) => e instanceof UserError && e.code === 'PathOutsideDestination' && e.message.includes(dest));
+        await assert.rejects(
+          beginPlacement(t.path(), kind, { within: dest }),
+          (e: unknown) => e instanceof UserError && e.code === 'PathOutsideDestination' && e.message.includes(dest),
+        );
         assert.deepEqual(readdirSync(dir).sort(), ['dest', 'sibling.txt']);
         assert.deepEqual(readdirSync(dest), []);
       });
@@ -39,7 +42,10 @@ describe('download/placement: strict descendants of the destination only', () =>
   it('refuses a path that leaves the destination through a symlink inside it', async () => {
     mkdirSync(join(dir, 'outside'));
     symlinkSync(join(dir, 'outside'), join(dest, 'link'));
-    await assert.rejects(beginPlacement(join(dest, 'link', 'm.bin'), 'file', { within: dest }), (e: unknown) => e instanceof UserError && e.code === 'PathOutsideDestination');
+    await assert.rejects(
+      beginPlacement(join(dest, 'link', 'm.bin'), 'file', { within: dest }),
+      (e: unknown) => e instanceof UserError && e.code === 'PathOutsideDestination',
+    );
     assert.deepEqual(readdirSync(join(dir, 'outside')), []);
   });
 

@@ -22,9 +22,35 @@ describe('download/ranged', () => {
     const cases: { name: string; size: number; block: number; want: [number, number][] }[] = [
       { name: 'empty object has no ranges', size: 0, block: 8, want: [] },
       { name: 'object smaller than a block is one range', size: 5, block: 8, want: [[0, 5]] },
-      { name: 'exact multiple of the block size', size: 16, block: 8, want: [[0, 8], [8, 16]] },
-      { name: 'short last block', size: 17, block: 8, want: [[0, 8], [8, 16], [16, 17]] },
-      { name: 'one-byte blocks', size: 3, block: 1, want: [[0, 1], [1, 2], [2, 3]] },
+      {
+        name: 'exact multiple of the block size',
+        size: 16,
+        block: 8,
+        want: [
+          [0, 8],
+          [8, 16],
+        ],
+      },
+      {
+        name: 'short last block',
+        size: 17,
+        block: 8,
+        want: [
+          [0, 8],
+          [8, 16],
+          [16, 17],
+        ],
+      },
+      {
+        name: 'one-byte blocks',
+        size: 3,
+        block: 1,
+        want: [
+          [0, 1],
+          [1, 2],
+          [2, 3],
+        ],
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {
@@ -43,14 +69,22 @@ describe('download/ranged', () => {
     const store = new FakeStore(new Map([['m.bin', data]]));
     const dest = join(dir, 'm.bin');
     let progressed = 0;
-    const r = await downloadObject(store, store.object('m.bin'), dest, { blockSize: 64 * 1024, concurrency: 4, hashes: ['md5'], onProgress: (n) => (progressed += n) });
+    const r = await downloadObject(store, store.object('m.bin'), dest, {
+      blockSize: 64 * 1024,
+      concurrency: 4,
+      hashes: ['md5'],
+      onProgress: (n) => (progressed += n),
+    });
     assert.ok(readFileSync(dest).equals(data));
     assert.equal(r.sha256, sha(data));
     assert.equal(r.md5, md5(data));
     assert.equal(r.bytes, data.length);
     assert.equal(progressed, data.length);
     assert.equal(store.calls.length, Math.ceil(data.length / (64 * 1024)));
-    assert.ok(store.calls.every((c) => c.options?.ifMatch === 'etag-1'), 'If-Match sent with the object etag');
+    assert.ok(
+      store.calls.every((c) => c.options?.ifMatch === 'etag-1'),
+      'If-Match sent with the object etag',
+    );
   });
 
   it('handles body chunks larger than its write buffer, resuming after a cut inside one', async () => {
@@ -100,8 +134,14 @@ describe('download/ranged', () => {
     const starts = store.calls.map((c) => [c.start, c.end]);
     // 3 blocks: each read once from its start, then resumed at start + 25,000.
     for (const b of [0, 100_000, 200_000]) {
-      assert.ok(starts.some(([s, e]) => s === b && e === b + 100_000), `block ${b} first read`);
-      assert.ok(starts.some(([s, e]) => s === b + 25_000 && e === b + 100_000), `block ${b} resumed at +25000`);
+      assert.ok(
+        starts.some(([s, e]) => s === b && e === b + 100_000),
+        `block ${b} first read`,
+      );
+      assert.ok(
+        starts.some(([s, e]) => s === b + 25_000 && e === b + 100_000),
+        `block ${b} resumed at +25000`,
+      );
     }
     assert.equal(store.calls.length, 6, 'no range restarted from its beginning');
     assert.equal(r.retries, 3);
@@ -151,14 +191,11 @@ describe('download/ranged', () => {
     const store = new FakeStore(new Map([['k', data]]));
     store.faults = (_n, start) => (start >= 100_000 ? { kind: 'status', status: 503 } : undefined);
     const dest = join(dir, 'k');
-    await assert.rejects(
-      downloadObject(store, store.object('k'), dest, { blockSize: 100_000, retries: 3, ...fast }),
-      (err: unknown) => {
-        assert.ok(err instanceof UserError);
-        assert.match(err.message, /^Downloading s3:\/\/fake\/k failed after 4 attempts at bytes \d+-\d+: HTTP 503/);
-        return true;
-      },
-    );
+    await assert.rejects(downloadObject(store, store.object('k'), dest, { blockSize: 100_000, retries: 3, ...fast }), (err: unknown) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /^Downloading s3:\/\/fake\/k failed after 4 attempts at bytes \d+-\d+: HTTP 503/);
+      return true;
+    });
     assert.equal(existsSync(dest), false);
   });
 

@@ -50,15 +50,41 @@ describe('download/verify', () => {
       { name: 'expectedSha256 input', object: obj({}), kind: 's3', expected: SHA_HEX, hashes: ['sha256'], methods: ['expectedSha256 input'] },
       { name: 'sha256 metadata as hex', object: obj({ metadata: { sha256: SHA_HEX } }), kind: 'azureBlob', hashes: ['sha256'], methods: ['sha256 metadata'] },
       { name: 'sha256 metadata as base64', object: obj({ metadata: { sha256: SHA_B64 } }), kind: 's3', hashes: ['sha256'], methods: ['sha256 metadata'] },
-      { name: 'unusable sha256 metadata is a note', object: obj({ metadata: { sha256: 'xyz' } }), kind: 's3', hashes: ['sha256'], methods: [], notes: /metadata/ },
+      {
+        name: 'unusable sha256 metadata is a note',
+        object: obj({ metadata: { sha256: 'xyz' } }),
+        kind: 's3',
+        hashes: ['sha256'],
+        methods: [],
+        notes: /metadata/,
+      },
       { name: 'single-part S3 checksum', object: obj({ checksumSha256: SHA_B64 }), kind: 's3', hashes: ['sha256'], methods: ['x-amz-checksum-sha256'] },
-      { name: 'multipart S3 checksum is not used', object: obj({ checksumSha256: `${SHA_B64}-3` }), kind: 's3', hashes: ['sha256'], methods: [], notes: /multipart/ },
-      { name: 'blob Content-MD5', object: obj({ contentMd5: MD5_B64, etag: '0x8DC1234567890AB' }), kind: 'azureBlob', hashes: ['sha256', 'md5'], methods: ['Content-MD5'] },
+      {
+        name: 'multipart S3 checksum is not used',
+        object: obj({ checksumSha256: `${SHA_B64}-3` }),
+        kind: 's3',
+        hashes: ['sha256'],
+        methods: [],
+        notes: /multipart/,
+      },
+      {
+        name: 'blob Content-MD5',
+        object: obj({ contentMd5: MD5_B64, etag: '0x8DC1234567890AB' }),
+        kind: 'azureBlob',
+        hashes: ['sha256', 'md5'],
+        methods: ['Content-MD5'],
+      },
       { name: 'S3 single-part ETag is MD5', object: obj({ etag: MD5_HEX }), kind: 's3', hashes: ['sha256', 'md5'], methods: ['ETag (MD5)'] },
       { name: 'S3 quoted ETag', object: obj({ etag: `"${MD5_HEX}"` }), kind: 's3', hashes: ['sha256', 'md5'], methods: ['ETag (MD5)'] },
       { name: 'S3 multipart ETag is not MD5', object: obj({ etag: `${MD5_HEX}-12` }), kind: 's3', hashes: ['sha256'], methods: [] },
       { name: 'Azure 32-hex ETag is not MD5', object: obj({ etag: MD5_HEX }), kind: 'azureBlob', hashes: ['sha256'], methods: [] },
-      { name: 'sha256 source makes MD5 unnecessary', object: obj({ metadata: { sha256: SHA_HEX }, contentMd5: MD5_B64 }), kind: 'azureBlob', hashes: ['sha256'], methods: ['sha256 metadata'] },
+      {
+        name: 'sha256 source makes MD5 unnecessary',
+        object: obj({ metadata: { sha256: SHA_HEX }, contentMd5: MD5_B64 }),
+        kind: 'azureBlob',
+        hashes: ['sha256'],
+        methods: ['sha256 metadata'],
+      },
       {
         name: 'user input and metadata are both checked',
         object: obj({ metadata: { sha256: SHA_HEX }, checksumSha256: SHA_B64 }),
@@ -101,7 +127,11 @@ describe('download/verify', () => {
       assert.throws(
         () => verifyOrThrow('s3://b/m/model.onnx', plan, { sha256: SHA_HEX }),
         (e: unknown) =>
-          e instanceof ChecksumMismatchError && e.message.includes(OTHER_HEX) && e.message.includes(SHA_HEX) && e.message.includes('sha256 metadata') && e.message.includes('s3://b/m/model.onnx'),
+          e instanceof ChecksumMismatchError &&
+          e.message.includes(OTHER_HEX) &&
+          e.message.includes(SHA_HEX) &&
+          e.message.includes('sha256 metadata') &&
+          e.message.includes('s3://b/m/model.onnx'),
       );
     });
     it('blames the expectedSha256 input when that is what differs', () => {
@@ -147,7 +177,10 @@ describe('download/verify', () => {
         const files: Record<string, string> = { 'config.json': '{}', 'sub/weights.bin': 'w'.repeat(1000), 'sub/deeper/Tok.txt': 'tok', 'Z.md': 'z' };
         for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
         const expected = manifestDigest(Object.entries(files).map(([path, c]) => ({ path, sha256: createHash('sha256').update(c).digest('hex') })));
-        const shell = execFileSync('sh', ['-c', `cd "${dir}" && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum | awk '{print $2" "$1}' | sha256sum`]).toString();
+        const shell = execFileSync('sh', [
+          '-c',
+          `cd "${dir}" && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum | awk '{print $2" "$1}' | sha256sum`,
+        ]).toString();
         assert.equal(shell.split(' ')[0], expected);
       } finally {
         rmSync(dir, { recursive: true, force: true });

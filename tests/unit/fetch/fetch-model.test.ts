@@ -73,7 +73,18 @@ describe('fetchModel (in-process, in-memory store)', () => {
   afterEach(() => rmSync(dest, { recursive: true, force: true }));
 
   const run = (over: Partial<FetchModelOptions>): ReturnType<typeof fetchModel> =>
-    fetchModel({ store, modelPath: 'models/', versionSelection: 'latestModified', destination: dest, logger, location: "container 'models'", blockSize: 4, concurrency: 2, retries: 0, ...over });
+    fetchModel({
+      store,
+      modelPath: 'models/',
+      versionSelection: 'latestModified',
+      destination: dest,
+      logger,
+      location: "container 'models'",
+      blockSize: 4,
+      concurrency: 2,
+      retries: 0,
+      ...over,
+    });
 
   describe('selection and placement', () => {
     it('fetches an exact key as a file model into <destination>/<file name>, verified by its sha256 metadata', async () => {
@@ -89,7 +100,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       assert.equal(r.cached, false);
       assert.equal(r.verified, true);
       assert.match(r.verification, /sha256 metadata/);
-      assert.deepEqual(r.files.map((f) => f.relativePath), ['model.onnx']);
+      assert.deepEqual(
+        r.files.map((f) => f.relativePath),
+        ['model.onnx'],
+      );
       // Only the model and the cache marker: no temporaries left.
       assert.deepEqual(tree(dest), ['.fetchmodel-cache.json', 'model.onnx']);
     });
@@ -107,9 +121,15 @@ describe('fetchModel (in-process, in-memory store)', () => {
       assert.equal(readFileSync(join(dest, '2.0.0', 'tokenizer', 'vocab.txt'), 'utf8'), 'a b c');
       assert.equal(r.modelSha256, folderDigest(v2));
       assert.equal(r.modelSizeBytes, 'weights 2'.length + 'a b c'.length);
-      assert.deepEqual(r.files.map((f) => f.relativePath), ['model.onnx', 'tokenizer/vocab.txt']);
+      assert.deepEqual(
+        r.files.map((f) => f.relativePath),
+        ['model.onnx', 'tokenizer/vocab.txt'],
+      );
       assert.ok(!existsSync(join(dest, '1.0.0')), 'the older version is not fetched');
-      assert.ok(logger.infos.some((l) => l.includes('2 files')), logger.infos.join('\n'));
+      assert.ok(
+        logger.infos.some((l) => l.includes('2 files')),
+        logger.infos.join('\n'),
+      );
     });
 
     it('takes a key without its trailing slash as a folder when no object has that exact name', async () => {
@@ -146,8 +166,14 @@ describe('fetchModel (in-process, in-memory store)', () => {
       const r = await run({ modelPath: 'models/model.onnx', versionSelection: 'pinned', version: 'v-old' });
       assert.equal(r.modelVersion, 'v-old');
       assert.equal(readFileSync(join(dest, 'model.onnx'), 'utf8'), 'old bytes');
-      assert.ok(store.heads.some((h) => h.versionId === 'v-old'), 'the version was looked up by id');
-      assert.ok(store.reads.every((x) => x.versionId === 'v-old'), 'every range read names the version');
+      assert.ok(
+        store.heads.some((h) => h.versionId === 'v-old'),
+        'the version was looked up by id',
+      );
+      assert.ok(
+        store.reads.every((x) => x.versionId === 'v-old'),
+        'every range read names the version',
+      );
     });
 
     it('a pinned version id that does not exist fails naming the version and leaves nothing', async () => {
@@ -173,7 +199,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       store.put('models/bert/1.0.0/model.onnx', 'w');
       store.put('models/bert/1.0.0/notes/readme.md', 'docs');
       const r = await run({ modelPath: 'models/bert/1.0.0/', include: '*.onnx' });
-      assert.deepEqual(r.files.map((f) => f.relativePath), ['model.onnx']);
+      assert.deepEqual(
+        r.files.map((f) => f.relativePath),
+        ['model.onnx'],
+      );
       assert.ok(!existsSync(join(r.modelPath, 'notes')));
     });
 
@@ -190,7 +219,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
 
     it('rejects a malformed expectedSha256 before reading anything', async () => {
       store.put('models/model.onnx', 'w');
-      await assert.rejects(run({ modelPath: 'models/model.onnx', expectedSha256: 'abc' }), (e: unknown) => e instanceof UserError && /expectedSha256/.test(e.message));
+      await assert.rejects(
+        run({ modelPath: 'models/model.onnx', expectedSha256: 'abc' }),
+        (e: unknown) => e instanceof UserError && /expectedSha256/.test(e.message),
+      );
       assert.equal(store.reads.length, 0);
     });
   });
@@ -224,7 +256,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
 
     it('an expectedSha256 mismatch on a file fails and leaves nothing', async () => {
       store.put('models/model.onnx', 'bytes');
-      await assert.rejects(run({ modelPath: 'models/model.onnx', expectedSha256: 'a'.repeat(64) }), (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch');
+      await assert.rejects(
+        run({ modelPath: 'models/model.onnx', expectedSha256: 'a'.repeat(64) }),
+        (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch',
+      );
       assert.deepEqual(tree(dest), []);
     });
 
@@ -233,7 +268,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       for (const [p, d] of Object.entries(files)) store.put(`models/m/1.0.0/${p}`, d);
       const r = await run({ modelPath: 'models/m/1.0.0/', expectedSha256: folderDigest(files) });
       assert.equal(r.verified, true);
-      assert.ok(r.files.every((f) => /expectedSha256 \(manifest\)/.test(f.verifiedBy ?? '')), JSON.stringify(r.files));
+      assert.ok(
+        r.files.every((f) => /expectedSha256 \(manifest\)/.test(f.verifiedBy ?? '')),
+        JSON.stringify(r.files),
+      );
     });
 
     it('a folder whose manifest differs from expectedSha256 fails and leaves nothing, not even the part already written', async () => {
@@ -253,7 +291,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       const r = await run({ modelPath: 'models/model.onnx' });
       assert.equal(r.verified, false);
       assert.equal(r.verification, 'not verified');
-      assert.ok(logger.warns.some((w) => w.includes('models/model.onnx') && /unverified/.test(w)), logger.warns.join('\n'));
+      assert.ok(
+        logger.warns.some((w) => w.includes('models/model.onnx') && /unverified/.test(w)),
+        logger.warns.join('\n'),
+      );
 
       const dest2 = mkdtempSync(join(tmpdir(), 'fetch-model-req-'));
       try {
@@ -291,7 +332,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
     it('verifies a file chosen under a prefix by its published sha256 metadata, and refuses a mismatch', async () => {
       store.put('models/v/model-1.0.onnx', 'one', { metadata: { sha256: sha256('one') } });
       store.put('models/v/model-1.1.onnx', 'eleven', { metadata: { sha256: sha256('not eleven') } });
-      await assert.rejects(run({ modelPath: 'models/v/', versionSelection: 'highestVersion' }), (e: unknown) => e instanceof UserError && /sha256/i.test((e as Error).message));
+      await assert.rejects(
+        run({ modelPath: 'models/v/', versionSelection: 'highestVersion' }),
+        (e: unknown) => e instanceof UserError && /sha256/i.test((e as Error).message),
+      );
       store.put('models/v/model-1.1.onnx', 'eleven', { metadata: { sha256: sha256('eleven') } });
       const r = await run({ modelPath: 'models/v/', versionSelection: 'highestVersion', requireChecksum: true });
       assert.equal(r.verified, true);
@@ -313,7 +357,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       assert.equal(second.modelSha256, first.modelSha256);
       assert.equal(second.modelSizeBytes, data.length);
       assert.equal(second.verified, true);
-      assert.ok(logger.infos.some((l) => /download skipped/.test(l)), logger.infos.join('\n'));
+      assert.ok(
+        logger.infos.some((l) => /download skipped/.test(l)),
+        logger.infos.join('\n'),
+      );
       assert.match(summarize(second).join('\n'), /fetched: +no, the destination already held this version/);
     });
 
@@ -341,7 +388,10 @@ describe('fetchModel (in-process, in-memory store)', () => {
       store.put('models/model.onnx', 'good');
       await run({ modelPath: 'models/model.onnx' });
       const reads = store.reads.length;
-      await assert.rejects(run({ modelPath: 'models/model.onnx', expectedSha256: 'c'.repeat(64) }), (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch');
+      await assert.rejects(
+        run({ modelPath: 'models/model.onnx', expectedSha256: 'c'.repeat(64) }),
+        (e: unknown) => e instanceof UserError && e.code === 'ChecksumMismatch',
+      );
       assert.ok(store.reads.length > reads, 'the model was downloaded again rather than served from the cache');
     });
   });
@@ -355,7 +405,13 @@ describe('fetchModel (in-process, in-memory store)', () => {
       assert.equal(readFileSync(join(r.modelPath, 'model.onnx'), 'utf8'), 'weights');
       assert.equal(readFileSync(join(r.modelPath, 'config', 'labels.txt'), 'utf8'), 'cat\ndog\n');
       assert.equal(r.modelSha256, sha256(archive), 'modelSha256 is the archive as stored');
-      assert.deepEqual(tree(dest), ['.fetchmodel-cache.json', 'resnet-1.2.0', 'resnet-1.2.0/config', 'resnet-1.2.0/config/labels.txt', 'resnet-1.2.0/model.onnx']);
+      assert.deepEqual(tree(dest), [
+        '.fetchmodel-cache.json',
+        'resnet-1.2.0',
+        'resnet-1.2.0/config',
+        'resnet-1.2.0/config/labels.txt',
+        'resnet-1.2.0/model.onnx',
+      ]);
 
       // The extracted files are what the cache re-hashes.
       const again = await run({ modelPath: 'models/resnet-1.2.0.tar.gz', extract: true });

@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { InputError, NotFoundError } from '../../../shared/errors';
-import {
-  compileInclude,
-  completeVersionLookup,
-  listOptionsFor,
-  resolveModel,
-  type ResolveOptions,
-} from '../../../shared/fetch/resolve';
+import { compileInclude, completeVersionLookup, listOptionsFor, resolveModel, type ResolveOptions } from '../../../shared/fetch/resolve';
 import { parseMetadataFilter } from '../../../shared/inputs/parse';
 import type { StoredObject } from '../../../shared/storage/store';
 
@@ -34,11 +28,7 @@ const versionFiles = [
   o('models/bert/model-latest.onnx', 10),
 ];
 // One model folder (mixed files, no versions).
-const oneModel = [
-  o('models/llm/model.safetensors', 3),
-  o('models/llm/config.json', 4),
-  o('models/llm/tokenizer/tokenizer.json', 2),
-];
+const oneModel = [o('models/llm/model.safetensors', 3), o('models/llm/config.json', 4), o('models/llm/tokenizer/tokenizer.json', 2)];
 // Run folders without version names.
 const runFolders = [o('runs/run-a/model.pt', 1), o('runs/run-a/meta.json', 40), o('runs/run-b/model.pt', 30)];
 const all = [...versionFolders, ...versionFiles, ...oneModel, ...runFolders, o('single/model.onnx', 7, { versionId: 'v-current' })];
@@ -60,49 +50,72 @@ const cases: Case[] = [
   {
     name: 'latestModified: version folder whose newest object is newest, whole',
     options: { modelPath: 'models/resnet/' },
-    kind: 'folder', version: '1.9.3', rootKey: 'models/resnet/1.9.3/', files: ['model.onnx', 'tokenizer/vocab.txt'],
+    kind: 'folder',
+    version: '1.9.3',
+    rootKey: 'models/resnet/1.9.3/',
+    files: ['model.onnx', 'tokenizer/vocab.txt'],
     reason: /newest object/,
   },
   {
     name: 'latestModified: folders without version names are candidates too',
     options: { modelPath: 'runs/' },
-    kind: 'folder', version: 'run-a', rootKey: 'runs/run-a/', files: ['meta.json', 'model.pt'],
+    kind: 'folder',
+    version: 'run-a',
+    rootKey: 'runs/run-a/',
+    files: ['meta.json', 'model.pt'],
   },
   {
     name: 'latestModified: files with one extension are versions: newest file',
     options: { modelPath: 'models/bert/' },
-    kind: 'file', rootKey: 'models/bert/model-latest.onnx', files: ['model-latest.onnx'], version: 'e-models/bert/model-latest.onnx',
+    kind: 'file',
+    rootKey: 'models/bert/model-latest.onnx',
+    files: ['model-latest.onnx'],
+    version: 'e-models/bert/model-latest.onnx',
   },
   {
     name: 'latestModified: a folder of mixed files is one model, fetched whole',
     options: { modelPath: 'models/llm/' },
-    kind: 'folder', rootKey: 'models/llm/', files: ['config.json', 'model.safetensors', 'tokenizer/tokenizer.json'], reason: /one model/,
+    kind: 'folder',
+    rootKey: 'models/llm/',
+    files: ['config.json', 'model.safetensors', 'tokenizer/tokenizer.json'],
+    reason: /one model/,
   },
   {
     name: 'exact key',
     options: { modelPath: 'single/model.onnx' },
-    kind: 'file', rootKey: 'single/model.onnx', version: 'v-current', files: ['model.onnx'],
+    kind: 'file',
+    rootKey: 'single/model.onnx',
+    version: 'v-current',
+    files: ['model.onnx'],
   },
   {
     name: 'a key without / that is a folder is taken as the prefix',
     options: { modelPath: 'models/llm' },
-    kind: 'folder', rootKey: 'models/llm/',
+    kind: 'folder',
+    rootKey: 'models/llm/',
   },
   {
     name: 'leading slash is ignored',
     options: { modelPath: '/single/model.onnx' },
-    kind: 'file', rootKey: 'single/model.onnx',
+    kind: 'file',
+    rootKey: 'single/model.onnx',
   },
   // highestVersion
   {
     name: 'highestVersion: version folders compared numerically, non-versions ignored',
     options: { modelPath: 'models/resnet/', versionSelection: 'highestVersion' },
-    kind: 'folder', version: '1.10.0', rootKey: 'models/resnet/1.10.0/', files: ['config.json', 'model.onnx'], reason: /ignored/,
+    kind: 'folder',
+    version: '1.10.0',
+    rootKey: 'models/resnet/1.10.0/',
+    files: ['config.json', 'model.onnx'],
+    reason: /ignored/,
   },
   {
     name: 'highestVersion: file names carrying versions',
     options: { modelPath: 'models/bert/', versionSelection: 'highestVersion' },
-    kind: 'file', version: '1.10.0', rootKey: 'models/bert/model-1.10.0.onnx',
+    kind: 'file',
+    version: '1.10.0',
+    rootKey: 'models/bert/model-1.10.0.onnx',
   },
   {
     name: 'highestVersion: nothing named like a version',
@@ -113,22 +126,30 @@ const cases: Case[] = [
   {
     name: 'pinned: folder name',
     options: { modelPath: 'models/resnet/', versionSelection: 'pinned', version: '1.9' },
-    kind: 'folder', version: '1.9', rootKey: 'models/resnet/1.9/', files: ['model.onnx'],
+    kind: 'folder',
+    version: '1.9',
+    rootKey: 'models/resnet/1.9/',
+    files: ['model.onnx'],
   },
   {
     name: 'pinned: equal version (v1.10 = 1.10.0)',
     options: { modelPath: 'models/resnet/', versionSelection: 'pinned', version: 'v1.10' },
-    kind: 'folder', version: '1.10.0', rootKey: 'models/resnet/1.10.0/',
+    kind: 'folder',
+    version: '1.10.0',
+    rootKey: 'models/resnet/1.10.0/',
   },
   {
     name: 'pinned: file name',
     options: { modelPath: 'models/bert/', versionSelection: 'pinned', version: 'model-1.9.onnx' },
-    kind: 'file', rootKey: 'models/bert/model-1.9.onnx',
+    kind: 'file',
+    rootKey: 'models/bert/model-1.9.onnx',
   },
   {
     name: 'pinned: version token of a file name',
     options: { modelPath: 'models/bert/', versionSelection: 'pinned', version: '1.2' },
-    kind: 'file', version: '1.2.0', rootKey: 'models/bert/model-1.2.0.onnx',
+    kind: 'file',
+    version: '1.2.0',
+    rootKey: 'models/bert/model-1.2.0.onnx',
   },
   {
     name: 'pinned: absent under a prefix',
@@ -138,12 +159,19 @@ const cases: Case[] = [
   {
     name: 'pinned: exact key with its current version id',
     options: { modelPath: 'single/model.onnx', versionSelection: 'pinned', version: 'v-current' },
-    kind: 'file', version: 'v-current', rootKey: 'single/model.onnx', files: ['model.onnx'],
+    kind: 'file',
+    version: 'v-current',
+    rootKey: 'single/model.onnx',
+    files: ['model.onnx'],
   },
   {
     name: 'pinned: exact key with another version id needs a head() lookup',
     options: { modelPath: 'single/model.onnx', versionSelection: 'pinned', version: 'v-old' },
-    kind: 'file', version: 'v-old', rootKey: 'single/model.onnx', files: [], lookup: { key: 'single/model.onnx', versionId: 'v-old' },
+    kind: 'file',
+    version: 'v-old',
+    rootKey: 'single/model.onnx',
+    files: [],
+    lookup: { key: 'single/model.onnx', versionId: 'v-old' },
   },
   {
     name: 'pinned: empty version input',
@@ -154,17 +182,26 @@ const cases: Case[] = [
   {
     name: 'metadata: the match inside a version folder selects that folder, whole',
     options: { modelPath: 'models/resnet/', versionSelection: 'metadata', metadataFilter: { Stage: 'production' } },
-    kind: 'folder', version: '1.10.0', rootKey: 'models/resnet/1.10.0/', files: ['config.json', 'model.onnx'],
+    kind: 'folder',
+    version: '1.10.0',
+    rootKey: 'models/resnet/1.10.0/',
+    files: ['config.json', 'model.onnx'],
   },
   {
     name: 'metadata: tags count, keys case-insensitive; newest matching file',
     options: { modelPath: 'models/bert/', versionSelection: 'metadata', metadataFilter: { stage: 'production' } },
-    kind: 'file', version: '1.9', rootKey: 'models/bert/model-1.9.onnx',
+    kind: 'file',
+    version: '1.9',
+    rootKey: 'models/bert/model-1.9.onnx',
   },
   {
     name: 'metadata: values are exact, all pairs ANDed; no match names the input and the count',
     options: { modelPath: 'models/resnet/', versionSelection: 'metadata', metadataFilter: { stage: 'production', owner: 'x' } },
-    error: { type: NotFoundError, input: 'metadataFilter', message: /No object under 'models\/resnet\/' in container 'models' matches stage=production, owner=x: 7 objects were checked/ },
+    error: {
+      type: NotFoundError,
+      input: 'metadataFilter',
+      message: /No object under 'models\/resnet\/' in container 'models' matches stage=production, owner=x: 7 objects were checked/,
+    },
   },
   {
     name: 'metadata: empty filter',
@@ -180,12 +217,15 @@ const cases: Case[] = [
   {
     name: 'include narrows a folder model (base-name match without /)',
     options: { modelPath: 'models/llm/', include: '*.json' },
-    kind: 'folder', files: ['config.json', 'tokenizer/tokenizer.json'], reason: /include glob/,
+    kind: 'folder',
+    files: ['config.json', 'tokenizer/tokenizer.json'],
+    reason: /include glob/,
   },
   {
     name: 'include with a path',
     options: { modelPath: 'models/llm/', include: 'tokenizer/**' },
-    kind: 'folder', files: ['tokenizer/tokenizer.json'],
+    kind: 'folder',
+    files: ['tokenizer/tokenizer.json'],
   },
   {
     name: 'include that matches nothing',
@@ -236,7 +276,11 @@ describe('fetch/resolve', () => {
       if (c.kind) assert.equal(m.kind, c.kind);
       if (c.version) assert.equal(m.version, c.version);
       if (c.rootKey) assert.equal(m.rootKey, c.rootKey);
-      if (c.files) assert.deepEqual(m.files.map((f) => f.relativePath), c.files);
+      if (c.files)
+        assert.deepEqual(
+          m.files.map((f) => f.relativePath),
+          c.files,
+        );
       if (c.reason) assert.match(m.reason, c.reason);
       assert.deepEqual(m.versionIdLookup, c.lookup);
       for (const f of m.files) assert.equal(f.object.key, m.kind === 'folder' ? m.rootKey + f.relativePath : m.rootKey);
@@ -256,14 +300,25 @@ describe('fetch/resolve', () => {
     const m = resolveModel(objs, { modelPath: 'models/bert/2.0.0/', versionSelection: 'latestModified' });
     assert.equal(m.kind, 'folder');
     assert.equal(m.version, '2.0.0');
-    assert.deepEqual(m.files.map((f) => f.relativePath), ['config.json', 'weights/model.bin']);
+    assert.deepEqual(
+      m.files.map((f) => f.relativePath),
+      ['config.json', 'weights/model.bin'],
+    );
   });
 
   it('ADLS directory blobs (hdi_isfolder / zero-size folder names) are not model files', () => {
-    const objs = [o('m/1.0', 1, { size: 0 }), o('m/1.0/model.onnx', 2), o('m/2.0', 3, { size: 0, metadata: { hdi_isfolder: 'true' } }), o('m/2.0/model.onnx', 4)];
+    const objs = [
+      o('m/1.0', 1, { size: 0 }),
+      o('m/1.0/model.onnx', 2),
+      o('m/2.0', 3, { size: 0, metadata: { hdi_isfolder: 'true' } }),
+      o('m/2.0/model.onnx', 4),
+    ];
     const m = resolveModel(objs, { modelPath: 'm/', versionSelection: 'highestVersion' });
     assert.equal(m.rootKey, 'm/2.0/');
-    assert.deepEqual(m.files.map((f) => f.relativePath), ['model.onnx']);
+    assert.deepEqual(
+      m.files.map((f) => f.relativePath),
+      ['model.onnx'],
+    );
   });
 
   it('ties in modification time are broken by name, deterministically', () => {
@@ -287,7 +342,10 @@ describe('fetch/resolve', () => {
       assert.equal(m.version, 'v-old');
     });
     it('absent version -> NotFoundError naming the version input', () => {
-      assert.throws(() => completeVersionLookup(pending, undefined, "bucket 'b'"), (e: unknown) => e instanceof NotFoundError && e.input === 'version' && /'v-old' of 'single\/model\.onnx' does not exist in bucket 'b'/.test(e.message));
+      assert.throws(
+        () => completeVersionLookup(pending, undefined, "bucket 'b'"),
+        (e: unknown) => e instanceof NotFoundError && e.input === 'version' && /'v-old' of 'single\/model\.onnx' does not exist in bucket 'b'/.test(e.message),
+      );
     });
     it('a model without lookup passes through', () => {
       const m = resolveModel(all, { modelPath: 'single/model.onnx', versionSelection: 'latestModified' });
@@ -315,7 +373,10 @@ describe('fetch/resolve', () => {
     ];
     for (const [text, message] of bad) {
       it(`rejects ${JSON.stringify(text)}`, () =>
-        assert.throws(() => parseMetadataFilter(text), (e: unknown) => e instanceof InputError && e.input === 'metadataFilter' && message.test(e.message)));
+        assert.throws(
+          () => parseMetadataFilter(text),
+          (e: unknown) => e instanceof InputError && e.input === 'metadataFilter' && message.test(e.message),
+        ));
     }
   });
 
@@ -337,7 +398,11 @@ describe('fetch/resolve', () => {
     }
     it('blank means everything', () => assert.equal(compileInclude('  '), undefined));
     for (const glob of ['/abs/*.onnx', '../x/*', 'a/../b', '[abc', '{a,b', 'a}', '# comment']) {
-      it(`rejects '${glob}'`, () => assert.throws(() => compileInclude(glob), (e: unknown) => e instanceof InputError && e.input === 'include'));
+      it(`rejects '${glob}'`, () =>
+        assert.throws(
+          () => compileInclude(glob),
+          (e: unknown) => e instanceof InputError && e.input === 'include',
+        ));
     }
   });
 

@@ -63,17 +63,27 @@ describe('fetch/keys: store keys used as local paths', () => {
 
   it('refuses a version folder literally named ..', () => {
     const model = folder('trav2/../', ['trav2/../weights.bin']);
-    assert.throws(() => checkModelKeys(model, 'trav2/', "container 'c'"), (e: unknown) => e instanceof UserError && e.message.includes('"trav2/../weights.bin"') && e.message.includes("container 'c'"));
+    assert.throws(
+      () => checkModelKeys(model, 'trav2/', "container 'c'"),
+      (e: unknown) => e instanceof UserError && e.message.includes('"trav2/../weights.bin"') && e.message.includes("container 'c'"),
+    );
   });
 
   it('refuses an empty folder segment right under the prefix', () => {
     const model = folder('trav//', ['trav//x.bin']);
-    assert.throws(() => checkModelKeys(model, 'trav', "bucket 'b'"), (e: unknown) => e instanceof UserError && e.message.includes('"trav//x.bin"'));
+    assert.throws(
+      () => checkModelKeys(model, 'trav', "bucket 'b'"),
+      (e: unknown) => e instanceof UserError && e.message.includes('"trav//x.bin"'),
+    );
   });
 
   it('accepts an ordinary folder model and a single file', () => {
     checkModelKeys(folder('bert/2.0.0/', ['bert/2.0.0/config.json', 'bert/2.0.0/tok/vocab.txt']), 'bert/', "bucket 'b'");
-    checkModelKeys({ kind: 'file', version: 'e', rootKey: 'm/model.onnx', reason: '', files: [{ object: obj('m/model.onnx'), relativePath: 'model.onnx' }] }, 'm/model.onnx', "bucket 'b'");
+    checkModelKeys(
+      { kind: 'file', version: 'e', rootKey: 'm/model.onnx', reason: '', files: [{ object: obj('m/model.onnx'), relativePath: 'model.onnx' }] },
+      'm/model.onnx',
+      "bucket 'b'",
+    );
   });
 
   const inputs: Array<{ modelPath: string; ok: boolean }> = [
@@ -91,7 +101,11 @@ describe('fetch/keys: store keys used as local paths', () => {
   for (const t of inputs) {
     it(`modelPath ${JSON.stringify(t.modelPath)} is ${t.ok ? 'accepted' : 'refused naming the input'}`, () => {
       if (t.ok) checkModelPathInput(t.modelPath);
-      else assert.throws(() => checkModelPathInput(t.modelPath), (e: unknown) => e instanceof InputError && e.input === 'modelPath' && e.message.includes('modelPath'));
+      else
+        assert.throws(
+          () => checkModelPathInput(t.modelPath),
+          (e: unknown) => e instanceof InputError && e.input === 'modelPath' && e.message.includes('modelPath'),
+        );
     });
   }
 });

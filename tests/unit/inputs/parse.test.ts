@@ -37,7 +37,10 @@ describe('inputs/parse', () => {
     const table: Array<[string[], string[]]> = [
       [[], []],
       [['101'], ['101']],
-      [['101, latest', 'v1 v2', ',,'], ['101', 'latest', 'v1 v2']],
+      [
+        ['101, latest', 'v1 v2', ',,'],
+        ['101', 'latest', 'v1 v2'],
+      ],
       [['a,b\tc'], ['a', 'b\tc']],
     ];
     for (const [lines, expected] of table) it(`${JSON.stringify(lines)} -> ${JSON.stringify(expected)}`, () => assert.deepEqual(listItems(lines), expected));
@@ -70,7 +73,8 @@ describe('inputs/parse', () => {
       ['=x', 'labels'],
       ['a b=x', 'labels'],
     ];
-    for (const [line, what] of bad) it(`rejects ${JSON.stringify(line)} as ${what}`, () => assert.throws(() => parseKeyValues([line], what, what), rejects(what, /KEY=VALUE/)));
+    for (const [line, what] of bad)
+      it(`rejects ${JSON.stringify(line)} as ${what}`, () => assert.throws(() => parseKeyValues([line], what, what), rejects(what, /KEY=VALUE/)));
     it('allows label keys that are not variable names', () => assert.deepEqual(parseKeyValues(['1.org/x=y'], 'labels', 'labels'), [['1.org/x', 'y']]));
   });
 
@@ -83,18 +87,26 @@ describe('inputs/parse', () => {
         { name: 'my.var-1', value: 'a=b' },
       ]);
     });
-    for (const line of ['NOVALUE', '=x', '1BAD=x', 'a b=x']) it(`rejects ${JSON.stringify(line)}`, () => assert.throws(() => parseEnvLines([line], 'env'), rejects('env', /is not NAME=value/)));
+    for (const line of ['NOVALUE', '=x', '1BAD=x', 'a b=x'])
+      it(`rejects ${JSON.stringify(line)}`, () => assert.throws(() => parseEnvLines([line], 'env'), rejects('env', /is not NAME=value/)));
   });
 
   describe('parsePorts', () => {
     const table: Array<[string[], string[]]> = [
       [[], []],
       [['8080'], ['8080/tcp']],
-      [['8080/TCP 8080', '53/udp,9000/sctp'], ['53/udp', '8080/tcp', '9000/sctp']],
-      [['1', '65535'], ['1/tcp', '65535/tcp']],
+      [
+        ['8080/TCP 8080', '53/udp,9000/sctp'],
+        ['53/udp', '8080/tcp', '9000/sctp'],
+      ],
+      [
+        ['1', '65535'],
+        ['1/tcp', '65535/tcp'],
+      ],
     ];
     for (const [values, expected] of table) it(`${JSON.stringify(values)}`, () => assert.deepEqual(parsePorts(values), expected));
-    for (const bad of ['0', '65536', 'http', '80/icmp', '-1']) it(`rejects ${bad}`, () => assert.throws(() => parsePorts([bad]), rejects('ports', /invalid port/)));
+    for (const bad of ['0', '65536', 'http', '80/icmp', '-1'])
+      it(`rejects ${bad}`, () => assert.throws(() => parsePorts([bad]), rejects('ports', /invalid port/)));
   });
 
   describe('parseCommand', () => {
@@ -126,7 +138,8 @@ describe('inputs/parse', () => {
   });
 
   describe('parseMetadataFilter', () => {
-    it('reads pairs from lines and commas', () => assert.deepEqual(parseMetadataFilter('stage = production, team=ml\nx=a=b'), { stage: 'production', team: 'ml', x: 'a=b' }));
+    it('reads pairs from lines and commas', () =>
+      assert.deepEqual(parseMetadataFilter('stage = production, team=ml\nx=a=b'), { stage: 'production', team: 'ml', x: 'a=b' }));
     it('rejects an entry without =', () => assert.throws(() => parseMetadataFilter('stage'), rejects('metadataFilter', /not a key=value pair/)));
   });
 
@@ -135,15 +148,21 @@ describe('inputs/parse', () => {
     it('lower-cases 64 hex characters', () => assert.equal(parseSha256Hex(hex, 'modelSha256', 'hint'), hex.toLowerCase()));
     it('is undefined when empty', () => assert.equal(parseSha256Hex(undefined, 'modelSha256', 'hint'), undefined));
     for (const bad of [`sha256:${'a'.repeat(64)}`, 'a'.repeat(63), 'g'.repeat(64)]) {
-      it(`rejects ${bad.slice(0, 12)}…`, () => assert.throws(() => parseSha256Hex(bad, 'modelSha256', 'pass the output'), rejects('modelSha256', /must be 64 hexadecimal characters .*: pass the output\.$/)));
+      it(`rejects ${bad.slice(0, 12)}…`, () =>
+        assert.throws(
+          () => parseSha256Hex(bad, 'modelSha256', 'pass the output'),
+          rejects('modelSha256', /must be 64 hexadecimal characters .*: pass the output\.$/),
+        ));
     }
   });
 
   describe('parseRegistryTags', () => {
     it('one per line, or separated by commas', () => assert.deepEqual(parseRegistryTags(['101', 'latest, v1']), ['101', 'latest', 'v1']));
-    it('a tag with a space is refused, not split', () => assert.throws(() => parseRegistryTags(['v1 v2']), rejects('tags', /Tag 'v1 v2' in input 'tags' is not a valid tag/)));
+    it('a tag with a space is refused, not split', () =>
+      assert.throws(() => parseRegistryTags(['v1 v2']), rejects('tags', /Tag 'v1 v2' in input 'tags' is not a valid tag/)));
     for (const bad of ['-bad', '.bad', 'a/b', 'x'.repeat(129)]) {
-      it(`rejects ${bad.slice(0, 12)}`, () => assert.throws(() => parseRegistryTags(['ok', bad]), rejects('tags', new RegExp(`Tag '${bad}' in input 'tags' is not a valid tag`))));
+      it(`rejects ${bad.slice(0, 12)}`, () =>
+        assert.throws(() => parseRegistryTags(['ok', bad]), rejects('tags', new RegExp(`Tag '${bad}' in input 'tags' is not a valid tag`))));
     }
   });
 
@@ -155,9 +174,14 @@ describe('inputs/parse', () => {
       ['[::1]:5000', '[::1]:5000'],
       ['index.docker.io', 'registry-1.docker.io'],
     ];
-    for (const [raw, expected] of table) it(`${JSON.stringify(raw)} -> ${expected}`, () => assert.equal(parseRegistryHost(raw, 'azureContainerRegistry'), expected));
+    for (const [raw, expected] of table)
+      it(`${JSON.stringify(raw)} -> ${expected}`, () => assert.equal(parseRegistryHost(raw, 'azureContainerRegistry'), expected));
     for (const bad of ['', 'contoso.azurecr.io/v2', 'bad host', 'h:0']) {
-      it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseRegistryHost(bad, 'azureContainerRegistry'), rejects('azureContainerRegistry', /must be a registry login server like contoso.azurecr.io/)));
+      it(`rejects ${JSON.stringify(bad)}`, () =>
+        assert.throws(
+          () => parseRegistryHost(bad, 'azureContainerRegistry'),
+          rejects('azureContainerRegistry', /must be a registry login server like contoso.azurecr.io/),
+        ));
     }
   });
 
@@ -169,7 +193,9 @@ describe('inputs/parse', () => {
       ['scorer', 'scorer'],
     ];
     for (const [raw, expected] of table) it(`${JSON.stringify(raw)} -> ${expected}`, () => assert.equal(parseRepository(raw, 'contoso.azurecr.io'), expected));
-    it('rejects a tag or digest', () => assert.throws(() => parseRepository('models/scorer:1', 'contoso.azurecr.io'), rejects('repository', /without tag or digest/)));
-    it('rejects upper case', () => assert.throws(() => parseRepository('Models/Scorer', 'contoso.azurecr.io'), rejects('repository', /is not a valid repository name/)));
+    it('rejects a tag or digest', () =>
+      assert.throws(() => parseRepository('models/scorer:1', 'contoso.azurecr.io'), rejects('repository', /without tag or digest/)));
+    it('rejects upper case', () =>
+      assert.throws(() => parseRepository('Models/Scorer', 'contoso.azurecr.io'), rejects('repository', /is not a valid repository name/)));
   });
 });

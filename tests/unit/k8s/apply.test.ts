@@ -24,11 +24,24 @@ const deployment = (name = 'web', extra: Record<string, unknown> = {}): KubeObje
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name, labels: { app: name } },
-  spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'img@sha256:' + 'a'.repeat(64) }] } } },
+  spec: {
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'img@sha256:' + 'a'.repeat(64) }] } },
+  },
   ...extra,
 });
-const service = (name = 'web'): KubeObject => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }] } });
-const clusterRole = (name = 'reader'): KubeObject => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, namespace: 'ignored' }, rules: [] });
+const service = (name = 'web'): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name },
+  spec: { selector: { app: name }, ports: [{ port: 80 }] },
+});
+const clusterRole = (name = 'reader'): KubeObject => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name, namespace: 'ignored' },
+  rules: [],
+});
 
 describe('k8s apply against the fake API server', () => {
   let server: FakeApiServer;
@@ -77,7 +90,11 @@ describe('k8s apply against the fake API server', () => {
   });
 
   it('keeps an object’s own namespace and honours a custom field manager', async () => {
-    await applyObjects(client, [{ ...service('other'), metadata: { name: 'other', namespace: 'default' } }], { namespace: 'ml', fieldManager: 'me', logger: capture() });
+    await applyObjects(client, [{ ...service('other'), metadata: { name: 'other', namespace: 'default' } }], {
+      namespace: 'ml',
+      fieldManager: 'me',
+      logger: capture(),
+    });
     assert.ok(server.get('v1', 'services', 'default', 'other'));
     assert.ok(server.requests.filter((r) => r.method === 'PATCH').every((r) => r.query.fieldManager === 'me'));
   });
@@ -103,7 +120,10 @@ describe('k8s apply against the fake API server', () => {
   });
 
   it('a kind missing from a known group is unknown too', async () => {
-    await assert.rejects(applyObjects(client, [{ apiVersion: 'apps/v1', kind: 'Gadget', metadata: { name: 'g' } }], { namespace: 'ml', logger: capture() }), (e: unknown) => e instanceof UserError && e.code === 'UnknownKind');
+    await assert.rejects(
+      applyObjects(client, [{ apiVersion: 'apps/v1', kind: 'Gadget', metadata: { name: 'g' } }], { namespace: 'ml', logger: capture() }),
+      (e: unknown) => e instanceof UserError && e.code === 'UnknownKind',
+    );
   });
 
   it('a namespace the identity may not use: the dry run fails with an AuthError and nothing is applied', async () => {
@@ -116,16 +136,19 @@ describe('k8s apply against the fake API server', () => {
   });
 
   it('a real apply failing half-way says what was already applied', async () => {
-    await assert.rejects(applyObjects(client, [service('first'), service('explodes'), service('never')], { namespace: 'ml', logger: capture() }), (e: unknown) => {
-      assert.ok(e instanceof UserError);
-      assert.match(e.message, /HTTP 500 while applying Service\/explodes.*already applied: Service\/first/);
-      assert.match(e.message, /etcdserver: request timed out/);
-      return true;
-    });
+    await assert.rejects(
+      applyObjects(client, [service('first'), service('explodes'), service('never')], { namespace: 'ml', logger: capture() }),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /HTTP 500 while applying Service\/explodes.*already applied: Service\/first/);
+        assert.match(e.message, /etcdserver: request timed out/);
+        return true;
+      },
+    );
     assert.equal(server.get('v1', 'services', 'ml', 'never'), undefined, 'stops at the failure');
   });
 
-  it('a failed apply keeps the explained error (its class, the API server\'s status as data), not a re-wrapped copy', async () => {
+  it("a failed apply keeps the explained error (its class, the API server's status as data), not a re-wrapped copy", async () => {
     await assert.rejects(applyObjects(client, [service('explodes')], { namespace: 'ml', logger: capture() }), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.equal(e.statusCode, 500);
@@ -187,7 +210,10 @@ describe('k8s apply branches (scripted API server)', () => {
 
   it('namespaceExists: a failing read (500) is explained and nothing is created', async () => {
     server.routes = [{ path: '/api/v1/namespaces/ml', answer: status(500, 'InternalError', 'etcd down') }];
-    await assert.rejects(namespaceExists(server.client(), 'ml', capture()), (e: unknown) => e instanceof UserError && /HTTP 500 while reading namespace ml: etcd down/.test(e.message));
+    await assert.rejects(
+      namespaceExists(server.client(), 'ml', capture()),
+      (e: unknown) => e instanceof UserError && /HTTP 500 while reading namespace ml: etcd down/.test(e.message),
+    );
     assert.equal(server.requests('POST', '/namespaces').length, 0);
   });
 
@@ -214,14 +240,22 @@ describe('k8s apply branches (scripted API server)', () => {
   it('an unreachable API server while resolving is explained as such', async () => {
     const client = server.client({ requestTimeoutMs: 200 });
     server.routes = [{ path: '/api/v1', answer: 'hang' }];
-    await assert.rejects(applyObjects(client, [service('web')], { namespace: 'default', logger: capture() }), (e: unknown) => e instanceof UserError && e.code === 'ClusterUnreachable' && /resolving Service\/web/.test(e.message));
+    await assert.rejects(
+      applyObjects(client, [service('web')], { namespace: 'default', logger: capture() }),
+      (e: unknown) => e instanceof UserError && e.code === 'ClusterUnreachable' && /resolving Service\/web/.test(e.message),
+    );
   });
 
   it('a dry run rejected as invalid (422) stops before any real apply', async () => {
     server.routes = [
       ...groups,
       { path: '/api/v1/namespaces/default', answer: { status: 200, body: {} } },
-      { method: 'PATCH', path: /\/services\//, answer: (r) => (r.query.dryRun === 'All' ? status(422, 'Invalid', 'Service "web" is invalid: spec.ports: Required value') : { status: 200, body: r.body }) },
+      {
+        method: 'PATCH',
+        path: /\/services\//,
+        answer: (r) =>
+          r.query.dryRun === 'All' ? status(422, 'Invalid', 'Service "web" is invalid: spec.ports: Required value') : { status: 200, body: r.body },
+      },
     ];
     await assert.rejects(applyObjects(server.client(), [service('web')], { namespace: 'default', logger: capture() }), (e: unknown) => {
       assert.ok(e instanceof UserError);
@@ -237,7 +271,11 @@ describe('k8s apply branches (scripted API server)', () => {
     server.routes = [
       ...groups,
       { path: '/api/v1/namespaces/default', answer: { status: 200, body: {} } },
-      { method: 'PATCH', path: /\/services\//, answer: (r) => (r.query.dryRun === 'All' || n++ === 0 ? { status: 200, body: r.body } : status(409, 'Conflict', 'Apply failed with 1 conflict')) },
+      {
+        method: 'PATCH',
+        path: /\/services\//,
+        answer: (r) => (r.query.dryRun === 'All' || n++ === 0 ? { status: 200, body: r.body } : status(409, 'Conflict', 'Apply failed with 1 conflict')),
+      },
     ];
     await assert.rejects(applyObjects(server.client(), [service('a'), service('b')], { namespace: 'default', logger: capture() }), (e: unknown) => {
       assert.ok(e instanceof UserError);
@@ -252,7 +290,11 @@ describe('k8s apply branches (scripted API server)', () => {
     server.routes = [
       ...groups,
       { path: '/api/v1/namespaces/default', answer: { status: 200, body: {} } },
-      { method: 'PATCH', path: /\/services\//, answer: (r) => ({ status: 200, body: { ...(JSON.parse(r.body) as object), status: { loadBalancer: {} }, metadata: { name: 'web', uid: 'u-1' } } }) },
+      {
+        method: 'PATCH',
+        path: /\/services\//,
+        answer: (r) => ({ status: 200, body: { ...(JSON.parse(r.body) as object), status: { loadBalancer: {} }, metadata: { name: 'web', uid: 'u-1' } } }),
+      },
     ];
     const [a] = await applyObjects(server.client(), [service('web')], { namespace: 'default', logger: capture() });
     assert.equal(a?.live.metadata?.uid, 'u-1');

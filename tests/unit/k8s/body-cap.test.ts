@@ -37,7 +37,16 @@ describe('k8s client: body size caps', function () {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/api/v1/namespaces/ns/pods') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ items: [{ metadata: { name: 'p1' }, status: { containerStatuses: [{ name: 'c', ready: false, restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 1 } } }] } }] }));
+        res.end(
+          JSON.stringify({
+            items: [
+              {
+                metadata: { name: 'p1' },
+                status: { containerStatuses: [{ name: 'c', ready: false, restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 1 } } }] },
+              },
+            ],
+          }),
+        );
         return;
       }
       if (url.pathname === '/api/v1/namespaces/ns/events') {
@@ -81,10 +90,18 @@ describe('k8s client: body size caps', function () {
   it('pod logs are asked for with limitBytes and capped on our side', async () => {
     const text = await client.getText('/api/v1/namespaces/ns/pods/p1/log', { container: 'c' }, 100_000);
     assert.equal(text.length, 100_000);
-    const d = await diagnoseWorkload(client, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'ns' }, spec: { selector: { matchLabels: { app: 'web' } } } });
+    const d = await diagnoseWorkload(client, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'ns' },
+      spec: { selector: { matchLabels: { app: 'web' } } },
+    });
     assert.equal(d.logs.length, 1);
     const bytes = d.logs[0]?.lines.join('\n').length ?? 0;
     assert.ok(bytes <= LOG_BYTES, `${bytes} bytes of log kept`);
-    assert.ok(paths.some((p) => p.includes('/log?') && p.includes(`limitBytes=${LOG_BYTES}`)), paths.join('\n'));
+    assert.ok(
+      paths.some((p) => p.includes('/log?') && p.includes(`limitBytes=${LOG_BYTES}`)),
+      paths.join('\n'),
+    );
   });
 });

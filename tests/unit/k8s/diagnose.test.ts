@@ -10,17 +10,28 @@ import { conditionLines, diagnoseWorkload, formatDiagnosis, podProblems } from '
 import type { KubeObject } from '../../../shared/k8s/types';
 import { ScriptedApiServer, status, type Route } from './scripted-apiserver';
 
-const pod = (name: string, st: Record<string, unknown>): KubeObject => ({ kind: 'Pod', metadata: { name, namespace: 'ml', labels: { app: 'web' } }, status: st });
+const pod = (name: string, st: Record<string, unknown>): KubeObject => ({
+  kind: 'Pod',
+  metadata: { name, namespace: 'ml', labels: { app: 'web' } },
+  status: st,
+});
 const container = (name: string, extra: Record<string, unknown>) => ({ name, ...extra });
 
 describe('podProblems', () => {
   it('a waiting reason, with the last exit when there was one, and the restart count', () => {
     const p = pod('web-1', {
       containerStatuses: [
-        container('app', { ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s' } }, lastState: { terminated: { reason: 'Error', exitCode: 1 } } }),
+        container('app', {
+          ready: false,
+          restartCount: 4,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s' } },
+          lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+        }),
       ],
     });
-    assert.deepEqual(podProblems([p]), [{ pod: 'web-1', container: 'app', reason: 'CrashLoopBackOff', message: 'back-off 1m20s (last exit: Error, code 1)', restarts: 4 }]);
+    assert.deepEqual(podProblems([p]), [
+      { pod: 'web-1', container: 'app', reason: 'CrashLoopBackOff', message: 'back-off 1m20s (last exit: Error, code 1)', restarts: 4 },
+    ]);
   });
 
   it('a waiting reason without message or last state has no message', () => {
@@ -53,14 +64,22 @@ describe('podProblems', () => {
   });
 
   it('init containers count too', () => {
-    const [p] = podProblems([pod('a', { initContainerStatuses: [container('migrate', { state: { terminated: { reason: 'Error', exitCode: 1 } } })], containerStatuses: [] })]);
+    const [p] = podProblems([
+      pod('a', { initContainerStatuses: [container('migrate', { state: { terminated: { reason: 'Error', exitCode: 1 } } })], containerStatuses: [] }),
+    ]);
     assert.equal(p?.container, 'migrate');
   });
 
   it('a running container that was OOM-killed, or keeps restarting, is reported from its last state', () => {
     const pods = [
-      pod('oom', { containerStatuses: [container('app', { ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { reason: 'OOMKilled', exitCode: 137 } } })] }),
-      pod('restart', { containerStatuses: [container('app', { ready: false, restartCount: 3, state: { running: {} }, lastState: { terminated: { exitCode: 1 } } })] }),
+      pod('oom', {
+        containerStatuses: [
+          container('app', { ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { reason: 'OOMKilled', exitCode: 137 } } }),
+        ],
+      }),
+      pod('restart', {
+        containerStatuses: [container('app', { ready: false, restartCount: 3, state: { running: {} }, lastState: { terminated: { exitCode: 1 } } })],
+      }),
     ];
     assert.deepEqual(
       podProblems(pods).map((p) => [p.pod, p.reason, p.message, p.restarts]),
@@ -87,7 +106,11 @@ describe('podProblems', () => {
   });
 
   it('an unschedulable pod, with the scheduler message', () => {
-    const [p] = podProblems([pod('a', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' }] })]);
+    const [p] = podProblems([
+      pod('a', {
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' }],
+      }),
+    ]);
     assert.deepEqual(p, { pod: 'a', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' });
     const [q] = podProblems([{ kind: 'Pod', status: { conditions: [{ type: 'PodScheduled', status: 'False' }] } }]);
     assert.deepEqual(q, { pod: '?', reason: 'Unschedulable', message: undefined });
@@ -124,11 +147,25 @@ describe('diagnoseWorkload (scripted API server)', () => {
     status: { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] },
   };
   const crashing = pod('web-abc-1', {
-    containerStatuses: [container('app', { ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { reason: 'Error', exitCode: 1 } } })],
+    containerStatuses: [
+      container('app', {
+        ready: false,
+        restartCount: 2,
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+        lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+      }),
+    ],
   });
-  const pulling = pod('web-abc-2', { containerStatuses: [container('app', { ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull' } } })] });
+  const pulling = pod('web-abc-2', {
+    containerStatuses: [container('app', { ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull' } } })],
+  });
   const erroring = pod('web-abc-3', { containerStatuses: [container('side', { restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 3 } } })] });
-  const event = (name: string, ts: string, extra: Record<string, unknown>): KubeObject => ({ kind: 'Event', metadata: { name: `${name}.${ts}` }, lastTimestamp: ts, ...extra });
+  const event = (name: string, ts: string, extra: Record<string, unknown>): KubeObject => ({
+    kind: 'Event',
+    metadata: { name: `${name}.${ts}` },
+    lastTimestamp: ts,
+    ...extra,
+  });
 
   const podsRoute = (items: KubeObject[]): Route => ({ path: '/api/v1/namespaces/ml/pods', answer: { status: 200, body: { items } } });
   const eventsRoute = (items: KubeObject[]): Route => ({ path: '/api/v1/namespaces/ml/events', answer: { status: 200, body: { items } } });
@@ -137,13 +174,43 @@ describe('diagnoseWorkload (scripted API server)', () => {
     server.routes = [
       podsRoute([crashing, pulling, erroring]),
       eventsRoute([
-        event('b', '2024-01-01T00:02:00Z', { type: 'Warning', reason: 'BackOff', involvedObject: { kind: 'Pod', name: 'web-abc-1' }, message: 'Back-off restarting failed container ', count: 7 }),
-        event('a', '2024-01-01T00:01:00Z', { type: 'Normal', reason: 'ScalingReplicaSet', involvedObject: { kind: 'Deployment', name: 'web' }, message: 'Scaled up replica set web-abc to 3', count: 1 }),
-        event('rs', '2024-01-01T00:01:30Z', { type: 'Normal', reason: 'SuccessfulCreate', involvedObject: { kind: 'ReplicaSet', name: 'web-abc' }, message: 'Created pod: web-abc-1' }),
-        event('other', '2024-01-01T00:03:00Z', { type: 'Warning', reason: 'BackOff', involvedObject: { kind: 'Pod', name: 'unrelated-1' }, message: 'not ours' }),
-        event('new-api', '2024-01-01T00:00:30Z', { type: 'Warning', reason: 'FailedScheduling', regarding: { kind: 'Pod', name: 'web-abc-2' }, note: 'from events.k8s.io' }),
+        event('b', '2024-01-01T00:02:00Z', {
+          type: 'Warning',
+          reason: 'BackOff',
+          involvedObject: { kind: 'Pod', name: 'web-abc-1' },
+          message: 'Back-off restarting failed container ',
+          count: 7,
+        }),
+        event('a', '2024-01-01T00:01:00Z', {
+          type: 'Normal',
+          reason: 'ScalingReplicaSet',
+          involvedObject: { kind: 'Deployment', name: 'web' },
+          message: 'Scaled up replica set web-abc to 3',
+          count: 1,
+        }),
+        event('rs', '2024-01-01T00:01:30Z', {
+          type: 'Normal',
+          reason: 'SuccessfulCreate',
+          involvedObject: { kind: 'ReplicaSet', name: 'web-abc' },
+          message: 'Created pod: web-abc-1',
+        }),
+        event('other', '2024-01-01T00:03:00Z', {
+          type: 'Warning',
+          reason: 'BackOff',
+          involvedObject: { kind: 'Pod', name: 'unrelated-1' },
+          message: 'not ours',
+        }),
+        event('new-api', '2024-01-01T00:00:30Z', {
+          type: 'Warning',
+          reason: 'FailedScheduling',
+          regarding: { kind: 'Pod', name: 'web-abc-2' },
+          note: 'from events.k8s.io',
+        }),
       ]),
-      { path: '/api/v1/namespaces/ml/pods/web-abc-1/log', answer: (r) => ({ status: 200, body: r.query.previous === 'true' ? 'boot\nTraceback: model file missing\n' : '' }) },
+      {
+        path: '/api/v1/namespaces/ml/pods/web-abc-1/log',
+        answer: (r) => ({ status: 200, body: r.query.previous === 'true' ? 'boot\nTraceback: model file missing\n' : '' }),
+      },
       { path: '/api/v1/namespaces/ml/pods/web-abc-3/log', answer: { status: 200, body: 'side car\r\nexiting 3' } },
     ];
     const d = await diagnoseWorkload(server.client(), workload, { logLines: 5 });
@@ -182,11 +249,22 @@ describe('diagnoseWorkload (scripted API server)', () => {
   });
 
   it('falls back to the current log when the previous run has none; keeps only the last maxEvents events', async () => {
-    const events = Array.from({ length: 15 }, (_, i) => event(`e${i}`, `2024-01-01T00:${String(i).padStart(2, '0')}:00Z`, { type: 'Warning', reason: `R${i}`, involvedObject: { kind: 'Pod', name: 'web-abc-1' }, message: 'm' }));
+    const events = Array.from({ length: 15 }, (_, i) =>
+      event(`e${i}`, `2024-01-01T00:${String(i).padStart(2, '0')}:00Z`, {
+        type: 'Warning',
+        reason: `R${i}`,
+        involvedObject: { kind: 'Pod', name: 'web-abc-1' },
+        message: 'm',
+      }),
+    );
     server.routes = [
       podsRoute([crashing]),
       eventsRoute(events),
-      { path: '/api/v1/namespaces/ml/pods/web-abc-1/log', answer: (r) => (r.query.previous === 'true' ? status(400, 'BadRequest', 'previous terminated container "app" not found') : { status: 200, body: 'current run\n' }) },
+      {
+        path: '/api/v1/namespaces/ml/pods/web-abc-1/log',
+        answer: (r) =>
+          r.query.previous === 'true' ? status(400, 'BadRequest', 'previous terminated container "app" not found') : { status: 200, body: 'current run\n' },
+      },
     ];
     const d = await diagnoseWorkload(server.client(), workload, { maxEvents: 3 });
     assert.deepEqual(d.logs, [{ pod: 'web-abc-1', container: 'app', previous: false, lines: ['current run'] }]);
@@ -198,7 +276,9 @@ describe('diagnoseWorkload (scripted API server)', () => {
   });
 
   it('reads logs of at most three containers', async () => {
-    const many = Array.from({ length: 5 }, (_, i) => pod(`web-x-${i}`, { containerStatuses: [container('app', { restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 1 } } })] }));
+    const many = Array.from({ length: 5 }, (_, i) =>
+      pod(`web-x-${i}`, { containerStatuses: [container('app', { restartCount: 0, state: { terminated: { reason: 'Error', exitCode: 1 } } })] }),
+    );
     server.routes = [podsRoute(many), eventsRoute([]), { path: /\/log$/, answer: { status: 200, body: 'line' } }];
     const d = await diagnoseWorkload(server.client(), workload);
     assert.equal(d.problems.length, 5);
@@ -207,7 +287,10 @@ describe('diagnoseWorkload (scripted API server)', () => {
   });
 
   it('notes what cannot be read and carries on: pods, events, logs', async () => {
-    server.routes = [{ path: '/api/v1/namespaces/ml/pods', answer: status(403, 'Forbidden', 'pods is forbidden') }, { path: '/api/v1/namespaces/ml/events', answer: status(500, 'InternalError', 'events broke') }];
+    server.routes = [
+      { path: '/api/v1/namespaces/ml/pods', answer: status(403, 'Forbidden', 'pods is forbidden') },
+      { path: '/api/v1/namespaces/ml/events', answer: status(500, 'InternalError', 'events broke') },
+    ];
     const d = await diagnoseWorkload(server.client(), workload);
     assert.deepEqual(d.problems, []);
     assert.equal(d.notes.length, 2);
@@ -225,7 +308,10 @@ describe('diagnoseWorkload (scripted API server)', () => {
   });
 
   it('a workload without a selector or namespace: lists all pods in default', async () => {
-    server.routes = [{ path: '/api/v1/namespaces/default/pods', answer: { status: 200, body: { items: [] } } }, { path: '/api/v1/namespaces/default/events', answer: { status: 200, body: { items: [] } } }];
+    server.routes = [
+      { path: '/api/v1/namespaces/default/pods', answer: { status: 200, body: { items: [] } } },
+      { path: '/api/v1/namespaces/default/events', answer: { status: 200, body: { items: [] } } },
+    ];
     const d = await diagnoseWorkload(server.client(), { kind: 'Deployment', metadata: { name: 'web' } });
     assert.equal(server.seen[0]?.query.labelSelector, undefined);
     assert.deepEqual(d, { conditions: [], problems: [], events: [], logs: [], notes: [] });

@@ -9,7 +9,8 @@ import { KubeApiError, KubeConnectionError, UnknownKindError } from '../../../sh
 import { explainKubeError } from '../../../shared/k8s/explain';
 
 const DOING = 'applying Deployment/web (namespace ml)';
-const api = (code: number, reason?: string, message = 'the server said no') => new KubeApiError(code, 'PATCH', '/apis/apps/v1/namespaces/ml/deployments/web', reason, message);
+const api = (code: number, reason?: string, message = 'the server said no') =>
+  new KubeApiError(code, 'PATCH', '/apis/apps/v1/namespaces/ml/deployments/web', reason, message);
 
 describe('explainKubeError', () => {
   it('passes a UserError through unchanged', () => {
@@ -18,7 +19,11 @@ describe('explainKubeError', () => {
   });
 
   it('an unreachable server: names the server and what was being done, and says to check the address and network', () => {
-    const err = new KubeConnectionError('https://10.0.0.1:443', 'ECONNREFUSED', 'cannot reach the Kubernetes API server https://10.0.0.1:443: connect ECONNREFUSED 10.0.0.1:443');
+    const err = new KubeConnectionError(
+      'https://10.0.0.1:443',
+      'ECONNREFUSED',
+      'cannot reach the Kubernetes API server https://10.0.0.1:443: connect ECONNREFUSED 10.0.0.1:443',
+    );
     const e = explainKubeError(err, DOING);
     assert.equal(e.code, 'ClusterUnreachable');
     assert.match(e.message, /^Cannot reach the Kubernetes API server https:\/\/10\.0\.0\.1:443 while applying Deployment\/web \(namespace ml\)/);

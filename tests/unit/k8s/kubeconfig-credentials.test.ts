@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { kubeconfigCredentials } from '../../../shared/k8s/kubeconfig-credentials';
 
-const keyPem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAthisIsTheFirstBodyLine0123456789\nSecondBodyLineOfTheKeyABCDEFGHIJKLMNOP\nshort\n-----END RSA PRIVATE KEY-----\n';
+const keyPem =
+  '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAthisIsTheFirstBodyLine0123456789\nSecondBodyLineOfTheKeyABCDEFGHIJKLMNOP\nshort\n-----END RSA PRIVATE KEY-----\n';
 const keyData = Buffer.from(keyPem).toString('base64');
 
 const yamlDoc = `apiVersion: v1
@@ -29,7 +30,21 @@ users:
 
 describe('kubeconfigCredentials', () => {
   it('finds every credential of a YAML kubeconfig, and the decoded client key body lines', () => {
-    assert.deepEqual(new Set(kubeconfigCredentials(yamlDoc)), new Set(['tok-123456', 'Y2VydC1kYXRh', keyData, 'MIIEowIBAAKCAQEAthisIsTheFirstBodyLine0123456789', 'SecondBodyLineOfTheKeyABCDEFGHIJKLMNOP', 'pa55', 'cs', 'idt', 'rt', 'at']));
+    assert.deepEqual(
+      new Set(kubeconfigCredentials(yamlDoc)),
+      new Set([
+        'tok-123456',
+        'Y2VydC1kYXRh',
+        keyData,
+        'MIIEowIBAAKCAQEAthisIsTheFirstBodyLine0123456789',
+        'SecondBodyLineOfTheKeyABCDEFGHIJKLMNOP',
+        'pa55',
+        'cs',
+        'idt',
+        'rt',
+        'at',
+      ]),
+    );
   });
   it('leaves harmless values alone (server, CA, user names)', () => {
     const found = kubeconfigCredentials(yamlDoc);

@@ -8,7 +8,12 @@ const entra = yaml.dump({
   apiVersion: 'v1',
   kind: 'Config',
   clusters: [{ name: 'aks', cluster: { server: 'https://aks.example:443' } }],
-  users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token', '--server-id', AKS_SERVER_APP_ID] } } }],
+  users: [
+    {
+      name: 'u',
+      user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'kubelogin', args: ['get-token', '--server-id', AKS_SERVER_APP_ID] } },
+    },
+  ],
   contexts: [{ name: 'aks', context: { cluster: 'aks', user: 'u' } }],
   'current-context': 'aks',
 });
@@ -41,7 +46,10 @@ describe('kubeconfig', () => {
   });
 
   it('leaves token users alone', () => {
-    const kc = kubeConfigFromServiceAccount({ server: 'https://k:6443', certificate: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', token: 't' }, 'kubernetesServiceConnection');
+    const kc = kubeConfigFromServiceAccount(
+      { server: 'https://k:6443', certificate: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', token: 't' },
+      'kubernetesServiceConnection',
+    );
     assert.equal(useEntraTokens(kc, new CountingCredential(1)), 0);
     assert.equal(kc.getCurrentUser()?.token, 't');
   });
@@ -55,7 +63,11 @@ describe('kubeconfig', () => {
     for (const text of broken) {
       assert.throws(
         () => kubeConfigFromString(text, { input: 'kubeconfig' }),
-        (e: unknown) => e instanceof Error && /^The kubeconfig given in 'kubeconfig' cannot be read: .*check it is a valid kubeconfig YAML file\.$/.test(e.message) && !e.message.includes('leaky') && !/\n/.test(e.message),
+        (e: unknown) =>
+          e instanceof Error &&
+          /^The kubeconfig given in 'kubeconfig' cannot be read: .*check it is a valid kubeconfig YAML file\.$/.test(e.message) &&
+          !e.message.includes('leaky') &&
+          !/\n/.test(e.message),
       );
     }
   });
@@ -67,11 +79,31 @@ describe('kubeconfig', () => {
   it('turns ARM statuses into one actionable sentence', async () => {
     const cred: TokenCredential = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }) };
     const reply = (status: number, body: unknown) => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
-    const req = { credential: cred, armEndpoint: 'https://arm.example', subscriptionId: 's', resourceGroup: 'rg', clusterName: 'aks', admin: false, retries: 0 };
-    await assert.rejects(fetchAksKubeconfig({ ...req, fetchImpl: reply(404, { error: { code: 'ResourceNotFound', message: 'x' } }) }), /AKS cluster 'aks' in resource group 'rg' \(subscription s\) was not found/);
-    await assert.rejects(fetchAksKubeconfig({ ...req, fetchImpl: reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'x' } }) }), /rejected the token/);
-    await assert.rejects(fetchAksKubeconfig({ ...req, admin: true, fetchImpl: reply(400, { error: { code: 'BadRequest', message: 'local accounts disabled' } }) }), /set useClusterAdmin to false/);
-    const ok = await fetchAksKubeconfig({ ...req, fetchImpl: reply(200, { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from('apiVersion: v1').toString('base64') }] }) });
+    const req = {
+      credential: cred,
+      armEndpoint: 'https://arm.example',
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      clusterName: 'aks',
+      admin: false,
+      retries: 0,
+    };
+    await assert.rejects(
+      fetchAksKubeconfig({ ...req, fetchImpl: reply(404, { error: { code: 'ResourceNotFound', message: 'x' } }) }),
+      /AKS cluster 'aks' in resource group 'rg' \(subscription s\) was not found/,
+    );
+    await assert.rejects(
+      fetchAksKubeconfig({ ...req, fetchImpl: reply(401, { error: { code: 'InvalidAuthenticationToken', message: 'x' } }) }),
+      /rejected the token/,
+    );
+    await assert.rejects(
+      fetchAksKubeconfig({ ...req, admin: true, fetchImpl: reply(400, { error: { code: 'BadRequest', message: 'local accounts disabled' } }) }),
+      /set useClusterAdmin to false/,
+    );
+    const ok = await fetchAksKubeconfig({
+      ...req,
+      fetchImpl: reply(200, { kubeconfigs: [{ name: 'clusterUser', value: Buffer.from('apiVersion: v1').toString('base64') }] }),
+    });
     assert.equal(ok, 'apiVersion: v1');
   });
 });

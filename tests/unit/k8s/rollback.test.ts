@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { rollbackPatch, selectRollbackTarget, templateForRollback } from '../../../shared/k8s/rollback';
 import type { KubeObject } from '../../../shared/k8s/types';
 
-const dep: KubeObject = { kind: 'Deployment', metadata: { name: 'web', uid: 'u1', annotations: { 'deployment.kubernetes.io/revision': '5', team: 'ml' } }, spec: { template: {} } };
+const dep: KubeObject = {
+  kind: 'Deployment',
+  metadata: { name: 'web', uid: 'u1', annotations: { 'deployment.kubernetes.io/revision': '5', team: 'ml' } },
+  spec: { template: {} },
+};
 const rs = (name: string, rev: string | undefined, owner = 'u1', image = `img:${name}`): KubeObject => ({
   kind: 'ReplicaSet',
   metadata: {
@@ -35,7 +39,11 @@ describe('rollback revision selection (kubectl rollout undo)', () => {
     const r = rs('c', '4');
     const tpl = templateForRollback(r) as { metadata: { labels: Record<string, string> } };
     assert.deepEqual(tpl.metadata.labels, { app: 'web' });
-    assert.equal((r.spec?.template as { metadata: { labels: Record<string, string> } }).metadata.labels['pod-template-hash'], 'h-c', 'the ReplicaSet itself is untouched');
+    assert.equal(
+      (r.spec?.template as { metadata: { labels: Record<string, string> } }).metadata.labels['pod-template-hash'],
+      'h-c',
+      'the ReplicaSet itself is untouched',
+    );
     const patch = rollbackPatch(dep, r) as { op: string; path: string; value: Record<string, string> }[];
     assert.equal(patch[0]?.path, '/spec/template');
     assert.equal(patch[1]?.path, '/metadata/annotations');

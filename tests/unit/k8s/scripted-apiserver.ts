@@ -31,7 +31,10 @@ export interface Seen {
   body: string;
 }
 
-export const status = (code: number, reason: string, message: string): Answer => ({ status: code, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message } });
+export const status = (code: number, reason: string, message: string): Answer => ({
+  status: code,
+  body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message },
+});
 
 export class ScriptedApiServer {
   readonly seen: Seen[] = [];
@@ -82,17 +85,30 @@ export class ScriptedApiServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    const seen: Seen = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], body };
+    const seen: Seen = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      contentType: req.headers['content-type'],
+      body,
+    };
     this.seen.push(seen);
     const route = this.routes.find((r) => (r.method ?? 'GET') === seen.method && (typeof r.path === 'string' ? r.path === seen.path : r.path.test(seen.path)));
-    const answer: Answer = route ? (typeof route.answer === 'function' ? route.answer(seen) : route.answer) : status(404, 'NotFound', `the server could not find the requested resource (${seen.path})`);
+    const answer: Answer = route
+      ? typeof route.answer === 'function'
+        ? route.answer(seen)
+        : route.answer
+      : status(404, 'NotFound', `the server could not find the requested resource (${seen.path})`);
     if (answer === 'hang') return;
     if (answer === 'reset') {
       req.socket.destroy();
       return;
     }
     const text = typeof answer.body === 'string' ? answer.body : answer.body === undefined ? '' : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { 'Content-Type': answer.contentType ?? (typeof answer.body === 'string' ? 'text/plain' : 'application/json'), 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(answer.status, {
+      'Content-Type': answer.contentType ?? (typeof answer.body === 'string' ? 'text/plain' : 'application/json'),
+      'Content-Length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 }

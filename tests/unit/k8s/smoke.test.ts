@@ -50,7 +50,10 @@ describe('smokeTest', () => {
     await assert.rejects(smokeTest(server.client(), opts), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.equal(e.code, 'SmokeTestFailed');
-      assert.match(e.message, /^Smoke test failed: GET \/healthz on service web \(namespace ml\) through the API server proxy returned HTTP 500 \(model not loaded\)/);
+      assert.match(
+        e.message,
+        /^Smoke test failed: GET \/healthz on service web \(namespace ml\) through the API server proxy returned HTTP 500 \(model not loaded\)/,
+      );
       assert.match(e.message, /smokeTestPath/);
       return true;
     });
@@ -99,6 +102,9 @@ describe('smokeTest', () => {
     const client = server.client();
     await server.stop();
     server = await ScriptedApiServer.start(); // for afterEach
-    await assert.rejects(smokeTest(client, { ...opts, attempts: 2 }), (e: unknown) => e instanceof UserError && e.code === 'ClusterUnreachable' && /ECONNREFUSED/.test(e.message));
+    await assert.rejects(
+      smokeTest(client, { ...opts, attempts: 2 }),
+      (e: unknown) => e instanceof UserError && e.code === 'ClusterUnreachable' && /ECONNREFUSED/.test(e.message),
+    );
   });
 });

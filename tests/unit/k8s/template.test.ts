@@ -30,7 +30,15 @@ const base: TemplateOptions = {
   imagePullSecrets: [],
 };
 
-type C = { image: string; ports: { containerPort: number }[]; startupProbe: { httpGet?: { path: string }; tcpSocket?: unknown; failureThreshold: number; periodSeconds: number }; readinessProbe: { httpGet?: { path: string } }; livenessProbe?: { httpGet: { path: string } }; resources: { requests?: Record<string, string>; limits?: Record<string, string | number> }; env?: unknown };
+type C = {
+  image: string;
+  ports: { containerPort: number }[];
+  startupProbe: { httpGet?: { path: string }; tcpSocket?: unknown; failureThreshold: number; periodSeconds: number };
+  readinessProbe: { httpGet?: { path: string } };
+  livenessProbe?: { httpGet: { path: string } };
+  resources: { requests?: Record<string, string>; limits?: Record<string, string | number> };
+  env?: unknown;
+};
 const container = (d: KubeObject) => (d.spec as { template: { spec: { containers: C[] } } }).template.spec.containers[0] as C;
 
 describe('built-in template', () => {
@@ -50,17 +58,35 @@ describe('built-in template', () => {
     assert.equal(c.livenessProbe?.httpGet.path, '/v2/health/live');
     assert.deepEqual(c.resources, { requests: { cpu: '1', memory: '2Gi' }, limits: { memory: '4Gi' } });
     assert.equal(s.kind, 'Service');
-    assert.deepEqual(s.spec, { type: 'ClusterIP', selector: { 'app.kubernetes.io/name': 'resnet' }, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] });
+    assert.deepEqual(s.spec, {
+      type: 'ClusterIP',
+      selector: { 'app.kubernetes.io/name': 'resnet' },
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    });
     assert.equal(s.metadata?.annotations, undefined);
   });
 
   it('internal LoadBalancer, GPUs, env, pull secrets, percentages and TCP probes', () => {
-    const [d, s] = renderTemplate({ ...base, serviceType: 'LoadBalancer', internalLoadBalancer: true, gpuLimit: 1, env: parseEnvLines(['MODEL_NAME=resnet', '# c', 'OPTS=a=b']), imagePullSecrets: ['acr'], maxSurge: '25%', maxUnavailable: '25%', readinessPath: undefined, livenessPath: undefined }) as [KubeObject, KubeObject];
+    const [d, s] = renderTemplate({
+      ...base,
+      serviceType: 'LoadBalancer',
+      internalLoadBalancer: true,
+      gpuLimit: 1,
+      env: parseEnvLines(['MODEL_NAME=resnet', '# c', 'OPTS=a=b']),
+      imagePullSecrets: ['acr'],
+      maxSurge: '25%',
+      maxUnavailable: '25%',
+      readinessPath: undefined,
+      livenessPath: undefined,
+    }) as [KubeObject, KubeObject];
     assert.equal(s.spec?.type, 'LoadBalancer');
     assert.equal(s.metadata?.annotations?.['service.beta.kubernetes.io/azure-load-balancer-internal'], 'true');
     const c = container(d);
     assert.equal(c.resources.limits?.['nvidia.com/gpu'], 1);
-    assert.deepEqual(c.env, [{ name: 'MODEL_NAME', value: 'resnet' }, { name: 'OPTS', value: 'a=b' }]);
+    assert.deepEqual(c.env, [
+      { name: 'MODEL_NAME', value: 'resnet' },
+      { name: 'OPTS', value: 'a=b' },
+    ]);
     assert.ok(c.startupProbe.tcpSocket);
     assert.equal(c.livenessProbe, undefined);
     const spec = (d.spec as { template: { spec: { imagePullSecrets: unknown; tolerations: unknown[] } } }).template.spec;
@@ -99,12 +125,24 @@ describe('traceability', () => {
 
   it('labels hold short values, annotations the full ones, on objects and pod templates, never selectors', () => {
     const objs: KubeObject[] = [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', labels: { app: 'x' } }, spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: { labels: { app: 'x' } }, spec: {} } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'd', labels: { app: 'x' } },
+        spec: { selector: { matchLabels: { app: 'x' } }, template: { metadata: { labels: { app: 'x' } }, spec: {} } },
+      },
       { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { jobTemplate: { spec: { template: { spec: {} } } } } },
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'm' } },
     ];
     const digest = `sha256:${'f'.repeat(64)}`;
-    applyTraceability(objs, { pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=9', pipelineRunId: '9', imageDigest: digest, modelUri: 's3://b/k', modelVersion: '2.0 beta', modelSha256: 'e'.repeat(64) });
+    applyTraceability(objs, {
+      pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=9',
+      pipelineRunId: '9',
+      imageDigest: digest,
+      modelUri: 's3://b/k',
+      modelVersion: '2.0 beta',
+      modelSha256: 'e'.repeat(64),
+    });
     const d = objs[0] as KubeObject;
     assert.equal(d.metadata?.labels?.app, 'x');
     assert.equal(d.metadata?.labels?.['modeltoaks.io/model-version'], '2.0-beta');
@@ -115,7 +153,8 @@ describe('traceability', () => {
     const tpl = (d.spec as { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } } }).template.metadata;
     assert.equal(tpl.labels['modeltoaks.io/pipeline-run-id'], '9');
     assert.equal(tpl.annotations['modeltoaks.io/pipeline-run-url'], 'https://dev.azure.com/o/p/_build/results?buildId=9');
-    const cj = (objs[1]?.spec as { jobTemplate: { spec: { template: { metadata: { annotations: Record<string, string> } } } } }).jobTemplate.spec.template.metadata;
+    const cj = (objs[1]?.spec as { jobTemplate: { spec: { template: { metadata: { annotations: Record<string, string> } } } } }).jobTemplate.spec.template
+      .metadata;
     assert.equal(cj.annotations['modeltoaks.io/model-uri'], 's3://b/k');
     assert.equal(objs[2]?.metadata?.annotations?.['modeltoaks.io/model-sha256'], 'e'.repeat(64));
     for (const v of Object.values(traceLabels({ modelVersion: '@@@' }))) assert.match(v, LABEL_VALUE_RE);

@@ -76,6 +76,9 @@ describe('net/proxy', () => {
   it('builds a tunnelling agent for https targets and an absolute-form one for http, and names an invalid proxy URL', () => {
     assert.ok(proxyAgent('http://proxy.corp.test:3128', true, {}) instanceof HttpsProxyAgent);
     assert.ok(proxyAgent('http://proxy.corp.test:3128', false, {}) instanceof HttpProxyAgent);
-    assert.throws(() => proxyAgent('not a url', true, {}), (e: unknown) => e instanceof InputError && /The proxy URL is not a valid URL/.test(e.message));
+    assert.throws(
+      () => proxyAgent('not a url', true, {}),
+      (e: unknown) => e instanceof InputError && /The proxy URL is not a valid URL/.test(e.message),
+    );
   });
 });

@@ -124,7 +124,10 @@ describe('net/timeouts', function () {
       await new Promise((r) => first.body.on('end', r));
       await new Promise((r) => setImmediate(r));
       const started = Date.now();
-      await assert.rejects(send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/v2/again`) }), (e: unknown) => e instanceof NetworkTimeoutError && e.phase === 'idle');
+      await assert.rejects(
+        send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/v2/again`) }),
+        (e: unknown) => e instanceof NetworkTimeoutError && e.phase === 'idle',
+      );
       assert.ok(Date.now() - started < 4000);
     } finally {
       configureTimeouts(DEFAULT_NETWORK_LIMITS);
@@ -140,7 +143,10 @@ describe('net/timeouts', function () {
     );
     assert.ok(Date.now() - started < 2000);
     await assert.rejects(
-      withNetworkDeadline({ deadlineMs: 100 }, (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('The operation was aborted'))))),
+      withNetworkDeadline(
+        { deadlineMs: 100 },
+        (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('The operation was aborted')))),
+      ),
       NetworkDeadlineError,
     );
     assert.equal(await withNetworkDeadline({ deadlineMs: 1000 }, async () => 42), 42);

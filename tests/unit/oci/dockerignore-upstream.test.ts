@@ -294,7 +294,10 @@ describe('.dockerignore: moby/patternmatcher tables', () => {
     for (const [pattern, s, match, error] of globRows) {
       it(`Match(${JSON.stringify(pattern)}, ${JSON.stringify(s)}) -> ${error ? 'ErrBadPattern' : match}`, () => {
         if (error) {
-          assert.throws(() => matches(s, [pattern]), (err: unknown) => err instanceof UserError && /syntax error in pattern/.test(err.message));
+          assert.throws(
+            () => matches(s, [pattern]),
+            (err: unknown) => err instanceof UserError && /syntax error in pattern/.test(err.message),
+          );
         } else {
           assert.equal(matches(s, [pattern]), match);
         }
@@ -313,7 +316,10 @@ describe('.dockerignore: moby/patternmatcher tables', () => {
 
   describe('errors and cleaning', () => {
     it('a single "!" is an error (TestSingleExclamationError, TestCleanPatternsErrorSingleException)', () => {
-      assert.throws(() => new IgnoreMatcher(['!']), (err: unknown) => err instanceof UserError && /illegal exclusion pattern/.test(err.message));
+      assert.throws(
+        () => new IgnoreMatcher(['!']),
+        (err: unknown) => err instanceof UserError && /illegal exclusion pattern/.test(err.message),
+      );
     });
     it('"[" is a malformed pattern (TestMatchesWithMalformedPatterns)', () => {
       assert.throws(() => matches('/any/path/there', ['[']), UserError);

@@ -60,7 +60,10 @@ describe('oci/image', () => {
   });
 
   it('refuses a base image of another platform', () => {
-    assert.throws(() => buildConfig(base, { platform: { os: 'linux', architecture: 'arm64' }, created: 'c' }, []), (e: unknown) => e instanceof UserError && e.input === 'platform');
+    assert.throws(
+      () => buildConfig(base, { platform: { os: 'linux', architecture: 'arm64' }, created: 'c' }, []),
+      (e: unknown) => e instanceof UserError && e.input === 'platform',
+    );
   });
 
   it('builds OCI or Docker manifests, never mixed, converting base layer media types', () => {
@@ -94,15 +97,24 @@ describe('oci/image', () => {
       ['B', 'x=y'],
       ['C', ''],
     ]);
-    assert.throws(() => parseKeyValues(['NOEQUALS'], 'env', 'env'), (e: unknown) => e instanceof InputError && e.input === 'env' && /KEY=VALUE/.test(e.message));
+    assert.throws(
+      () => parseKeyValues(['NOEQUALS'], 'env', 'env'),
+      (e: unknown) => e instanceof InputError && e.input === 'env' && /KEY=VALUE/.test(e.message),
+    );
     assert.throws(() => parseKeyValues(['1BAD=x'], 'env', 'env'), InputError);
-    assert.throws(() => parseKeyValues(['=x'], 'labels', 'labels'), (e: unknown) => e instanceof InputError && e.input === 'labels');
+    assert.throws(
+      () => parseKeyValues(['=x'], 'labels', 'labels'),
+      (e: unknown) => e instanceof InputError && e.input === 'labels',
+    );
     assert.deepEqual(parseKeyValues(['org.example.team=ml'], 'labels', 'labels'), [['org.example.team', 'ml']]);
   });
 
   it('parses ports', () => {
     assert.deepEqual(parsePorts(['8080', '53/udp, 9090/TCP']), ['53/udp', '8080/tcp', '9090/tcp']);
-    assert.throws(() => parsePorts(['http']), (e: unknown) => e instanceof InputError && e.input === 'ports');
+    assert.throws(
+      () => parsePorts(['http']),
+      (e: unknown) => e instanceof InputError && e.input === 'ports',
+    );
     assert.throws(() => parsePorts(['70000']), InputError);
   });
 
@@ -129,7 +141,14 @@ describe('oci/image', () => {
 
   it('records provenance as labels and annotations with the documented keys', () => {
     const { labels, annotations } = provenanceMetadata(
-      { modelUri: 's3://b/m', modelVersion: '3', modelSha256: 'AB'.repeat(32), source: 'https://git/x', revision: 'abc', pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=1' },
+      {
+        modelUri: 's3://b/m',
+        modelVersion: '3',
+        modelSha256: 'AB'.repeat(32),
+        source: 'https://git/x',
+        revision: 'abc',
+        pipelineRunUrl: 'https://dev.azure.com/o/p/_build/results?buildId=1',
+      },
       '2024-01-01T00:00:00Z',
       { name: 'oci:/b:1', digest: 'sha256:' + 'f'.repeat(64) },
     );

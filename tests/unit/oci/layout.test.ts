@@ -111,6 +111,9 @@ describe('oci/layout', () => {
     await layout.addManifest({ mediaType: MediaType.OciIndex, ...i }, ['multi']);
     assert.equal((await layout.findManifest()).config.architecture, 'amd64');
     assert.equal((await layout.findManifest('multi', { os: 'linux', architecture: 'arm64' })).descriptor.digest, b.digest);
-    await assert.rejects(layout.findManifest('multi', { os: 'linux', architecture: 's390x' }), /has no linux\/s390x image \(it has: linux\/arm64\/v8, linux\/amd64\)/);
+    await assert.rejects(
+      layout.findManifest('multi', { os: 'linux', architecture: 's390x' }),
+      /has no linux\/s390x image \(it has: linux\/arm64\/v8, linux\/amd64\)/,
+    );
   });
 });

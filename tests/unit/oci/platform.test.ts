@@ -19,7 +19,11 @@ describe('platform', () => {
   ];
   for (const [raw, expected] of parsed) {
     it(`parsePlatform(${JSON.stringify(raw)})`, () => {
-      if (expected === 'error') assert.throws(() => parsePlatform(raw, 'platform'), (e: unknown) => e instanceof InputError && e.message.includes("Input 'platform'"));
+      if (expected === 'error')
+        assert.throws(
+          () => parsePlatform(raw, 'platform'),
+          (e: unknown) => e instanceof InputError && e.message.includes("Input 'platform'"),
+        );
       else assert.deepEqual(parsePlatform(raw), expected);
     });
   }

@@ -48,7 +48,8 @@ describe('oci/staging', function () {
     it(`resolveOutputPath: ${o.name} ${o.error ? 'is refused, naming outputPath' : 'is accepted'}`, async () => {
       const out = join(fresh(), 'image');
       o.make?.(out);
-      if (o.error) await assert.rejects(resolveOutputPath(out), (e: unknown) => e instanceof InputError && e.input === 'outputPath' && o.error!.test(e.message));
+      if (o.error)
+        await assert.rejects(resolveOutputPath(out), (e: unknown) => e instanceof InputError && e.input === 'outputPath' && o.error!.test(e.message));
       else assert.equal(await resolveOutputPath(out), out);
     });
   }

@@ -102,7 +102,10 @@ describe('oci/tar', () => {
     makeTree(join(dir, 'two'));
     utimesSync(join(dir, 'two', 'b.txt'), 1234567, 1234567);
     chmodSync(join(dir, 'two', 'b.txt'), 0o664);
-    const hash = async (root: string) => createHash('sha256').update(await buffer(tarStream(await collectEntries([{ hostPath: root, destination: '/app' }]), { mtime: 0 }))).digest('hex');
+    const hash = async (root: string) =>
+      createHash('sha256')
+        .update(await buffer(tarStream(await collectEntries([{ hostPath: root, destination: '/app' }]), { mtime: 0 })))
+        .digest('hex');
     assert.equal(await hash(join(dir, 'one')), await hash(join(dir, 'two')));
   });
 
@@ -166,7 +169,10 @@ describe('oci/tar', () => {
   it('refuses symlinks that escape the tree, naming the link', async () => {
     mkdirSync(join(dir, 'src'));
     symlinkSync('../../etc/passwd', join(dir, 'src', 'evil'));
-    await assert.rejects(collectEntries([{ hostPath: join(dir, 'src'), destination: '/app', input: 'appDirectory' }]), (e: unknown) => e instanceof UserError && e.message.includes('evil') && e.message.includes('outside'));
+    await assert.rejects(
+      collectEntries([{ hostPath: join(dir, 'src'), destination: '/app', input: 'appDirectory' }]),
+      (e: unknown) => e instanceof UserError && e.message.includes('evil') && e.message.includes('outside'),
+    );
     rmSync(join(dir, 'src', 'evil'));
     symlinkSync('/etc/passwd', join(dir, 'src', 'abs'));
     await assert.rejects(collectEntries([{ hostPath: join(dir, 'src'), destination: '/app' }]), /abs.*absolute path/);
@@ -247,7 +253,11 @@ describe('oci/tar', () => {
   it('refuses a malformed .dockerignore pattern, naming the file and line', () => {
     assert.throws(
       () => IgnoreMatcher.parse('node_modules\n\n# c\n[a-\n', { file: '/src/.dockerignore', input: 'appDirectory' }),
-      (err: unknown) => err instanceof UserError && err.input === 'appDirectory' && /\/src\/\.dockerignore' line 4: pattern '\[a-' is malformed/.test(err.message) && !err.message.includes('\n'),
+      (err: unknown) =>
+        err instanceof UserError &&
+        err.input === 'appDirectory' &&
+        /\/src\/\.dockerignore' line 4: pattern '\[a-' is malformed/.test(err.message) &&
+        !err.message.includes('\n'),
     );
     assert.throws(() => IgnoreMatcher.parse('ok\n!\n', { file: '.dockerignore' }), /line 2: illegal exclusion pattern/);
   });

@@ -25,7 +25,10 @@ describe('oci/write-image', function () {
   const tags: Array<[string[], string[] | 'error']> = [
     [[], ['latest']],
     [['', '  '], ['latest']],
-    [[' v1 ', 'v1', 'latest'], ['v1', 'latest']],
+    [
+      [' v1 ', 'v1', 'latest'],
+      ['v1', 'latest'],
+    ],
     [['_x.1-a'], ['_x.1-a']],
     [['.hidden'], 'error'],
     [['-dash'], 'error'],
@@ -34,7 +37,11 @@ describe('oci/write-image', function () {
   ];
   for (const [given, expected] of tags) {
     it(`validateTags(${JSON.stringify(given).slice(0, 40)})`, () => {
-      if (expected === 'error') assert.throws(() => validateTags(given), (e: unknown) => e instanceof InputError && e.input === 'tags');
+      if (expected === 'error')
+        assert.throws(
+          () => validateTags(given),
+          (e: unknown) => e instanceof InputError && e.input === 'tags',
+        );
       else assert.deepEqual(validateTags(given), expected);
     });
   }
@@ -44,7 +51,8 @@ describe('oci/write-image', function () {
     ['1700000000', '2023-11-14T22:13:20Z'],
   ];
   for (const [epoch, created] of epochs) {
-    it(`createdFromEpoch(SOURCE_DATE_EPOCH=${epoch}) is ${created}`, () => assert.equal(createdFromEpoch(epoch === undefined ? {} : { SOURCE_DATE_EPOCH: epoch }), created));
+    it(`createdFromEpoch(SOURCE_DATE_EPOCH=${epoch}) is ${created}`, () =>
+      assert.equal(createdFromEpoch(epoch === undefined ? {} : { SOURCE_DATE_EPOCH: epoch }), created));
   }
 
   const formats: Array<['oci' | 'docker', string, string]> = [

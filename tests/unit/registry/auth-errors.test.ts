@@ -13,9 +13,20 @@ describe('WWW-Authenticate parsing', () => {
     ['Basic realm="Registry Realm"', [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]],
     [
       'Bearer realm="https://contoso.azurecr.io/oauth2/token",service="contoso.azurecr.io",scope="repository:a:pull",error="invalid_token"',
-      [{ scheme: 'bearer', params: { realm: 'https://contoso.azurecr.io/oauth2/token', service: 'contoso.azurecr.io', scope: 'repository:a:pull', error: 'invalid_token' } }],
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://contoso.azurecr.io/oauth2/token', service: 'contoso.azurecr.io', scope: 'repository:a:pull', error: 'invalid_token' },
+        },
+      ],
     ],
-    ['Basic realm="a", Bearer realm="b",service=c', [{ scheme: 'basic', params: { realm: 'a' } }, { scheme: 'bearer', params: { realm: 'b', service: 'c' } }]],
+    [
+      'Basic realm="a", Bearer realm="b",service=c',
+      [
+        { scheme: 'basic', params: { realm: 'a' } },
+        { scheme: 'bearer', params: { realm: 'b', service: 'c' } },
+      ],
+    ],
     ['Bearer realm="with \\"quote\\", comma"', [{ scheme: 'bearer', params: { realm: 'with "quote", comma' } }]],
     ['', []],
   ];

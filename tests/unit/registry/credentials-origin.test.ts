@@ -46,7 +46,8 @@ describe('registry credentials stay with the registry', () => {
     assert.equal(client.checkLocation(new URL('https://storage.example.test/up/1')).host, 'storage.example.test');
     assert.throws(
       () => client.checkLocation(new URL('http://storage.example.test/up/1?sig=x')),
-      (e: unknown) => isUserError(e) && /sent an upload location on plain http \(http:\/\/storage\.example\.test\)/.test(e.message) && !e.message.includes('sig=x'),
+      (e: unknown) =>
+        isUserError(e) && /sent an upload location on plain http \(http:\/\/storage\.example\.test\)/.test(e.message) && !e.message.includes('sig=x'),
     );
     assert.throws(() => client.checkLocation(new URL('file:///etc/passwd')), /not an http\(s\) URL \(file:\)/);
     // A plain-http (loopback) registry may hand out any http(s) Location.
@@ -70,13 +71,28 @@ describe('registry credentials stay with the registry', () => {
     await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
     try {
-      const client = new RegistryClient({ registry: `127.0.0.1:${(registry.address() as AddressInfo).port}`, credentials: { username: 'u', password: 'p' }, retries: 0 });
+      const client = new RegistryClient({
+        registry: `127.0.0.1:${(registry.address() as AddressInfo).port}`,
+        credentials: { username: 'u', password: 'p' },
+        retries: 0,
+      });
       const context = { operation: 'upload', registry: client.registry };
-      await assert.rejects(client.request({ method: 'PUT', path: new URL(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/up/1`), scopes: [], expect: [201], context }));
+      await assert.rejects(
+        client.request({
+          method: 'PUT',
+          path: new URL(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/up/1`),
+          scopes: [],
+          expect: [201],
+          context,
+        }),
+      );
       assert.equal(client.auth.scheme, 'basic', 'the other origin taught the client a new challenge');
       const res = await client.request({ method: 'GET', path: '/v2/a/tags/list', scopes: [], expect: [200], context });
       await drain(res);
-      assert.deepEqual(seen.filter((a) => a !== undefined), []);
+      assert.deepEqual(
+        seen.filter((a) => a !== undefined),
+        [],
+      );
     } finally {
       foreign.close();
       registry.close();
@@ -84,7 +100,12 @@ describe('registry credentials stay with the registry', () => {
   });
 
   it('a push stopped after some tags names the tags written and those not', () => {
-    const msg = withTagsWritten("The identity is not allowed to push to repository 'a' (DENIED: immutable): grant it AcrPush.", 'two', ['one'], ['two', 'three']);
+    const msg = withTagsWritten(
+      "The identity is not allowed to push to repository 'a' (DENIED: immutable): grant it AcrPush.",
+      'two',
+      ['one'],
+      ['two', 'three'],
+    );
     assert.equal(
       msg,
       "The identity is not allowed to push to repository 'a' (DENIED: immutable): grant it AcrPush. Pushing stopped at tag 'two': already written: one; not written: two, three (the image is complete under the written tags; fix the cause and re-run to write the rest).",

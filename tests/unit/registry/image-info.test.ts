@@ -63,9 +63,23 @@ class FakeRegistry {
   }
 
   /** An image: config with labels, manifest with annotations. */
-  image(repo: string, opts: { labels?: Record<string, string>; annotations?: Record<string, string>; tags?: string[]; arch?: string } = {}): { digest: string; descriptor: Descriptor } {
-    const config = this.blob(repo, Buffer.from(JSON.stringify({ architecture: opts.arch ?? 'amd64', os: 'linux', config: { Labels: opts.labels }, rootfs: { type: 'layers', diff_ids: [] } })));
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [], ...(opts.annotations ? { annotations: opts.annotations } : {}) };
+  image(
+    repo: string,
+    opts: { labels?: Record<string, string>; annotations?: Record<string, string>; tags?: string[]; arch?: string } = {},
+  ): { digest: string; descriptor: Descriptor } {
+    const config = this.blob(
+      repo,
+      Buffer.from(
+        JSON.stringify({ architecture: opts.arch ?? 'amd64', os: 'linux', config: { Labels: opts.labels }, rootfs: { type: 'layers', diff_ids: [] } }),
+      ),
+    );
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config,
+      layers: [],
+      ...(opts.annotations ? { annotations: opts.annotations } : {}),
+    };
     const digest = this.manifest(repo, manifest, opts.tags);
     const size = (this.content.get(`/v2/${repo}/manifests/${digest}`) as Served).body.length;
     return { digest, descriptor: { mediaType: MediaType.OciManifest, digest, size } };
@@ -191,7 +205,11 @@ describe('image-info (fake registry)', () => {
       };
       reg.manifest('models/app', index, ['multi']);
       assert.deepEqual(await readImageAnnotations(client(), ref('models/app:multi')), { arch: 'amd64', shared: 'image', fromIndex: 'yes' });
-      assert.deepEqual(await readImageAnnotations(client(), ref('models/app:multi'), { os: 'linux', architecture: 'arm64' }), { arch: 'arm64', shared: 'index', fromIndex: 'yes' });
+      assert.deepEqual(await readImageAnnotations(client(), ref('models/app:multi'), { os: 'linux', architecture: 'arm64' }), {
+        arch: 'arm64',
+        shared: 'index',
+        fromIndex: 'yes',
+      });
     });
 
     it('an index: a platform variant must match when asked for', async () => {
@@ -214,7 +232,11 @@ describe('image-info (fake registry)', () => {
 
     it('an index with one image for another platform: that image is read', async () => {
       const only = reg.image('models/app', { arch: 'arm64', annotations: { only: 'yes' } });
-      reg.manifest('models/app', { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...only.descriptor, platform: { os: 'linux', architecture: 'arm64' } }] }, ['one']);
+      reg.manifest(
+        'models/app',
+        { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...only.descriptor, platform: { os: 'linux', architecture: 'arm64' } }] },
+        ['one'],
+      );
       assert.deepEqual(await readImageAnnotations(client(), ref('models/app:one')), { only: 'yes' });
     });
 
@@ -260,12 +282,24 @@ describe('image-info (fake registry)', () => {
     });
 
     it('a missing config blob is NotFound', async () => {
-      reg.manifest('models/app', { schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: `sha256:${'1'.repeat(64)}`, size: 2 }, layers: [] }, ['v1']);
+      reg.manifest(
+        'models/app',
+        {
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          config: { mediaType: MediaType.OciConfig, digest: `sha256:${'1'.repeat(64)}`, size: 2 },
+          layers: [],
+        },
+        ['v1'],
+      );
       await assert.rejects(readImageAnnotations(client(), ref('models/app:v1')), (e: unknown) => e instanceof UserError && e.code === 'NotFound');
     });
 
     it('an unknown tag is NotFound', async () => {
-      await assert.rejects(readImageAnnotations(client(), ref('models/app:nope')), (e: unknown) => e instanceof UserError && e.code === 'NotFound' && /nope/.test(e.message));
+      await assert.rejects(
+        readImageAnnotations(client(), ref('models/app:nope')),
+        (e: unknown) => e instanceof UserError && e.code === 'NotFound' && /nope/.test(e.message),
+      );
     });
   });
 

@@ -168,7 +168,10 @@ const serialization: Row[] = [
   ['', refused(/empty/)],
   ['example.com:8000/named', ok('example.com:8000', 'named')],
   ['example.com:8000/named:tagged', ok('example.com:8000', 'named', { tag: 'tagged' })],
-  ['other.com/named@sha256:1234567890098765432112345667890098765432112345667890098765432112', ok('other.com', 'named', { digest: 'sha256:1234567890098765432112345667890098765432112345667890098765432112' })],
+  [
+    'other.com/named@sha256:1234567890098765432112345667890098765432112345667890098765432112',
+    ok('other.com', 'named', { digest: 'sha256:1234567890098765432112345667890098765432112345667890098765432112' }),
+  ],
 ];
 
 /** TestParseNamed: upstream refuses non-canonical input (ErrNameNotCanonical); we normalise it. */
@@ -206,7 +209,10 @@ function checkCombine(rows: Combine[]): void {
       if (typeof expected === 'string') {
         assert.equal(makeReference(registry, repository, parts).toString(), expected);
       } else {
-        assert.throws(() => makeReference(registry, repository, parts), (err: unknown) => err instanceof InputError && (expected.refused === true || expected.refused.test(err.message)));
+        assert.throws(
+          () => makeReference(registry, repository, parts),
+          (err: unknown) => err instanceof InputError && (expected.refused === true || expected.refused.test(err.message)),
+        );
       }
     });
   }
@@ -305,7 +311,11 @@ const repositoryInfo: Array<{ remote: string; domain: string; names: string[] }>
   { remote: 'privatebase', domain: 'example.com', names: ['example.com/privatebase'] },
   { remote: 'private/moonbase', domain: 'example.com:8000', names: ['example.com:8000/private/moonbase'] },
   { remote: 'privatebasee', domain: 'example.com:8000', names: ['example.com:8000/privatebasee'] },
-  { remote: 'library/ubuntu-12.04-base', domain: HUB, names: ['ubuntu-12.04-base', 'docker.io/library/ubuntu-12.04-base', 'index.docker.io/library/ubuntu-12.04-base'] },
+  {
+    remote: 'library/ubuntu-12.04-base',
+    domain: HUB,
+    names: ['ubuntu-12.04-base', 'docker.io/library/ubuntu-12.04-base', 'index.docker.io/library/ubuntu-12.04-base'],
+  },
   { remote: 'library/foo', domain: HUB, names: ['foo', 'docker.io/library/foo', 'docker.io/foo'] },
   { remote: 'library/foo/bar', domain: HUB, names: ['library/foo/bar', 'docker.io/library/foo/bar'] },
   { remote: 'store/foo/bar', domain: HUB, names: ['store/foo/bar', 'docker.io/store/foo/bar'] },
@@ -315,7 +325,10 @@ const repositoryInfo: Array<{ remote: string; domain: string; names: string[] }>
 
 /** TestParseReferenceWithTagAndDigest + TestInvalidReferenceComponents (name part). */
 const tagAndDigest: Row[] = [
-  ['busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa', ok(HUB, 'library/busybox', { tag: 'latest', digest: 'sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa' })],
+  [
+    'busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa',
+    ok(HUB, 'library/busybox', { tag: 'latest', digest: 'sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa' }),
+  ],
   ['-foo', refused()],
 ];
 
@@ -374,7 +387,11 @@ const dockerRef: Row[] = [
   ['library/busybox:latest', ok(HUB, 'library/busybox', { tag: 'latest' }), latest],
   ['docker.io/library/busybox:latest', ok(HUB, 'library/busybox', { tag: 'latest' }), latest],
   ['registry.example/library/busybox', ok('registry.example', 'library/busybox', { tag: 'latest', string: 'registry.example/library/busybox:latest' }), latest],
-  [`registry.example/library/busybox:latest@${E669}`, ok('registry.example', 'library/busybox', { tag: 'latest', digest: E669, string: `registry.example/library/busybox:latest@${E669}` }), latest],
+  [
+    `registry.example/library/busybox:latest@${E669}`,
+    ok('registry.example', 'library/busybox', { tag: 'latest', digest: E669, string: `registry.example/library/busybox:latest@${E669}` }),
+    latest,
+  ],
 ];
 // TestMatch / TestMatchError (FamiliarMatch) have no counterpart: we do not match references against patterns.
 
@@ -396,7 +413,10 @@ const ggcrTags: Row[] = [
   ['www.example.test:12345/repo/path', ok('www.example.test:12345', 'repo/path')],
   ["registry.example/project-id/bad_chars:c@n'tuse", refused()],
   ['registry.example/project-id/wrong-length:white space', refused()],
-  ['registry.example/project-id/too-many-chars:thisisthetagthatneverendsitgoesonandonmyfriendsomepeoplestartedtaggingitnotknowingwhatitwasandtheyllcontinuetaggingitforeverjustbecausethisisthetagthatneverends', refused(/tag/)],
+  [
+    'registry.example/project-id/too-many-chars:thisisthetagthatneverendsitgoesonandonmyfriendsomepeoplestartedtaggingitnotknowingwhatitwasandtheyllcontinuetaggingitforeverjustbecausethisisthetagthatneverends',
+    refused(/tag/),
+  ],
   ['library/ubuntu:', refused(/tag/)],
   // TestTagComponents, TestAllDefaults, TestOverrideDefault
   ['registry.example/project-id/image:latest', ok('registry.example', 'project-id/image', { tag: 'latest' })],
@@ -466,7 +486,11 @@ const ggcrDefaulting: Row[] = [
   ['crossplane/provider-gcp', ok(HUB, 'crossplane/provider-gcp', { tag: 'stable' }), stable],
   ['crossplane/provider-gcp:v0.14.0', ok(HUB, 'crossplane/provider-gcp', { tag: 'v0.14.0' }), stable],
   ['ubuntu', ok(HUB, 'library/ubuntu', { tag: 'stable' }), stable],
-  ['registry.example/crossplane/provider-gcp:latest', ok('registry.example', 'crossplane/provider-gcp', { tag: 'latest', string: 'registry.example/crossplane/provider-gcp:latest' }), stable],
+  [
+    'registry.example/crossplane/provider-gcp:latest',
+    ok('registry.example', 'crossplane/provider-gcp', { tag: 'latest', string: 'registry.example/crossplane/provider-gcp:latest' }),
+    stable,
+  ],
   ['localhost/testimage:mytag', ok('localhost', 'testimage', { tag: 'mytag', string: 'localhost/testimage:mytag' }), stable],
 ];
 
@@ -571,11 +595,23 @@ describe('image references: upstream tables', () => {
   });
 
   it('counts the ported rows', () => {
-    const distributionReference = referenceParse.length + withNameFailure.length + domainAndPath.length + serialization.length + parseNamed.length + withTag.length + withDigest.length;
+    const distributionReference =
+      referenceParse.length + withNameFailure.length + domainAndPath.length + serialization.length + parseNamed.length + withTag.length + withDigest.length;
     const distributionNormalize =
-      validReferenceNames.length + invalidReferenceNames.length + validRemoteNames.length + invalidRemoteNames.length + repositoryInfo.reduce((n, r) => n + r.names.length, 0) + tagAndDigest.length + 2 + anyReference.length + splitHostname.length + dockerRef.length;
+      validReferenceNames.length +
+      invalidReferenceNames.length +
+      validRemoteNames.length +
+      invalidRemoteNames.length +
+      repositoryInfo.reduce((n, r) => n + r.names.length, 0) +
+      tagAndDigest.length +
+      2 +
+      anyReference.length +
+      splitHostname.length +
+      dockerRef.length;
     const ggcr = ggcrTags.length + ggcrDigests.length + ggcrRepositories.length + ggcrDefaulting.length + ggcrRegistries.length + ggcrSchemes.length;
-    console.log(`      ported rows: distribution reference_test.go ${distributionReference}, normalize_test.go ${distributionNormalize}, go-containerregistry pkg/name ${ggcr}`);
+    console.log(
+      `      ported rows: distribution reference_test.go ${distributionReference}, normalize_test.go ${distributionNormalize}, go-containerregistry pkg/name ${ggcr}`,
+    );
     assert.ok(distributionReference > 0 && distributionNormalize > 0 && ggcr > 0);
   });
 });

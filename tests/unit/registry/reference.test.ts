@@ -62,13 +62,16 @@ describe('image references', () => {
   ];
   for (const [input, re] of invalid) {
     it(`rejects '${input.slice(0, 50)}'`, () => {
-      assert.throws(() => parseReference(input, { input: 'repository' }), (err: unknown) => {
-        assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
-        assert.equal(err.input, 'repository');
-        assert.match(err.message, re);
-        assert.ok(!err.message.includes('\n'), 'one line');
-        return true;
-      });
+      assert.throws(
+        () => parseReference(input, { input: 'repository' }),
+        (err: unknown) => {
+          assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
+          assert.equal(err.input, 'repository');
+          assert.match(err.message, re);
+          assert.ok(!err.message.includes('\n'), 'one line');
+          return true;
+        },
+      );
     });
   }
 

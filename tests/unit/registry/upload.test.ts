@@ -112,7 +112,8 @@ function fakeRegistry(opts: { cutAfterBytes?: number; cutPatches?: number }) {
         req.on('end', () => {
           const all = Buffer.concat([...u.data, ...chunks]);
           const digest = `sha256:${createHash('sha256').update(all).digest('hex')}`;
-          if (digest !== url.searchParams.get('digest')) return send(400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID' }] }));
+          if (digest !== url.searchParams.get('digest'))
+            return send(400, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'DIGEST_INVALID' }] }));
           blobs.set(digest, all);
           uploads.delete(up[1] as string);
           send(201, { 'Docker-Content-Digest': digest, Location: `/v2/x/blobs/${digest}` });
@@ -140,7 +141,10 @@ describe('chunked upload with resume (fake registry)', function () {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function withFake(opts: { cutAfterBytes?: number; cutPatches?: number }, fn: (f: ReturnType<typeof fakeRegistry>, pusher: BlobPusher) => Promise<void>) {
+  async function withFake(
+    opts: { cutAfterBytes?: number; cutPatches?: number },
+    fn: (f: ReturnType<typeof fakeRegistry>, pusher: BlobPusher) => Promise<void>,
+  ) {
     const fake = fakeRegistry(opts);
     await new Promise<void>((r) => fake.server.listen(0, '127.0.0.1', r));
     const port = (fake.server.address() as AddressInfo).port;
@@ -174,7 +178,10 @@ describe('chunked upload with resume (fake registry)', function () {
       assert.equal(fake.stats.posts, 1, 'one upload session');
       assert.ok(fake.blobs.get(digest)?.equals(data));
       // Resumed mid-chunk: a Content-Range that starts at a partial offset.
-      assert.ok(fake.contentRanges.some((c) => Number(c.split('-')[0]) % (1 << 20) !== 0), fake.contentRanges.join(' '));
+      assert.ok(
+        fake.contentRanges.some((c) => Number(c.split('-')[0]) % (1 << 20) !== 0),
+        fake.contentRanges.join(' '),
+      );
       assert.ok(r.bytesSent < data.length + 2 * (1 << 20));
     });
   });

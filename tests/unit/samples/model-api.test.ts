@@ -25,7 +25,10 @@ interface App {
 
 async function startApp(env: Record<string, string>): Promise<App> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [server], { env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [server], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -153,14 +156,21 @@ describe('samples/model-api', function () {
     const app = await startApp({ MODEL_PATH: folder });
     try {
       const v = (await (await fetch(`${app.url}/version`)).json()) as Record<string, unknown>;
-      assert.equal(v.modelSha256, manifestDigest([{ path: 'model.json', sha256: sha(model.body) }, { path: 'weights.bin', sha256: sha(weights) }]));
+      assert.equal(
+        v.modelSha256,
+        manifestDigest([
+          { path: 'model.json', sha256: sha(model.body) },
+          { path: 'weights.bin', sha256: sha(weights) },
+        ]),
+      );
     } finally {
       await app.stop();
     }
   });
 
   it('fails at start-up with one clear line when the model is missing or invalid', () => {
-    const run = (env: Record<string, string>) => spawnSync(process.execPath, [server], { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, encoding: 'utf8', timeout: 15_000 });
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [server], { env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, encoding: 'utf8', timeout: 15_000 });
     const missing = run({ MODEL_PATH: join(dir, 'nope') });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^model-api: MODEL_PATH '.*nope' does not exist: set MODEL_PATH/);

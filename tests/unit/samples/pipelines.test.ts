@@ -115,10 +115,11 @@ function collect(doc: Yaml): { steps: Step[]; stages: Yaml[] } {
 function strings(node: unknown, out: string[] = []): string[] {
   if (typeof node === 'string') out.push(node);
   else if (Array.isArray(node)) for (const n of node) strings(n, out);
-  else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) {
-    out.push(k);
-    strings(v, out);
-  }
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) {
+      out.push(k);
+      strings(v, out);
+    }
   return out;
 }
 
@@ -174,7 +175,10 @@ describe('sample pipelines', () => {
               if (!i.required) continue;
               if (i.visibleRule && !evaluateRule(i.visibleRule, value)) continue;
               const v = value(i.name);
-              assert.ok(v !== undefined && v !== '', `${file}: ${s.task} step '${s.name}' leaves required input '${i.name}' unset${i.visibleRule ? ` (visible: ${i.visibleRule})` : ''}`);
+              assert.ok(
+                v !== undefined && v !== '',
+                `${file}: ${s.task} step '${s.name}' leaves required input '${i.name}' unset${i.visibleRule ? ` (visible: ${i.visibleRule})` : ''}`,
+              );
             }
           }
         }
@@ -195,7 +199,10 @@ describe('sample pipelines', () => {
               if (!producer) continue; // Build.BuildId and other predefined variables
               const t = tasks.get(String(producer.task).split('@')[0] as string);
               assert.ok(t, `${file}: $(${stepName}.${variable}) refers to a step that is not one of our tasks`);
-              assert.ok(t.outputVariables?.some((o) => o.name === variable), `${file}: $(${stepName}.${variable}): ${t.name} has no output '${variable}'`);
+              assert.ok(
+                t.outputVariables?.some((o) => o.name === variable),
+                `${file}: $(${stepName}.${variable}): ${t.name} has no output '${variable}'`,
+              );
               assert.ok(producer.index < s.index, `${file}: $(${stepName}.${variable}) is used before step '${stepName}' runs`);
               refs++;
             }
@@ -215,7 +222,10 @@ describe('sample pipelines', () => {
               const producer = steps.find((o) => o.stage === stageName && o.job === jobName && o.name === stepName);
               assert.ok(producer, `${file}: no step '${stepName}' in job ${stageName}.${jobName}`);
               const t = tasks.get(String(producer.task).split('@')[0] as string) as TaskJson;
-              assert.ok(t.outputVariables?.some((o) => o.name === variable), `${file}: ${stageName}.${jobName}.${stepName}: ${t.name} has no output '${variable}'`);
+              assert.ok(
+                t.outputVariables?.some((o) => o.name === variable),
+                `${file}: ${stageName}.${jobName}.${stepName}: ${t.name} has no output '${variable}'`,
+              );
               refs++;
             }
           }

@@ -34,7 +34,10 @@ describe('CountingStream', () => {
       const out = await run(chunks, counter);
       const total = sizes.reduce((a, b) => a + b, 0);
       assert.equal(counter.bytes, total);
-      assert.equal(reported.reduce((a, b) => a + b, 0), total);
+      assert.equal(
+        reported.reduce((a, b) => a + b, 0),
+        total,
+      );
       assert.deepEqual(out, Buffer.concat(chunks));
     });
   }
