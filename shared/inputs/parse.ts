@@ -10,6 +10,7 @@
  * `>` into operator objects and `#...` into a comment. `python -c "print(1)"
  * > out` or an argument `$PORT` must reach the container verbatim.
  */
+import { isSha256Hex } from '../digest';
 import { InputError } from '../errors';
 import { isValidTag, normaliseRegistry, parseReference, registryProblem } from '../oci/reference';
 
@@ -191,7 +192,7 @@ export function parseMetadataFilter(text: string | undefined): Record<string, st
 /** A sha256 given as 64 hexadecimal characters (no prefix), lower-cased; undefined when empty. */
 export function parseSha256Hex(raw: string | undefined, input: string, hint: string): string | undefined {
   if (!raw) return undefined;
-  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new InputError(input, `Input '${input}' must be 64 hexadecimal characters (got '${raw}'): ${hint}.`);
+  if (!isSha256Hex(raw, { anyCase: true })) throw new InputError(input, `Input '${input}' must be 64 hexadecimal characters (got '${raw}'): ${hint}.`);
   return raw.toLowerCase();
 }
 

@@ -3,6 +3,7 @@
  * the model digest that ends up in annotations, checked before anything is
  * rendered or contacted, so a typo is one line naming its input.
  */
+import { isSha256Hex, withoutSha256Prefix } from '../digest';
 import { InputError } from '../errors';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -20,7 +21,7 @@ export function checkDeployNames(namespace: string, imagePullSecrets: string[], 
         `Secret name '${name}' in input 'imagePullSecrets' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.').`,
       );
   }
-  if (modelSha256 && !/^(sha256:)?[0-9a-fA-F]{64}$/.test(modelSha256)) {
+  if (modelSha256 && !isSha256Hex(withoutSha256Prefix(modelSha256), { anyCase: true })) {
     throw new InputError(
       'modelSha256',
       `Input 'modelSha256' must be 64 hexadecimal characters (got '${modelSha256}'): pass FetchModel's modelSha256 output or leave it empty.`,

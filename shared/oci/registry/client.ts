@@ -3,7 +3,7 @@
  * authentication (challenge -> token -> retry once on 401), retries on
  * transient failures, and the few endpoints pull and push need.
  */
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../../digest';
 import { errorMessage, RetryableError, UserError } from '../../errors';
 import type { Logger } from '../../log';
 import { silentLogger } from '../../log';
@@ -261,7 +261,7 @@ export class RegistryClient {
       context: { operation: `pull of ${reference}`, registry: this.registry, repository },
     });
     const bytes = await readBytes(res, 4 << 20);
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = sha256Digest(bytes);
     let mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     try {
       const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string };
