@@ -34,7 +34,8 @@ import net from 'node:net';
 export interface Faults {
   /** count: for every faulted request, or per method (`{ PATCH: 2, PUT: 1 }`). */
   failRequests?: { count: number | Record<string, number>; status?: number; retryAfterSeconds?: number; body?: string; contentType?: string };
-  cutResponses?: { count: number; afterBytes: number };
+  /** exact: end the connection cleanly after the bytes instead of resetting it, so the client receives all of them. */
+  cutResponses?: { count: number; afterBytes: number; exact?: boolean };
   /** count: for every request with a body, or per method. */
   cutRequests?: { count: number | Record<string, number>; afterBytes: number };
   truncateRequests?: { count: number | Record<string, number>; afterBytes: number };
@@ -129,7 +130,7 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
 
   type Decision =
     | { kind: 'fail'; status: number; retryAfterSeconds?: number; body: string; contentType: string }
-    | { kind: 'cut' | 'stall' | 'cutRequest' | 'truncateRequest'; afterBytes: number }
+    | { kind: 'cut' | 'stall' | 'cutRequest' | 'truncateRequest'; afterBytes: number; exact?: boolean }
     | { kind: 'pass' };
 
   const decide = (head: RequestHead): Decision => {
@@ -155,7 +156,7 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
     const c = faults.cutResponses;
     if (c && c.count > 0) {
       c.count--;
-      return { kind: 'cut', afterBytes: c.afterBytes };
+      return { kind: 'cut', afterBytes: c.afterBytes, exact: c.exact };
     }
     const s = faults.stallResponses;
     if (s && s.count > 0) {
@@ -194,7 +195,7 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
     upstream.on('error', closeBoth);
 
     // ---- server -> client: forward, applying the current request's cut/stall.
-    let responseBudget: { kind: 'cut' | 'stall'; left: number } | undefined;
+    let responseBudget: { kind: 'cut' | 'stall'; left: number; exact?: boolean } | undefined;
     let stalled = false;
     upstream.on('data', (d: Buffer) => {
       if (stalled) return;
@@ -211,16 +212,25 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
       if (responseBudget) {
         if (chunk.length >= responseBudget.left) {
           const head = chunk.subarray(0, responseBudget.left);
-          if (head.length > 0) {
-            client.write(head);
-            stats.bytesToClient += head.length;
-          }
+          stats.bytesToClient += head.length;
           if (responseBudget.kind === 'cut') {
             stats.cuts++;
-            // A reset, not a clean close: the client sees ECONNRESET or a premature close mid-body.
-            client.resetAndDestroy();
+            stalled = true;
             upstream.destroy();
+            if (responseBudget.exact) {
+              // The bytes, then a clean close mid-body: the client gets exactly `afterBytes` bytes
+              // (a reset discards those still in flight) and sees a premature close.
+              client.end(head);
+              setTimeout(() => {
+                if (!client.destroyed) client.resetAndDestroy();
+              }, 2000).unref();
+            } else {
+              // A reset, not a clean close: the client sees ECONNRESET or a premature close mid-body.
+              client.write(head);
+              client.resetAndDestroy();
+            }
           } else {
+            if (head.length > 0) client.write(head);
             stats.stalls++;
             stalled = true;
             upstream.pause();
@@ -330,7 +340,7 @@ export async function startFaultProxy(options: { targetHost: string; targetPort:
             }
           } else {
             stats.forwarded++;
-            responseBudget = decision.kind === 'cut' || decision.kind === 'stall' ? { kind: decision.kind, left: decision.afterBytes } : undefined;
+            responseBudget = decision.kind === 'cut' || decision.kind === 'stall' ? { kind: decision.kind, left: decision.afterBytes, exact: decision.exact } : undefined;
             requestBudget = undefined;
             if (decision.kind === 'truncateRequest') {
               truncating = true;
