@@ -85,11 +85,17 @@ describe('FetchModel task under network faults', function () {
 
   it('Azure: completes verified despite responses cut mid-body and a burst of 503s', async () => {
     azureProxy.resetStats();
-    azureProxy.setFaults({ cutResponses: { count: 3, afterBytes: 300_000 }, failRequests: { count: 3, status: 503 }, methods: ['GET'] });
+    azureProxy.setFaults({ cutResponses: { count: 3, afterBytes: 300_000, exact: true }, failRequests: { count: 3, status: 503 }, methods: ['GET'] });
     const run = await azureRun(join(work, 'azure-ok'));
     assert.equal(run.result, 'Succeeded', run.log.join('\n'));
     assert.equal(run.outputs.modelSha256, modelSha);
-    assert.ok(azureProxy.stats.cuts + azureProxy.stats.injected >= 3, JSON.stringify(azureProxy.stats));
+    // The first three GETs were answered 503 (and asked again); the next three ranged reads were cut
+    // 300 000 bytes into their 2 MiB bodies, and each was resumed mid-block, not restarted.
+    const { injectedMethods, cuts, requests } = azureProxy.stats;
+    assert.deepEqual(injectedMethods, { GET: 3 }, JSON.stringify({ injectedMethods, cuts, requests }));
+    assert.equal(cuts, 3, JSON.stringify({ injectedMethods, cuts, requests }));
+    const starts = azureProxy.stats.log.flatMap((r) => /^bytes=(\d+)-/.exec(r.headers['x-ms-range'] ?? r.headers['range'] ?? '')?.[1] ?? []).map(Number);
+    assert.equal(starts.filter((start) => start % (2 << 20) !== 0).length, 3, `ranges asked from: ${starts.join(', ')}`);
   });
 
   it('S3: completes verified despite cuts and 429 throttling', async () => {

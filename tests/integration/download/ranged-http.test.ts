@@ -63,7 +63,9 @@ describe('download/ranged over HTTP through the fault proxy', function () {
   });
 
   it('completes with the right sha256 when connections are cut mid-body, resuming the ranges', async () => {
-    proxy.setFaults({ cutResponses: { count: 6, afterBytes: 3 * MiB + 17 } });
+    // Cut well away from the 1 MiB write-buffer boundaries, so resuming from the last flushed write would show.
+    const cutAfter = 3 * MiB + 400_017;
+    proxy.setFaults({ cutResponses: { count: 6, afterBytes: cutAfter, exact: true } });
     const dest = join(dir, 'out.bin');
     const r = await downloadObject(store, big, dest, { blockSize: 8 * MiB, ...fast });
     assert.equal(r.sha256, bigSha);
@@ -72,6 +74,20 @@ describe('download/ranged over HTTP through the fault proxy', function () {
     // 32 blocks + 6 resumed remainders; a restart from 0 would need no more requests but more bytes:
     assert.equal(proxy.stats.requests, 38);
     assert.ok(proxy.stats.bytesToClient < 256 * MiB + 6 * 4 * MiB, `resumed, not restarted: ${proxy.stats.bytesToClient} bytes sent`);
+    // Resumed, not restarted: each range asked again starts where the cut happened in its block
+    // (cutAfter response bytes reached the client, less the response head of ~220 bytes), and ends where the block ends.
+    const ranges = proxy.stats.log.map((r) => /^bytes=(\d+)-(\d+)$/.exec(r.headers['range'] ?? '')).map((m) => (m ? [Number(m[1]), Number(m[2])] : [NaN, NaN]));
+    const resumed = ranges.filter(([start]) => (start as number) % (8 * MiB) !== 0);
+    assert.equal(resumed.length, 6, `ranges asked: ${JSON.stringify(ranges)}`);
+    for (const [start, end] of resumed as Array<[number, number]>) {
+      const block = Math.floor(start / (8 * MiB)) * 8 * MiB;
+      assert.ok(start > block + cutAfter - 512 && start < block + cutAfter, `resumed at ${start}, block at ${block}`);
+      assert.equal(end, Math.min(block + 8 * MiB, 256 * MiB) - 1);
+      assert.ok(
+        ranges.some(([s, e]) => s === block && e === end),
+        `block ${block} was asked from its start first`,
+      );
+    }
     rmSync(dest);
   });
 

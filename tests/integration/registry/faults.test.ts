@@ -52,20 +52,53 @@ describe('registry push under network faults (fault proxy in front of docker-reg
     assert.equal(digestAt(`${registry.host}/faults/503:1`), image.manifestDigest);
   });
 
+  it('resumes from the registry-reported offset when the registry holds part of a chunk', async () => {
+    proxy.resetStats();
+    const starts: number[] = [];
+    const MiB = 1 << 20;
+    const kept = 300_000;
+    const result = await push('faults/partial', {
+      onChunk: ({ digest, start }) => {
+        if (digest !== image.model.digest) return;
+        starts.push(start);
+        // The third chunk is cut after `kept` bytes, which the registry keeps (distribution itself drops
+        // a session whose PATCH broke, so the proxy hands it those bytes as a complete smaller PATCH).
+        if (start === 2 * MiB) proxy.setFaults({ methods: ['PATCH'], truncateRequests: { count: 1, afterBytes: kept } });
+      },
+    });
+    assert.equal(result.digest, image.manifestDigest);
+    assert.equal(proxy.stats.requestCutMethods['PATCH'], 1);
+    const cutAt = starts.indexOf(2 * MiB);
+    // The registry holds 2 MiB + kept bytes: the next chunk starts there, not at the cut chunk's start.
+    assert.equal(starts[cutAt + 1], 2 * MiB + kept, `chunks started at ${starts.join(', ')}`);
+    const resumedAt = 2 * MiB + kept;
+    const patches = proxy.stats.log.filter((r) => r.method === 'PATCH').map((r) => r.headers['content-range']);
+    assert.ok(patches.includes(`${resumedAt}-${Math.min(resumedAt + MiB, image.model.size) - 1}`), `PATCH ranges: ${patches.join(', ')}`);
+    // It asked the registry where the upload stood before resuming.
+    assert.ok(proxy.stats.log.some((r) => r.method === 'GET' && r.target.includes('/blobs/uploads/')));
+    const model = result.blobs.find((b) => b.digest === image.model.digest);
+    assert.equal(model?.restarts, 0, 'resumed, not restarted');
+    assert.equal(digestAt(`${registry.host}/faults/partial:1`), image.manifestDigest);
+  });
+
   it('completes through 429 Too Many Requests on every kind of request', async () => {
     proxy.resetStats();
-    proxy.setFaults({ methods: ['HEAD', 'POST', 'PUT', 'PATCH'], failRequests: { count: 8, status: 429, retryAfterSeconds: 0 } });
+    // HEAD (blob exists?), POST (upload start), PATCH (chunk), PUT (blob, completion, manifest) and GET (upload status after a failure).
+    const perMethod = { HEAD: 2, POST: 2, PATCH: 2, PUT: 2, GET: 1 };
+    proxy.setFaults({ methods: Object.keys(perMethod), failRequests: { count: perMethod, status: 429, retryAfterSeconds: 0 } });
     const result = await push('faults/429', { retries: 9 });
     assert.equal(result.digest, image.manifestDigest);
-    assert.equal(proxy.stats.injected, 8);
+    assert.deepEqual(proxy.stats.injectedMethods, perMethod);
     assert.equal(digestAt(`${registry.host}/faults/429:1`), image.manifestDigest);
   });
 
   it('completes with the right digest when connections are cut mid-transfer', async () => {
     proxy.resetStats();
-    proxy.setFaults({ methods: ['PATCH', 'PUT'], cutResponses: { count: 3, afterBytes: 0 } });
-    const result = await push('faults/cut');
+    // Upload bodies cut on their way to the registry (chunks and whole-blob PUTs), then answers cut on their way back.
+    proxy.setFaults({ methods: ['PATCH', 'PUT'], cutRequests: { count: { PATCH: 2, PUT: 1 }, afterBytes: 100 }, cutResponses: { count: 3, afterBytes: 0 } });
+    const result = await push('faults/cut', { retries: 8 });
     assert.equal(result.digest, image.manifestDigest);
+    assert.deepEqual(proxy.stats.requestCutMethods, { PATCH: 2, PUT: 1 });
     assert.ok(proxy.stats.cuts >= 3);
     assert.equal(digestAt(`${registry.host}/faults/cut:1`), image.manifestDigest);
   });

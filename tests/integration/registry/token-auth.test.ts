@@ -13,6 +13,7 @@ import { RegistryClient } from '../../../shared/oci/registry/client';
 import { pullImage } from '../../../shared/oci/registry/pull';
 import { pushImage } from '../../../shared/oci/registry/push';
 import { MediaType } from '../../../shared/oci/types';
+import { startFaultProxy } from '../../helpers/fault-proxy';
 import { startRegistry, type TestRegistry } from '../../helpers/registry';
 import { startAcrLoginServer, startTokenServer, type TokenServer } from '../../helpers/token-server';
 import { buildTestImage, buildTestIndex, skopeoInspectArgs, type TestImage, type TestIndex } from './fixture';
@@ -205,46 +206,70 @@ describe('registry token auth (distribution 2.8 + test token server)', function 
   });
 
   it('renews short-lived tokens during a long push (proactively and on invalid_token)', async function () {
-    // Tokens the registry really refuses after 2 s; the client is told they last 300 s, so it only learns from 401 invalid_token.
-    tokens.options.tokenLifetimeSec = 2;
-    tokens.options.compensateRegistryLeeway = true;
-    tokens.options.advertisedLifetimeSec = 300;
+    // Every request goes through a proxy that logs when it arrived and with which token, so each
+    // Bearer token can be checked against the time the registry really stops accepting it.
+    const proxy = await startFaultProxy({ targetHost: '127.0.0.1', targetPort: registry.port });
+    const host = `127.0.0.1:${proxy.port}`;
+    /** Requests that carried a token the registry no longer accepts (exp is moved back by its 60 s leeway). */
+    const expiredTokenRequests = () =>
+      proxy.stats.log.filter((r) => {
+        const m = /^Bearer ([^.]+)\.([^.]+)\./.exec(r.headers['authorization'] ?? '');
+        if (!m) return false;
+        const { exp } = JSON.parse(Buffer.from(m[2] as string, 'base64url').toString('utf8')) as { exp: number };
+        return r.at >= (exp + 60) * 1000;
+      }).length;
+    const slowChunks = (ms: number) => () => new Promise<void>((r) => setTimeout(r, ms));
     try {
       const big = await buildTestImage(join(work, 'big'), { modelSize: 5 << 20, modelSeed: 'expiry' });
+      // Tokens the registry really refuses after 2 s; the client is told they last 300 s, so it only learns from 401 invalid_token.
+      tokens.options.tokenLifetimeSec = 2;
+      tokens.options.compensateRegistryLeeway = true;
+      tokens.options.advertisedLifetimeSec = 300;
       const issued = tokens.stats.tokensIssued;
       const result = await pushImage({
         layout: big.layout,
-        registry: registry.host,
+        registry: host,
         repository: 'apps/expiry',
         tags: ['1'],
         credentials: { username: 'alice', password: users.alice },
         chunkSize: 1 << 20,
         concurrency: 1,
-        onChunk: () => new Promise((r) => setTimeout(r, 700)),
+        onChunk: slowChunks(700),
         logger: silentLogger,
       });
       assert.equal(result.digest, big.manifestDigest);
       assert.ok(tokens.stats.tokensIssued >= issued + 2, `tokens issued: ${tokens.stats.tokensIssued - issued}`);
-      // And with honest short lifetimes the client renews before expiry.
+      assert.ok(expiredTokenRequests() >= 1, 'the registry refused an expired token and the client renewed it');
+
+      // With honest lifetimes (6 s: renewed after 4.8 s, the registry accepts it for more than 5 s) the
+      // client renews before expiry: no request may carry an expired token, though the push lasts
+      // longer than a token (8 chunk pauses of 1.2 s). A client that renews only on 401 sends expired ones.
+      tokens.options.tokenLifetimeSec = 6;
       tokens.options.advertisedLifetimeSec = undefined;
+      proxy.resetStats();
       const issued2 = tokens.stats.tokensIssued;
+      const started = Date.now();
       const again = await pushImage({
         layout: big.layout,
-        registry: registry.host,
+        registry: host,
         repository: 'apps/expiry2',
         tags: ['1'],
         credentials: { username: 'alice', password: users.alice },
-        chunkSize: 1 << 20,
+        chunkSize: 640 << 10,
         concurrency: 1,
-        onChunk: () => new Promise((r) => setTimeout(r, 700)),
+        onChunk: slowChunks(1200),
         logger: silentLogger,
       });
       assert.equal(again.digest, big.manifestDigest);
-      assert.ok(tokens.stats.tokensIssued >= issued2 + 2);
+      assert.ok(Date.now() - started > 9000, `the push outlasted a token: ${Date.now() - started} ms`);
+      assert.ok(tokens.stats.tokensIssued >= issued2 + 2, `tokens issued: ${tokens.stats.tokensIssued - issued2}`);
+      assert.equal(expiredTokenRequests(), 0, 'requests sent with an expired token');
+      assert.ok(proxy.stats.log.filter((r) => r.headers['authorization']?.startsWith('Bearer ')).length >= 8);
     } finally {
       tokens.options.tokenLifetimeSec = undefined;
       tokens.options.compensateRegistryLeeway = undefined;
       tokens.options.advertisedLifetimeSec = undefined;
+      await proxy.stop();
     }
   });
 });
