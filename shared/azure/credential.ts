@@ -122,6 +122,17 @@ export function resourceManagerOf(endpoint: Pick<AzureRmEndpoint, 'id' | 'enviro
 }
 
 /**
+ * MSAL checks an authority it does not know by asking the public cloud's
+ * instance discovery, which fails for a connection's own authority (an
+ * Azure Stack hub's, a private cloud's) and offline: an authority other than
+ * the built-in clouds' is the one the connection names, so it is used as given.
+ */
+function instanceDiscoveryOptions(authorityHost: string): { authorityHost: string; disableInstanceDiscovery?: boolean } {
+  const known = Object.values(CLOUDS).some((c) => c.authorityHost === authorityHost);
+  return known ? { authorityHost } : { authorityHost, disableInstanceDiscovery: true };
+}
+
+/**
  * A TokenCredential for the connection's scheme, each sign-in limited to
  * `timeoutMs` (default {@link DEFAULT_TOKEN_TIMEOUT_MS}). Throws AuthError
  * when the record is incomplete.
@@ -140,13 +151,14 @@ export function azureCredentialFor(endpoint: AzureRmEndpoint, options: { timeout
 }
 
 function credentialOf(endpoint: AzureRmEndpoint, authorityHost: string): TokenCredential {
+  const authority = instanceDiscoveryOptions(authorityHost);
   switch (endpoint.scheme) {
     case 'ServicePrincipal':
       if (!endpoint.tenantId || !endpoint.clientId) break;
       if (endpoint.certificatePem) {
-        return new ClientCertificateCredential(endpoint.tenantId, endpoint.clientId, { certificate: endpoint.certificatePem }, { authorityHost });
+        return new ClientCertificateCredential(endpoint.tenantId, endpoint.clientId, { certificate: endpoint.certificatePem }, authority);
       }
-      if (endpoint.clientSecret) return new ClientSecretCredential(endpoint.tenantId, endpoint.clientId, endpoint.clientSecret, { authorityHost });
+      if (endpoint.clientSecret) return new ClientSecretCredential(endpoint.tenantId, endpoint.clientId, endpoint.clientSecret, authority);
       break;
     case 'WorkloadIdentityFederation':
       if (!endpoint.tenantId || !endpoint.clientId) break;
@@ -160,7 +172,7 @@ function credentialOf(endpoint: AzureRmEndpoint, authorityHost: string): TokenCr
           `Service connection '${endpoint.id}' uses workload identity federation but SYSTEM_OIDCREQUESTURI is not set: run the task on an Azure Pipelines agent (3.227 or newer).`,
         );
       }
-      return new AzurePipelinesCredential(endpoint.tenantId, endpoint.clientId, endpoint.id, endpoint.systemAccessToken, { authorityHost });
+      return new AzurePipelinesCredential(endpoint.tenantId, endpoint.clientId, endpoint.id, endpoint.systemAccessToken, authority);
     case 'ManagedServiceIdentity':
       return endpoint.clientId ? new ManagedIdentityCredential({ clientId: endpoint.clientId }) : new ManagedIdentityCredential();
   }

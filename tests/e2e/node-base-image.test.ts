@@ -2,7 +2,8 @@
  * The local Node base image of the demo and the end-to-end test
  * (scripts/lib/node-base-image.ts): reproducible, cached, and complete: the
  * Node binary in its rootfs runs with only the libraries the image carries
- * (checked with chroot when running as root).
+ * (checked with chroot, which needs root: skipped with the reason locally,
+ * a failure under CI).
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildNodeBaseImage, sharedLibraries } from '../../scripts/lib/node-base-image';
 import { OciLayout } from '../../shared/oci/layout';
+import { requirePrerequisite } from '../helpers/prerequisite';
 
 describe('local Node base image', function () {
   this.timeout(300_000);
@@ -33,7 +35,7 @@ describe('local Node base image', function () {
     assert.ok(libs.every((l) => l.startsWith('/')));
   });
 
-  it('is reproducible, reused from its cache, and runs node from its own files', async () => {
+  it('is reproducible, reused from its cache, and carries node with the libraries it loads', async () => {
     const a = await buildNodeBaseImage({ cacheDir: join(dir, 'a') });
     const again = await buildNodeBaseImage({ cacheDir: join(dir, 'a') });
     const b = await buildNodeBaseImage({ cacheDir: join(dir, 'b') });
@@ -55,7 +57,16 @@ describe('local Node base image', function () {
     const listed = execFileSync('tar', ['-tzf', blob], { encoding: 'utf8' }).split('\n').filter(Boolean);
     for (const f of a.files) assert.ok(listed.includes(f.slice(1)), `${f} in the layer`);
     assert.ok(listed.includes('etc/passwd'));
-    if (process.getuid?.() !== 0) return; // chroot needs root
+  });
+
+  it('runs node in a chroot of its rootfs, with only the libraries the image carries', async function () {
+    requirePrerequisite(this, process.getuid?.() === 0, 'root (chroot needs it)');
+    const a = await buildNodeBaseImage({ cacheDir: join(dir, 'a') });
+    const found = await (await OciLayout.open(a.layoutDir)).findManifest('node');
+    const rootfs = join(dir, 'chroot');
+    mkdirSync(rootfs);
+    const blob = join(a.layoutDir, 'blobs', 'sha256', (found.manifest.layers[0]?.digest as string).slice('sha256:'.length));
+    execFileSync('tar', ['-xzf', blob, '-C', rootfs]);
     const r = spawnSync('chroot', [rootfs, '/usr/local/bin/node', '-e', 'console.log(process.version)'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), process.version);

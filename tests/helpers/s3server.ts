@@ -10,6 +10,9 @@
  * What s3rver does not do (say so in tests that depend on it): it accepts any
  * signature and any access key (no credential checks), has no object
  * versioning (no version ids), and answers multipart ETags as a plain MD5.
+ * `verifySignatures: true` puts a SigV4-verifying front (./sigv4-front.ts)
+ * before it: then `endpoint` and `port` are the front's, and a wrong key id
+ * or secret is refused as S3 refuses it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,11 +23,14 @@ import type { Readable } from 'node:stream';
 import { CreateBucketCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { freePort } from './net';
+import { startSigV4Front, type SigV4Front } from './sigv4-front';
 
 export interface TestS3Server {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port> (the signature-verifying front's, with verifySignatures) */
   endpoint: string;
   port: number;
+  /** The signature-verifying front, with verifySignatures. */
+  front?: SigV4Front;
   /** PID of the server process (the test process itself when running in process). */
   pid: number;
   accessKeyId: string;
@@ -49,6 +55,8 @@ export interface S3ServerOptions {
   /** Run s3rver as its own process: the default; `true` is accepted for callers that ask for it explicitly. */
   childProcess?: boolean;
   buckets?: string[];
+  /** Verify every request's SigV4 signature with the known key (a front before s3rver, which checks none). */
+  verifySignatures?: boolean;
 }
 
 async function waitForPort(port: number, proc: ChildProcess, timeoutMs: number): Promise<void> {
@@ -111,9 +119,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
     stopServer = () => server.close();
   }
 
-  const endpoint = `http://127.0.0.1:${port}`;
   const accessKeyId = 'S3RVER';
   const secretAccessKey = 'S3RVER';
+  const front = options.verifySignatures ? await startSigV4Front({ targetPort: port, accessKeyId, secretAccessKey }) : undefined;
+  const endpoint = front?.endpoint ?? `http://127.0.0.1:${port}`;
   const region = 'us-east-1';
   const client = new S3Client({
     endpoint,
@@ -125,7 +134,8 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
   });
   const result: TestS3Server = {
     endpoint,
-    port,
+    port: front?.port ?? port,
+    ...(front ? { front } : {}),
     pid,
     accessKeyId,
     secretAccessKey,
@@ -152,6 +162,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
     },
     async stop() {
       client.destroy();
+      await front?.stop();
       await stopServer();
       rmSync(dir, { recursive: true, force: true });
     },

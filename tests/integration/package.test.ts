@@ -27,11 +27,41 @@ function listZip(file: string): Promise<string[]> {
   });
 }
 
+/** The text of one entry of a zip file. */
+function readZipEntry(file: string, name: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      let found = false;
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (e.fileName !== name) return zip.readEntry();
+        found = true;
+        zip.openReadStream(e, (err2, stream) => {
+          if (err2 || !stream) return reject(err2);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            zip.close();
+            resolve(Buffer.concat(chunks).toString('utf8'));
+          });
+          stream.on('error', reject);
+        });
+      });
+      zip.on('end', () => {
+        if (!found) reject(new Error(`${name} is not in ${file}`));
+      });
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
 describe('the .vsix package', function () {
   this.timeout(300_000);
   const tasks = readdirSync(join(root, 'tasks')).filter((n) => existsSync(join(root, 'tasks', n, 'task.json')));
   let entries: string[] = [];
   let output = '';
+  const vsix = join(root, 'dist', 'test-publisher.model-to-aks-1.2.3.vsix');
 
   before(async () => {
     if (tasks.some((t) => !existsSync(join(root, 'dist', 'tasks', t, 'index.js')))) {
@@ -40,7 +70,6 @@ describe('the .vsix package', function () {
     output = execFileSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--publisher', 'test-publisher', '--ext-version', '1.2.3'], {
       encoding: 'utf8',
     });
-    const vsix = join(root, 'dist', 'test-publisher.model-to-aks-1.2.3.vsix');
     assert.ok(existsSync(vsix), output);
     entries = await listZip(vsix);
   });
@@ -78,8 +107,11 @@ describe('the .vsix package', function () {
     assert.ok(entries.includes('overview.md'));
   });
 
-  it('stamps the extension version into every task.json', () => {
-    const staged = JSON.parse(readFileSync(join(root, 'dist', 'vsix', 'tasks', tasks[0] as string, 'task.json'), 'utf8')) as { version: unknown };
-    assert.deepEqual(staged.version, { Major: 1, Minor: 2, Patch: 3 });
+  it('stamps the extension version into every task.json', async () => {
+    assert.equal(tasks.length, 4, `tasks found: ${tasks.join(', ')}`);
+    for (const t of tasks) {
+      const packaged = JSON.parse(await readZipEntry(vsix, `tasks/${t}/task.json`)) as { version: unknown };
+      assert.deepEqual(packaged.version, { Major: 1, Minor: 2, Patch: 3 }, `tasks/${t}/task.json in the vsix`);
+    }
   });
 });

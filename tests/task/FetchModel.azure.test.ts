@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { startAzurite, type TestAzurite } from '../helpers/azurite';
 import { runMock, type MockRun } from './mock-task';
@@ -274,14 +276,35 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
       assert.ok(!run.visible.includes('job-token-123'));
     });
 
-    it('accepts a managed identity connection and fails cleanly where no identity endpoint exists', async () => {
-      // App Service style identity endpoint on a closed loopback port: no traffic leaves the machine.
-      const run = await runMock({
-        ...arm('ManagedServiceIdentity', { tenantid: 'tenant' }),
-        env: { IDENTITY_ENDPOINT: 'http://127.0.0.1:9/token', IDENTITY_HEADER: 'x', MSI_ENDPOINT: 'http://127.0.0.1:9/token', MSI_SECRET: 'x' },
+    it('accepts a managed identity connection: asks the identity endpoint for a storage token, and fails cleanly when it refuses', async () => {
+      // An App Service style identity endpoint (IDENTITY_ENDPOINT/IDENTITY_HEADER, as the Azure SDK reads them) that records and refuses.
+      const asked: Array<{ method?: string; url?: string; header?: string | string[] }> = [];
+      const identity = http.createServer((req, res) => {
+        req.resume();
+        asked.push({ method: req.method, url: req.url, header: req.headers['x-identity-header'] });
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: 'No managed identity is assigned to this resource.' }));
       });
-      assert.ok(!run.succeeded);
-      assert.ok(!run.message.startsWith('Unexpected error'), run.message);
+      await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
+      const endpoint = `http://127.0.0.1:${(identity.address() as AddressInfo).port}/token`;
+      try {
+        const run = await runMock({
+          ...arm('ManagedServiceIdentity', { tenantid: 'tenant' }),
+          env: { IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: 'identity-header-value', MSI_ENDPOINT: endpoint, MSI_SECRET: 'identity-header-value' },
+        });
+        assert.ok(!run.succeeded);
+        assert.ok(!run.message.startsWith('Unexpected error'), run.message);
+        assert.match(run.message, /'arm1' \(ManagedServiceIdentity\).*No managed identity is assigned/);
+        assert.ok(asked.length >= 1, `the identity endpoint was not asked: ${run.message}`);
+        const first = asked[0] as { method?: string; url?: string; header?: string };
+        assert.equal(first.method, 'GET');
+        assert.equal(first.header, 'identity-header-value');
+        const url = new URL(first.url as string, endpoint);
+        assert.equal(url.pathname, '/token');
+        assert.equal(url.searchParams.get('resource'), 'https://storage.azure.com');
+      } finally {
+        identity.close();
+      }
     });
   });
 });

@@ -19,7 +19,7 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
   this.timeout(180_000);
   let s3: TestS3Server;
   let work: string;
-  // s3rver checks the key id and the signature made with its secret (S3RVER/S3RVER); the session token is free.
+  // A SigV4-verifying front before s3rver checks the key id and the signature made with its secret (S3RVER/S3RVER); the session token is free.
   let secretKey = '';
   const sessionToken = 'S3-SESSION-TOKEN-do-not-print-9876543210';
   const files = {
@@ -32,7 +32,7 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
   const production = Buffer.from('production model');
 
   before(async () => {
-    s3 = await startS3Server();
+    s3 = await startS3Server({ verifySignatures: true });
     secretKey = s3.secretAccessKey;
     work = mkdtempSync(join(tmpdir(), 'fetchmodel-s3-task-'));
     await s3.createBucket('models');
@@ -58,6 +58,23 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
         data: { region: 'us-east-1', forcePathStyle: 'true' },
       },
     },
+  });
+
+  it('is refused with one clear line when the connection has a wrong secret (signatures are verified)', async () => {
+    const refusedBefore = s3.front?.refused.length ?? 0;
+    const spec = withConnection({ modelPath: 'bert/', versionSelection: 'highestVersion', destination: join(work, 'wrong-secret') });
+    const conn = spec.endpoints?.s3conn as { parameters: Record<string, string> };
+    conn.parameters.password = 'not-the-secret-0123456789';
+    const run = await runMock(spec);
+    assert.ok(!run.succeeded);
+    assert.ok(!run.message.includes('\n'), run.message);
+    assert.match(run.message, /SignatureDoesNotMatch|signature/i);
+    assert.ok(!run.visible.includes('not-the-secret-0123456789'), 'the secret was printed');
+    assert.ok(
+      (s3.front?.refused ?? []).slice(refusedBefore).some((r) => r.code === 'SignatureDoesNotMatch'),
+      'the front refused no signature',
+    );
+    assert.equal(existsSync(join(work, 'wrong-secret')), false);
   });
 
   it('fetches the highest version folder through the S3 service connection, keeping its layout', async () => {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { constants as cryptoConstants, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FakeEntra } from '../helpers/fake-entra';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry';
 import { startTokenServerProcess, type TokenServerProcess } from '../helpers/token-server';
 import { buildTestImage, type TestImage } from '../integration/registry/fixture';
@@ -50,10 +54,12 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
   let image: TestImage;
   let notRegistry: ChildProcess;
   let notRegistryPort: number;
+  let entra: FakeEntra;
   const TENANT = '11111111-2222-3333-4444-555555555555';
 
   before(async function () {
     ensureBuilt('PushToACR');
+    entra = await FakeEntra.start();
     basic = await startRegistry({ mode: 'htpasswd', users: { pusher: 'pusher-pw' } });
     // In its own process (the token server also serves tests that block their event loop).
     tokens = await startTokenServerProcess({ service: 'acr-like.local', users: { 'sp-client-id': 'sp-secret', reader: 'reader-pw' }, readOnly: ['reader'] });
@@ -76,6 +82,7 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     await basic?.stop();
     await tokenRegistry?.stop();
     await tokens?.stop();
+    await entra?.stop();
     if (notRegistry?.pid && notRegistry.exitCode === null) process.kill(notRegistry.pid, 'SIGTERM');
     rmSync(work, { recursive: true, force: true });
   });
@@ -153,123 +160,184 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     assert.throws(() => inspectDigest(`${tokenRegistry.host}/apps/locked:1`, 'sp-client-id:sp-secret'));
   });
 
-  const entraCases: Array<[string, Endpoint, Record<string, string | undefined>, RegExp]> = [
-    [
-      'AzureRM service principal (secret)',
+  // Entra sign-in against a fake authority (the connection's activeDirectoryAuthority) that records what
+  // the client sends and refuses it; the task must fail with one line carrying the authority's reason.
+  const JOB_TOKEN = 'job-access-token-7f3e9a';
+  const armRun = (ep: Endpoint, env: Record<string, string | undefined>) =>
+    run(
       {
-        id: 'armSecret',
-        scheme: 'ServicePrincipal',
-        parameters: { serviceprincipalid: 'app-id', serviceprincipalkey: 'app-secret', tenantid: TENANT, authenticationType: 'spnKey' },
-        data: { environment: 'AzureCloud' },
+        imageLayout: image.layout.dir,
+        registryType: 'azureContainerRegistry',
+        azureSubscription: ep.id,
+        azureContainerRegistry: tokenRegistry.host,
+        repository: 'apps/x',
+        tags: '1',
       },
-      {},
-      /Could not get an Entra ID token for registry .* from the Azure service connection/,
-    ],
-    [
-      'AzureRM workload identity federation without an OIDC request URI',
-      { id: 'armWif', scheme: 'WorkloadIdentityFederation', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT } },
-      { TEST_PUSH_SYSTEM_TOKEN: 'job-token', SYSTEM_OIDCREQUESTURI: undefined },
-      /workload identity federation but SYSTEM_OIDCREQUESTURI is not set/,
-    ],
-    [
-      'AzureRM workload identity federation (OIDC endpoint unreachable)',
-      { id: 'armWif2', scheme: 'WorkloadIdentityFederation', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT } },
-      { TEST_PUSH_SYSTEM_TOKEN: 'job-token' },
-      /Could not get an Entra ID token for registry .* from the Azure service connection/,
-    ],
-  ];
-  for (const [name, ep, env, expected] of entraCases) {
-    it(`${name}: reaches the Entra sign-in and fails with one clear line`, async () => {
-      const port = await freePort();
-      const envWithOidc = { ...env };
-      if (!('SYSTEM_OIDCREQUESTURI' in env)) envWithOidc.SYSTEM_OIDCREQUESTURI = `http://127.0.0.1:${port}/oidc`;
-      const epWithAuthority = { ...ep, data: { ...(ep.data ?? {}), activeDirectoryAuthority: `https://127.0.0.1:${port}` } };
-      const r = await run(
-        {
-          imageLayout: image.layout.dir,
-          registryType: 'azureContainerRegistry',
-          azureSubscription: ep.id,
-          azureContainerRegistry: tokenRegistry.host,
-          repository: 'apps/x',
-          tags: '1',
-        },
-        [epWithAuthority],
-        envWithOidc,
-      );
-      assert.ok(!r.succeeded);
-      assert.match(failure(r), expected);
-      assert.ok(!leaks(r, 'app-secret'));
+      [ep],
+      { NODE_EXTRA_CA_CERTS: entra.caFile, ...env },
+    );
+  const withAuthority = (ep: Endpoint): Endpoint => ({
+    ...ep,
+    data: { environment: 'AzureCloud', ...(ep.data ?? {}), activeDirectoryAuthority: `${entra.url}/` },
+  });
+  const refusedLine = new RegExp(`Could not get an Entra ID token for registry .* from the Azure service connection: .*AADSTS7000215`);
+
+  it('AzureRM service principal (secret): reaches the Entra sign-in with its client id and secret, and fails with one clear line', async () => {
+    entra.reset();
+    const ep = withAuthority({
+      id: 'armSecret',
+      scheme: 'ServicePrincipal',
+      parameters: { serviceprincipalid: 'app-id', serviceprincipalkey: 'app-secret', tenantid: TENANT, authenticationType: 'spnKey' },
     });
-  }
+    const r = await armRun(ep, {});
+    assert.ok(!r.succeeded);
+    assert.match(failure(r), refusedLine);
+    const [sent, ...more] = entra.tokenRequests();
+    assert.ok(sent, `no token request reached the authority: ${failure(r)}`);
+    assert.equal(more.length, 0, 'an invalid_client refusal is not retried');
+    assert.equal(sent.path.split('?')[0], `/${TENANT}/oauth2/v2.0/token`);
+    assert.equal(sent.form.grant_type, 'client_credentials');
+    assert.equal(sent.form.client_id, 'app-id');
+    assert.equal(sent.form.client_secret, 'app-secret');
+    assert.match(sent.form.scope ?? '', /\/\.default\b/);
+    assert.ok(!leaks(r, 'app-secret'));
+  });
+
+  it('AzureRM workload identity federation without an OIDC request URI: fails with one clear line before any sign-in', async () => {
+    entra.reset();
+    const ep = withAuthority({ id: 'armWif', scheme: 'WorkloadIdentityFederation', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT } });
+    const r = await armRun(ep, { [SYSTEM_TOKEN]: JOB_TOKEN, SYSTEM_OIDCREQUESTURI: undefined });
+    assert.ok(!r.succeeded);
+    assert.match(failure(r), /workload identity federation but SYSTEM_OIDCREQUESTURI is not set/);
+    assert.deepEqual(entra.requests, []);
+    assert.ok(!leaks(r, JOB_TOKEN), 'the job access token was printed');
+  });
+
+  it('AzureRM workload identity federation: asks the OIDC endpoint with the job token, reaches the Entra sign-in with the federated token, and fails with one clear line', async () => {
+    entra.reset();
+    const ep = withAuthority({ id: 'armWif2', scheme: 'WorkloadIdentityFederation', parameters: { serviceprincipalid: 'app-id', tenantid: TENANT } });
+    const r = await armRun(ep, { [SYSTEM_TOKEN]: JOB_TOKEN, SYSTEM_OIDCREQUESTURI: `${entra.url}/oidc` });
+    assert.ok(!r.succeeded);
+    assert.match(failure(r), refusedLine);
+    const oidc = entra.requests.filter((q) => q.path.startsWith('/oidc'));
+    assert.ok(oidc.length >= 1, JSON.stringify(entra.requests.map((q) => q.path)));
+    for (const q of oidc) {
+      assert.equal(q.method, 'POST');
+      assert.equal(q.headers.authorization, `Bearer ${JOB_TOKEN}`);
+      assert.match(q.path, /serviceConnectionId=armWif2\b/);
+    }
+    const [sent] = entra.tokenRequests();
+    assert.ok(sent, `no token request reached the authority: ${failure(r)}`);
+    assert.equal(sent.form.client_id, 'app-id');
+    assert.equal(sent.form.client_assertion, entra.oidcToken);
+    assert.equal(sent.form.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    assert.ok(!leaks(r, JOB_TOKEN), 'the job access token was printed');
+  });
 
   // The certificate's PEM is multi-line: the adapter registers its body line by line (task-lib refuses multi-line secrets).
-  it('AzureRM service principal with a certificate: reaches the Entra sign-in without printing the key', async () => {
+  it('AzureRM service principal with a certificate: reaches the Entra sign-in with an assertion signed by its key, without printing the key', async () => {
+    entra.reset();
     const dir = mkdtempSync(join(work, 'cert-'));
     execFileSync(
       'openssl',
       ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=sp'],
       { stdio: 'ignore' },
     );
-    const pem = readFileSync(join(dir, 'k.pem'), 'utf8') + readFileSync(join(dir, 'c.pem'), 'utf8');
-    const port = await freePort();
-    const ep: Endpoint = {
+    const certPem = readFileSync(join(dir, 'c.pem'), 'utf8');
+    const pem = readFileSync(join(dir, 'k.pem'), 'utf8') + certPem;
+    const ep = withAuthority({
       id: 'armCert',
       scheme: 'ServicePrincipal',
       parameters: { serviceprincipalid: 'app-id', tenantid: TENANT, authenticationType: 'spnCertificate', servicePrincipalCertificate: pem },
-      data: { activeDirectoryAuthority: `https://127.0.0.1:${port}` },
-    };
-    const r = await run(
-      {
-        imageLayout: image.layout.dir,
-        registryType: 'azureContainerRegistry',
-        azureSubscription: 'armCert',
-        azureContainerRegistry: tokenRegistry.host,
-        repository: 'apps/x',
-        tags: '1',
-      },
-      [ep],
-    );
+    });
+    const r = await armRun(ep, {});
     assert.ok(!r.succeeded);
-    assert.match(failure(r), /Could not get an Entra ID token/);
+    assert.match(failure(r), refusedLine);
+    const [sent] = entra.tokenRequests();
+    assert.ok(sent, `no token request reached the authority: ${failure(r)}`);
+    assert.equal(sent.form.client_id, 'app-id');
+    assert.equal(sent.form.client_assertion_type, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    // The assertion is a JWT signed with the connection's private key: it verifies with the certificate's public key.
+    const [h, p, sig] = (sent.form.client_assertion ?? '').split('.') as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg: string };
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as { aud: string; iss: string; sub: string };
+    assert.equal(claims.iss, 'app-id');
+    assert.equal(claims.sub, 'app-id');
+    assert.ok(claims.aud.startsWith(`${entra.url}/${TENANT}/`), claims.aud);
+    const publicKey = new X509Certificate(certPem).publicKey;
+    const signed = Buffer.from(`${h}.${p}`);
+    const ok =
+      header.alg === 'PS256'
+        ? cryptoVerify(
+            'sha256',
+            signed,
+            { key: publicKey, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: cryptoConstants.RSA_PSS_SALTLEN_DIGEST },
+            Buffer.from(sig, 'base64url'),
+          )
+        : header.alg === 'RS256' && cryptoVerify('sha256', signed, publicKey, Buffer.from(sig, 'base64url'));
+    assert.ok(ok, `the client assertion (${header.alg}) does not verify with the connection's certificate`);
     assert.ok(!leaks(r, 'PRIVATE KEY'));
     const keyLine = pem.split('\n')[1] as string;
     assert.ok(r.stdout.includes(`##vso[task.setsecret]${keyLine}`), 'the private key lines were not registered as secrets');
     assert.ok(!leaks(r, keyLine));
   });
 
-  it('ACR connection with managed identity: reaches the Entra sign-in', async () => {
-    const port = await freePort();
-    const ep: Endpoint = {
-      id: 'acrMsi',
-      scheme: 'ManagedServiceIdentity',
-      parameters: { loginServer: tokenRegistry.host, tenantid: TENANT },
-      data: { registrytype: 'ACR' },
-    };
-    // Point the managed identity endpoint (App Service style) at a closed local port instead of IMDS.
-    const r = await run(
-      { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrMsi', repository: 'apps/x', tags: '1' },
-      [ep],
-      { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi`, IDENTITY_HEADER: 'h' },
-    );
-    assert.ok(!r.succeeded);
-    assert.match(failure(r), /Could not get an Entra ID token/);
+  it('ACR connection with managed identity: asks the identity endpoint for a registry token, and fails with one clear line', async () => {
+    // An App Service style identity endpoint (instead of IMDS) that records and refuses.
+    const asked: Array<{ url?: string; header?: string | string[] }> = [];
+    const identity = http.createServer((req, res) => {
+      req.resume();
+      asked.push({ url: req.url, header: req.headers['x-identity-header'] });
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_request', error_description: 'No managed identity is assigned to this resource.' }));
+    });
+    await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
+    try {
+      const ep: Endpoint = {
+        id: 'acrMsi',
+        scheme: 'ManagedServiceIdentity',
+        parameters: { loginServer: tokenRegistry.host, tenantid: TENANT },
+        data: { registrytype: 'ACR' },
+      };
+      const r = await run(
+        { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrMsi', repository: 'apps/x', tags: '1' },
+        [ep],
+        { IDENTITY_ENDPOINT: `http://127.0.0.1:${(identity.address() as AddressInfo).port}/msi`, IDENTITY_HEADER: 'h' },
+      );
+      assert.ok(!r.succeeded);
+      assert.match(failure(r), /Could not get an Entra ID token for registry .*: .*No managed identity is assigned/);
+      assert.ok(asked.length >= 1, `the identity endpoint was not asked: ${failure(r)}`);
+      const url = new URL(asked[0]?.url as string, 'http://127.0.0.1');
+      assert.equal(url.pathname, '/msi');
+      assert.equal(asked[0]?.header, 'h');
+      assert.equal(url.searchParams.get('resource'), 'https://containerregistry.azure.net');
+    } finally {
+      identity.close();
+    }
   });
 
-  it('ACR connection with workload identity federation: reaches the Entra sign-in', async () => {
-    const port = await freePort();
+  it('ACR connection with workload identity federation: asks the OIDC endpoint with the job token, and fails with one clear line', async () => {
+    entra.reset();
     const ep: Endpoint = {
       id: 'acrWif',
       scheme: 'WorkloadIdentityFederation',
       parameters: { loginServer: tokenRegistry.host, tenantid: TENANT, serviceprincipalid: 'app-id' },
       data: { registrytype: 'ACR' },
     };
+    // The ACR connection names no authority: sign-in goes to the public cloud's, which is not reachable from the tests.
     const r = await run(
       { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'acrWif', repository: 'apps/x', tags: '1' },
       [ep],
-      { TEST_PUSH_SYSTEM_TOKEN: 'job-token', SYSTEM_OIDCREQUESTURI: `http://127.0.0.1:${port}/oidc` },
+      { NODE_EXTRA_CA_CERTS: entra.caFile, [SYSTEM_TOKEN]: JOB_TOKEN, SYSTEM_OIDCREQUESTURI: `${entra.url}/oidc` },
     );
     assert.ok(!r.succeeded);
     assert.match(failure(r), /Could not get an Entra ID token/);
+    const oidc = entra.requests.filter((q) => q.path.startsWith('/oidc'));
+    assert.ok(oidc.length >= 1, JSON.stringify(entra.requests.map((q) => q.path)));
+    for (const q of oidc) assert.equal(q.headers.authorization, `Bearer ${JOB_TOKEN}`);
+    assert.match(oidc[0]?.path ?? '', /serviceConnectionId=acrWif\b/);
+    assert.ok(!leaks(r, JOB_TOKEN), 'the job access token was printed');
+    assert.ok(!leaks(r, entra.oidcToken), 'the federated token was printed');
   });
 
   const badCases: Array<[string, () => { inputs: Record<string, string>; endpoints: Endpoint[] }, RegExp]> = [

@@ -7,6 +7,7 @@
  * Agent.TempDirectory, and when a bundle is rebuilt.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,5 +123,23 @@ describe('agent emulation (scripts/lib/agent.ts)', () => {
       runTask({ task: 'Echo', root, inputs: { password: 'leaked-value-123', mode: 'leak' } }),
       (e: unknown) => e instanceof SecretLeakError && /input 'password'/.test(e.message),
     );
+  });
+
+  it('runs the edited sources, not the stale bundle in dist/, when one test file runs in a new process', () => {
+    // As `npx mocha tests/task/X.test.ts` after editing a source: dist/ holds an
+    // older build, and a new process (nothing checked yet) calls runTask.
+    const before = builds();
+    const later = new Date(Date.now() + 10_000);
+    writeFileSync(
+      join(root, 'tasks', 'Echo', 'index.js'),
+      TASK.replace("console.log('##vso[task.complete", "console.log('##vso[task.setvariable variable=edition;]edited');\nconsole.log('##vso[task.complete"),
+    );
+    utimesSync(join(root, 'tasks', 'Echo', 'index.js'), later, later);
+    const script = `require(${JSON.stringify(join(__dirname, '..', '..', 'scripts', 'lib', 'agent'))}).runTask({ task: 'Echo', root: ${JSON.stringify(root)}, inputs: { password: 'pw-123456', mode: 'ok' } }).then((r) => console.log(JSON.stringify(r.outputs)), (e) => { console.error(e); process.exit(1); });`;
+    const child = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal((JSON.parse(child.stdout.trim().split('\n').pop() as string) as Record<string, string>).edition, 'edited', child.stdout);
+    assert.equal(builds(), before + 1, 'rebuilt once');
+    assert.match(child.stderr, /rebuilt dist\/tasks\/Echo .*: tasks\/Echo\/.* changed since it was built/);
   });
 });

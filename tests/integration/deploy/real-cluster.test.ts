@@ -3,7 +3,10 @@
  * names a kubeconfig file (its current context is used) and TEST_IMAGE is an
  * image pinned by digest that the cluster can pull and that listens on port 80
  * (e.g. an nginx image by digest). Runs in namespace TEST_NAMESPACE (default
- * deploytoaks-test), which it leaves in place.
+ * deploytoaks-test), which it leaves in place. Without TEST_KUBECONFIG it is
+ * skipped with the reason; under CI (.mocharc.cjs) it is then left out of the
+ * run, since pending tests fail a CI run. TEST_KUBECONFIG without TEST_IMAGE
+ * is a half-made opt-in and fails.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +22,11 @@ describe('deploy against a real cluster (TEST_KUBECONFIG)', function () {
   const file = process.env.TEST_KUBECONFIG;
 
   before(function () {
-    if (!file || !process.env.TEST_IMAGE) {
+    if (file && !process.env.TEST_IMAGE)
+      assert.fail(
+        'TEST_KUBECONFIG is set but TEST_IMAGE is not: set TEST_IMAGE=registry/repo@sha256:... (an HTTP server on port 80) too, or unset TEST_KUBECONFIG.',
+      );
+    if (!file) {
       console.log(
         '    skipped: set TEST_KUBECONFIG=/path/to/kubeconfig and TEST_IMAGE=registry/repo@sha256:... (an HTTP server on port 80; optionally TEST_NAMESPACE) to run against a real cluster',
       );

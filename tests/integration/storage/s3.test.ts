@@ -49,7 +49,7 @@ describe('storage/s3 against s3rver', function () {
   const emptyHome = mkdtempSync(join(tmpdir(), 'nohome-'));
 
   before(async () => {
-    s3 = await startS3Server({ buckets: ['models'] });
+    s3 = await startS3Server({ buckets: ['models'], verifySignatures: true });
     const meta = Array.from({ length: 40 }, (_, i) => `meta/m-${i}.onnx`);
     await pool(meta, 16, (k) =>
       s3.putObject('models', k, k, { metadata: { Stage: k.endsWith('7.onnx') ? 'production' : 'dev' }, tags: { idx: k.slice(7, -5) } }),
@@ -104,6 +104,31 @@ describe('storage/s3 against s3rver', function () {
       return true;
     });
     await assert.rejects(bad.readRange('big/model.bin', 0, 10), (e: unknown) => e instanceof AuthError && httpStatusOf(e) === 403);
+  });
+
+  it('a wrong secret for the right key is an AuthError (SignatureDoesNotMatch) naming the service connection, without the secret', async () => {
+    // s3rver checks no signature: the SigV4-verifying front (tests/helpers/sigv4-front.ts) does.
+    const bad = s3StoreFor({
+      bucket: 'models',
+      endpoint: s3.endpoint,
+      connection: { id: 'models-conn', accessKeyId: s3.accessKeyId, secretAccessKey: 'not-the-secret-value', region: 'us-east-1' },
+    });
+    await assert.rejects(collect(bad.list('meta/')), (e: unknown) => {
+      assert.ok(e instanceof AuthError, String(e));
+      assert.equal(e.input, 's3Connection');
+      assert.match(e.message, /S3 refused S3 service connection 'models-conn' .*\(SignatureDoesNotMatch\)/);
+      assert.ok(!e.message.includes('not-the-secret-value'));
+      return true;
+    });
+    await assert.rejects(bad.head('big/model.bin'), (e: unknown) => e instanceof AuthError && e.input === 's3Connection');
+    await assert.rejects(bad.readRange('big/model.bin', 0, 10), (e: unknown) => e instanceof AuthError && httpStatusOf(e) === 403);
+    // The right secret passes the same front.
+    const good = s3StoreFor({
+      bucket: 'models',
+      endpoint: s3.endpoint,
+      connection: { id: 'models-conn', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: 'us-east-1' },
+    });
+    assert.equal((await readAll(await good.readRange('big/model.bin', 0, 10))).length, 10);
   });
 
   it('without keys, the standard chain reads AWS_* variables, including AWS_ENDPOINT_URL_S3', async () => {

@@ -76,7 +76,7 @@ export const azuriteTarget: StoreTarget = {
 export const s3rverTarget: StoreTarget = {
   name: 'S3 (s3rver)',
   async start() {
-    const s3: TestS3Server = await startS3Server({ childProcess: true, buckets: [CONTAINER] });
+    const s3: TestS3Server = await startS3Server({ childProcess: true, buckets: [CONTAINER], verifySignatures: true });
     return {
       port: s3.port,
       store(options = {}) {

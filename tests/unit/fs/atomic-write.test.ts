@@ -3,7 +3,8 @@
  * hidden `.<name>.partial-<random>` sibling and one rename.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replacePath, tempSibling, writeFileAtomic } from '../../../shared/fs/atomic-write';
@@ -105,20 +106,43 @@ describe('atomic-write', function () {
   });
 
   it('replacePath leaves src and dest alone when dest cannot be moved aside', async function () {
-    if (process.platform === 'win32' || process.getuid?.() === 0) this.skip(); // root ignores the permission below
-    const dir = fresh();
-    const locked = join(dir, 'locked');
-    mkdirSync(locked);
-    const dest = join(locked, 'out');
-    mkdirSync(dest);
-    const src = join(dir, 'src');
-    writeFileSync(src, 'new');
-    chmodSync(locked, 0o555);
+    if (process.platform === 'win32') this.skip();
+    // A folder without write permission, in a child process: root ignores the
+    // permission, so as root the child runs as user nobody in a folder it owns.
+    const asRoot = process.getuid?.() === 0;
+    const dir = asRoot ? mkdtempSync(join(tmpdir(), 'atomic-write-unprivileged-')) : fresh();
+    if (asRoot) chownSync(dir, 65534, 65534);
+    const script = `
+      const { replacePath } = require(${JSON.stringify(join(__dirname, '..', '..', '..', 'shared', 'fs', 'atomic-write'))});
+      const fs = require('node:fs');
+      const path = require('node:path');
+      const dir = ${JSON.stringify(dir)};
+      const locked = path.join(dir, 'locked');
+      fs.mkdirSync(locked);
+      const dest = path.join(locked, 'out');
+      fs.mkdirSync(dest);
+      const src = path.join(dir, 'src');
+      fs.writeFileSync(src, 'new');
+      fs.chmodSync(locked, 0o555);
+      replacePath(src, dest).then(
+        () => console.log(JSON.stringify({ code: 'resolved' })),
+        (e) => console.log(JSON.stringify({ code: e.code })),
+      ).finally(() => fs.chmodSync(locked, 0o755));
+    `;
     try {
-      await assert.rejects(replacePath(src, dest), (e: NodeJS.ErrnoException) => e.code === 'EACCES');
-      assert.ok(existsSync(dest) && existsSync(src));
+      const child = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+        cwd: join(__dirname, '..', '..', '..'),
+        encoding: 'utf8',
+        env: { ...process.env, HOME: dir },
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      assert.equal(child.status, 0, child.stderr);
+      assert.deepEqual(JSON.parse(child.stdout.trim()), { code: 'EACCES' });
+      assert.ok(existsSync(join(dir, 'locked', 'out')) && existsSync(join(dir, 'src')));
+      assert.equal(readFileSync(join(dir, 'src'), 'utf8'), 'new');
+      assert.deepEqual(readdirSync(join(dir, 'locked')), ['out']);
     } finally {
-      chmodSync(locked, 0o755);
+      if (asRoot) rmSync(dir, { recursive: true, force: true });
     }
   });
 });

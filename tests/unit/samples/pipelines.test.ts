@@ -123,6 +123,94 @@ function strings(node: unknown, out: string[] = []): string[] {
   return out;
 }
 
+/** Every task step uses one of our tasks at its existing major version. */
+function checkTaskVersions(file: string, ours: Step[]): void {
+  for (const s of ours) {
+    const [name, major] = (s.task as string).split('@');
+    const t = tasks.get(name as string);
+    assert.ok(t, `${file}: task ${name} does not exist in tasks/*/task.json`);
+    assert.equal(String(t.version.Major), major, `${file}: ${s.task} but task.json has major version ${t.version.Major}`);
+  }
+}
+
+/** Every input set exists (or is an alias); every visible required input is set, in every branch of the conditionals. */
+function checkInputs(file: string, ours: Step[]): void {
+  for (const s of ours) {
+    const t = tasks.get((s.task as string).split('@')[0] as string) as TaskJson;
+    const byName = new Map<string, TaskInput>();
+    for (const i of t.inputs) for (const n of [i.name, ...(i.aliases ?? [])]) byName.set(n, i);
+    for (const inputs of expandConditionals((s.raw.inputs ?? {}) as Yaml)) {
+      const set = new Map<string, string>();
+      for (const [k, v] of Object.entries(inputs)) {
+        const input = byName.get(k);
+        assert.ok(input, `${file}: ${s.task} step '${s.name}' sets unknown input '${k}'`);
+        set.set(input.name, String(v));
+      }
+      const value = (n: string) => set.get(n) ?? (t.inputs.find((i) => i.name === n)?.defaultValue as string | undefined);
+      for (const i of t.inputs) {
+        if (!i.required) continue;
+        if (i.visibleRule && !evaluateRule(i.visibleRule, value)) continue;
+        const v = value(i.name);
+        assert.ok(
+          v !== undefined && v !== '',
+          `${file}: ${s.task} step '${s.name}' leaves required input '${i.name}' unset${i.visibleRule ? ` (visible: ${i.visibleRule})` : ''}`,
+        );
+      }
+    }
+  }
+}
+
+function checkStepNames(file: string, ours: Step[]): void {
+  for (const s of ours) assert.ok(s.name && /^[A-Za-z_][A-Za-z0-9_]*$/.test(s.name), `${file}: ${s.task} step without a valid name`);
+}
+
+/** $(step.var) references within a job: declared by that step's task, which runs before. Returns how many were checked. */
+function checkStepOutputs(file: string, steps: Step[]): number {
+  let refs = 0;
+  for (const s of steps) {
+    const sameJob = steps.filter((o) => o.stage === s.stage && o.job === s.job && o.name);
+    for (const text of strings(s.raw)) {
+      for (const m of text.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        const [, stepName, variable] = m as unknown as [string, string, string];
+        const producer = sameJob.find((o) => o.name === stepName);
+        if (!producer) continue; // Build.BuildId and other predefined variables
+        const t = tasks.get(String(producer.task).split('@')[0] as string);
+        assert.ok(t, `${file}: $(${stepName}.${variable}) refers to a step that is not one of our tasks`);
+        assert.ok(
+          t.outputVariables?.some((o) => o.name === variable),
+          `${file}: $(${stepName}.${variable}): ${t.name} has no output '${variable}'`,
+        );
+        assert.ok(producer.index < s.index, `${file}: $(${stepName}.${variable}) is used before step '${stepName}' runs`);
+        refs++;
+      }
+    }
+  }
+  return refs;
+}
+
+/** stageDependencies references: the stage depends on the producer's stage, whose step's task declares the output. Returns how many were checked. */
+function checkStageOutputs(file: string, stages: Yaml[], steps: Step[]): number {
+  let refs = 0;
+  for (const stage of stages) {
+    for (const text of strings(stage)) {
+      for (const m of text.matchAll(/stageDependencies\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.outputs\['([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)'\]/g)) {
+        const [, stageName, jobName, stepName, variable] = m as unknown as [string, string, string, string, string];
+        const deps = ([] as string[]).concat((stage.dependsOn as string | string[] | undefined) ?? []);
+        assert.ok(deps.includes(stageName), `${file}: stage ${String(stage.stage)} uses outputs of ${stageName} without dependsOn: ${stageName}`);
+        const producer = steps.find((o) => o.stage === stageName && o.job === jobName && o.name === stepName);
+        assert.ok(producer, `${file}: no step '${stepName}' in job ${stageName}.${jobName}`);
+        const t = tasks.get(String(producer.task).split('@')[0] as string) as TaskJson;
+        assert.ok(
+          t.outputVariables?.some((o) => o.name === variable),
+          `${file}: ${stageName}.${jobName}.${stepName}: ${t.name} has no output '${variable}'`,
+        );
+        refs++;
+      }
+    }
+  }
+  return refs;
+}
+
 const samples = readdirSync(join(root, 'samples')).filter((f) => /\.ya?ml$/.test(f));
 
 describe('sample pipelines', () => {
@@ -150,86 +238,24 @@ describe('sample pipelines', () => {
 
       it('uses the four tasks, each at an existing major version', () => {
         assert.deepEqual([...new Set(ours.map((s) => s.task?.split('@')[0]))].sort(), ['BundleModelImage', 'DeployToAKS', 'FetchModel', 'PushToACR']);
-        for (const s of ours) {
-          const [name, major] = (s.task as string).split('@');
-          const t = tasks.get(name as string);
-          assert.ok(t, `${file}: task ${name} does not exist in tasks/*/task.json`);
-          assert.equal(String(t.version.Major), major, `${file}: ${s.task} but task.json has major version ${t.version.Major}`);
-        }
+        checkTaskVersions(file, ours);
       });
 
       it('sets only inputs that exist, and every visible required input', () => {
-        for (const s of ours) {
-          const t = tasks.get((s.task as string).split('@')[0] as string) as TaskJson;
-          const byName = new Map<string, TaskInput>();
-          for (const i of t.inputs) for (const n of [i.name, ...(i.aliases ?? [])]) byName.set(n, i);
-          for (const inputs of expandConditionals((s.raw.inputs ?? {}) as Yaml)) {
-            const set = new Map<string, string>();
-            for (const [k, v] of Object.entries(inputs)) {
-              const input = byName.get(k);
-              assert.ok(input, `${file}: ${s.task} step '${s.name}' sets unknown input '${k}'`);
-              set.set(input.name, String(v));
-            }
-            const value = (n: string) => set.get(n) ?? (t.inputs.find((i) => i.name === n)?.defaultValue as string | undefined);
-            for (const i of t.inputs) {
-              if (!i.required) continue;
-              if (i.visibleRule && !evaluateRule(i.visibleRule, value)) continue;
-              const v = value(i.name);
-              assert.ok(
-                v !== undefined && v !== '',
-                `${file}: ${s.task} step '${s.name}' leaves required input '${i.name}' unset${i.visibleRule ? ` (visible: ${i.visibleRule})` : ''}`,
-              );
-            }
-          }
-        }
+        checkInputs(file, ours);
       });
 
       it('names every task step, so its outputs can be referenced', () => {
-        for (const s of ours) assert.ok(s.name && /^[A-Za-z_][A-Za-z0-9_]*$/.test(s.name), `${file}: ${s.task} step without a valid name`);
+        checkStepNames(file, ours);
       });
 
       it('references only declared output variables, of steps that ran before, within a job', () => {
-        let refs = 0;
-        for (const s of steps) {
-          const sameJob = steps.filter((o) => o.stage === s.stage && o.job === s.job && o.name);
-          for (const text of strings(s.raw)) {
-            for (const m of text.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
-              const [, stepName, variable] = m as unknown as [string, string, string];
-              const producer = sameJob.find((o) => o.name === stepName);
-              if (!producer) continue; // Build.BuildId and other predefined variables
-              const t = tasks.get(String(producer.task).split('@')[0] as string);
-              assert.ok(t, `${file}: $(${stepName}.${variable}) refers to a step that is not one of our tasks`);
-              assert.ok(
-                t.outputVariables?.some((o) => o.name === variable),
-                `${file}: $(${stepName}.${variable}): ${t.name} has no output '${variable}'`,
-              );
-              assert.ok(producer.index < s.index, `${file}: $(${stepName}.${variable}) is used before step '${stepName}' runs`);
-              refs++;
-            }
-          }
-        }
+        const refs = checkStepOutputs(file, steps);
         assert.ok(refs >= 10, `only ${refs} step output references found`);
       });
 
       it('references only declared outputs across stages, of stages it depends on', () => {
-        let refs = 0;
-        for (const stage of stages) {
-          for (const text of strings(stage)) {
-            for (const m of text.matchAll(/stageDependencies\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.outputs\['([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)'\]/g)) {
-              const [, stageName, jobName, stepName, variable] = m as unknown as [string, string, string, string, string];
-              const deps = ([] as string[]).concat((stage.dependsOn as string | string[] | undefined) ?? []);
-              assert.ok(deps.includes(stageName), `${file}: stage ${String(stage.stage)} uses outputs of ${stageName} without dependsOn: ${stageName}`);
-              const producer = steps.find((o) => o.stage === stageName && o.job === jobName && o.name === stepName);
-              assert.ok(producer, `${file}: no step '${stepName}' in job ${stageName}.${jobName}`);
-              const t = tasks.get(String(producer.task).split('@')[0] as string) as TaskJson;
-              assert.ok(
-                t.outputVariables?.some((o) => o.name === variable),
-                `${file}: ${stageName}.${jobName}.${stepName}: ${t.name} has no output '${variable}'`,
-              );
-              refs++;
-            }
-          }
-        }
+        const refs = checkStageOutputs(file, stages, steps);
         assert.ok(refs >= 3, `only ${refs} cross-stage output references found`);
       });
 
@@ -250,15 +276,99 @@ describe('sample pipelines', () => {
     });
   }
 
-  it('catches a broken sample (unknown input, missing required input, unknown output)', () => {
-    // The checks above on a deliberately wrong pipeline: each must find its problem.
-    const t = tasks.get('FetchModel') as TaskJson;
-    const names = new Set(t.inputs.flatMap((i) => [i.name, ...(i.aliases ?? [])]));
-    assert.ok(!names.has('storageAcount'), 'a misspelt input is not accepted');
-    const set = new Map([['provider', 'azureBlob']]);
-    const value = (n: string) => set.get(n) ?? (t.inputs.find((i) => i.name === n)?.defaultValue as string | undefined);
-    const missing = t.inputs.filter((i) => i.required && (!i.visibleRule || evaluateRule(i.visibleRule, value)) && !value(i.name)).map((i) => i.name);
-    assert.deepEqual(missing.sort(), ['azureSubscription', 'container', 'modelPath', 'storageAccount']);
-    assert.ok(!t.outputVariables?.some((o) => o.name === 'modelDigest'));
+  describe('catches a broken sample', () => {
+    // The checks above, on a small valid pipeline and on copies of it broken one way each.
+    const GOOD = `
+stages:
+  - stage: Build
+    jobs:
+      - job: B
+        steps:
+          - task: FetchModel@0
+            name: model
+            inputs:
+              provider: azureBlob
+              authType: serviceConnection
+              azureSubscription: conn
+              storageAccount: acct
+              container: models
+              modelPath: m/
+          - script: echo $(model.modelUri) $(Build.BuildId)
+  - stage: Deploy
+    dependsOn: Build
+    variables:
+      uri: $[ stageDependencies.Build.B.outputs['model.modelUri'] ]
+    jobs:
+      - job: D
+        steps:
+          - script: echo $(uri)
+`;
+    function checkAll(text: string): { stepRefs: number; stageRefs: number } {
+      const { steps, stages } = collect(yaml.load(text) as Yaml);
+      const ours = steps.filter((s) => s.task);
+      checkTaskVersions('broken.yml', ours);
+      checkInputs('broken.yml', ours);
+      checkStepNames('broken.yml', ours);
+      return { stepRefs: checkStepOutputs('broken.yml', steps), stageRefs: checkStageOutputs('broken.yml', stages, steps) };
+    }
+    function broken(from: string, to: string): string {
+      assert.ok(GOOD.includes(from), from);
+      return GOOD.replace(from, to);
+    }
+
+    it('passes the valid pipeline, counting its references', () => {
+      assert.deepEqual(checkAll(GOOD), { stepRefs: 1, stageRefs: 1 });
+    });
+
+    const cases: Array<[string, string, string, RegExp]> = [
+      ['a task that does not exist', 'task: FetchModel@0', 'task: FetchModels@0', /task FetchModels does not exist/],
+      ['a major version that does not exist', 'task: FetchModel@0', 'task: FetchModel@1', /FetchModel@1 but task.json has major version 0/],
+      ['an unknown (misspelt) input', 'storageAccount: acct', 'storageAcount: acct', /sets unknown input 'storageAcount'/],
+      [
+        'a visible required input left unset',
+        '              container: models\n',
+        '',
+        /leaves required input 'container' unset \(visible: provider = azureBlob\)/,
+      ],
+      [
+        'a required input unset in one branch of a conditional',
+        '              authType: serviceConnection\n',
+        "              ${{ if eq(variables.useKey, 'true') }}:\n                authType: connectionString\n",
+        /leaves required input 'connectionString' unset/,
+      ],
+      ['a task step without a name', '            name: model\n', '', /FetchModel@0 step without a valid name/],
+      [
+        'an output the task does not declare',
+        'echo $(model.modelUri)',
+        'echo $(model.modelDigest)',
+        /\$\(model\.modelDigest\): FetchModel has no output 'modelDigest'/,
+      ],
+      ['a cross-stage output without dependsOn', '    dependsOn: Build\n', '', /stage Deploy uses outputs of Build without dependsOn: Build/],
+      ['a cross-stage output of a step that does not exist', "outputs['model.modelUri']", "outputs['fetch.modelUri']", /no step 'fetch' in job Build\.B/],
+      [
+        'a cross-stage output the task does not declare',
+        "outputs['model.modelUri']",
+        "outputs['model.modelDigest']",
+        /Build\.B\.model: FetchModel has no output 'modelDigest'/,
+      ],
+    ];
+    for (const [what, from, to, message] of cases) {
+      it(`fails on ${what}`, () => {
+        assert.throws(
+          () => checkAll(broken(from, to)),
+          (e: unknown) => e instanceof assert.AssertionError && message.test(e.message) && e.message.startsWith('broken.yml: '),
+        );
+      });
+    }
+
+    it('fails on an output used before its step runs', () => {
+      // The script moved before the step it reads.
+      const text = GOOD.replace('          - script: echo $(model.modelUri) $(Build.BuildId)\n', '').replace(
+        '          - task: FetchModel@0\n',
+        '          - script: echo $(model.modelUri) $(Build.BuildId)\n          - task: FetchModel@0\n',
+      );
+      assert.notEqual(text, GOOD);
+      assert.throws(() => checkAll(text), /broken\.yml: \$\(model\.modelUri\) is used before step 'model' runs/);
+    });
   });
 });

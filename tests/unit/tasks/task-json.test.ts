@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
+import { inCI } from '../../helpers/ci.cjs';
 
 const root = join(__dirname, '..', '..', '..');
 const schemaPath = join(root, '..', 'shared', 'schemas', 'tasks.schema.json');
@@ -62,7 +63,7 @@ describe('task.json files', () => {
 
       it('validates against the official task.json schema', function () {
         if (!existsSync(schemaPath)) {
-          if (process.env.CI) assert.fail(`The task.json schema is missing at ${schemaPath}; CI must have ../shared/schemas.`);
+          if (inCI()) assert.fail(`The task.json schema is missing at ${schemaPath}; CI must have ../shared/schemas.`);
           console.log(`      (schema not found at ${schemaPath}: schema validation not run)`);
           this.skip();
         }

@@ -1,0 +1,2 @@
+/** Whether this run is CI (see ci.cjs). */
+export declare function inCI(): boolean;
