@@ -5,6 +5,13 @@
  * authenticator); requests and bodies are plain JSON sent verbatim, so
  * server-side apply never loses fields to a typed-model round trip.
  * Kinds are resolved through the API server's discovery documents.
+ *
+ * Why not client-node's KubernetesObjectApi and Watch: KubernetesObjectApi
+ * passes bodies through its typed models and drops fields they do not know
+ * (a CRD's, a newer API version's), which server-side apply must never do;
+ * and the rollout is followed by polling (statusPollIntervalMs) rather than a
+ * Watch, so every request is bounded by the network timeouts and body caps
+ * and a dropped watch stream cannot stall the task.
  */
 import https from 'node:https';
 import http from 'node:http';

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       credentials: target.credentials,
       credentialsInput: target.input,
       insecure,
-      chunkSize: chunkSizeMiB * 1024 * 1024,
+      chunkSize: chunkSizeMiB * MiB,
       concurrency,
       mountFrom: listItems(adapter.getLines('mountFrom')),
       logger: adapter.taskLogger,
