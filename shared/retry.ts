@@ -116,7 +116,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const base = options.baseDelayMs ?? 500;
   const max = options.maxDelayMs ?? 15_000;
   const retryable = options.isRetryable ?? isTransientError;
-  const wait = options.sleep ?? ((ms: number) => sleep(ms));
+  const wait = options.sleep ?? ((ms: number) => sleep(ms, options.signal));
   const timeoutRetries = options.timeoutRetries ?? TIMEOUT_RETRIES;
   let timeouts = 0;
   for (let attempt = 0; ; attempt++) {

@@ -688,6 +688,8 @@ class RangedDownload {
    * written first, so the retry resumes after it.
    */
   private async readOnce(range: PlannedRange, writer: RangeWriter): Promise<void> {
+    // A worker that finished its block as the download was cancelled starts nothing new.
+    this.cancel.signal.throwIfAborted();
     const length = range.end - range.start;
     const attempt = new AbortController();
     const onCancel = (): void => attempt.abort(this.cancel.signal.reason);

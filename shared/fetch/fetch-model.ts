@@ -396,7 +396,8 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       seconds,
     };
   } catch (err) {
-    await placement.abort();
+    // A cleanup that fails must not hide the failure being reported.
+    await placement.abort().catch(() => undefined);
     if (archiveTemp) await rm(archiveTemp, { force: true }).catch(() => undefined);
     throw err;
   }

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { ChecksumMismatchError, InputError, UserError } from '../errors';
@@ -154,12 +154,21 @@ async function linkOrCopyTree(src: string, dest: string): Promise<void> {
 }
 
 /** Unpacks `docker save` output (a tar) into `dir`, refusing entries that would escape it. */
-async function unpackArchive(archive: string, dir: string): Promise<void> {
+export async function unpackArchive(archive: string, dir: string): Promise<void> {
   const ex = extract();
-  const done = new Promise<void>((resolvePromise, reject) => {
+  const done = new Promise<void>((resolvePromise, rejectPromise) => {
+    // A refusal also stops the extractor, so the archive's read stream is closed.
+    const reject = (err: unknown): void => {
+      rejectPromise(err);
+      setImmediate(() => ex.destroy(err instanceof Error ? err : new Error(String(err))));
+    };
+    const outside = (p: string): boolean => p !== dir && !p.startsWith(dir + sep);
     ex.on('entry', (header, stream, next) => {
       const target = resolve(dir, header.name);
-      if (target !== dir && !target.startsWith(dir + sep)) {
+      // A link may only point inside the archive (its files are written through it afterwards).
+      const linkTarget = header.type === 'symlink' ? resolve(dirname(target), header.linkname ?? '') : undefined;
+      if (outside(target) || (linkTarget !== undefined && (isAbsolute(header.linkname ?? '') || outside(linkTarget)))) {
+        stream.resume();
         reject(new UserError(`The image exported by Docker has an entry '${header.name}' outside the archive: the export is not a valid docker-archive.`));
         return;
       }

@@ -308,6 +308,13 @@ export class BlobPusher {
           const next = offsetFromRange(header(res, 'range'));
           location = header(res, 'location') ? new URL(header(res, 'location') as string, location) : location;
           const newOffset = next !== undefined && next > 0 ? next : end + 1;
+          if (newOffset <= offset) {
+            // Accepted but not kept: counted as a failed attempt, so a registry that never advances cannot loop forever.
+            throw new RegistryError(
+              `Registry ${this.client.registry} accepted bytes ${offset}-${end} of blob ${short(d.digest)} but reports no progress (Range ${header(res, 'range') ?? 'missing'}): it does not follow the distribution API.`,
+              { status: res.status, transient: true },
+            );
+          }
           meter?.add(newOffset - offset);
           offset = newOffset;
           failures = 0;

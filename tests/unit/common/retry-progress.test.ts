@@ -98,6 +98,16 @@ describe('retry', () => {
     await assert.rejects(withRetry(flaky, { retries: 2, sleep: async () => {} }), { statusCode: 503 });
     assert.equal(flaky.callCount, 3);
   });
+
+  it('stops waiting for the next attempt when its signal aborts (deadline, cancel)', async () => {
+    const controller = new AbortController();
+    const flaky = sinon.stub().rejects({ statusCode: 503 });
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('deadline')), 50);
+    await assert.rejects(withRetry(flaky, { retries: 5, baseDelayMs: 10_000, maxDelayMs: 10_000, signal: controller.signal }), /deadline/);
+    assert.ok(Date.now() - started < 2_000, `waited ${Date.now() - started} ms`);
+    assert.equal(flaky.callCount, 1);
+  });
 });
 
 describe('progress', () => {

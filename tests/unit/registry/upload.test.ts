@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UserError } from '../../../shared/errors';
 import { silentLogger } from '../../../shared/log';
 import { RegistryClient } from '../../../shared/oci/registry/client';
 import { BlobPusher, contentRange, offsetFromRange, withDigest } from '../../../shared/oci/registry/push';
@@ -39,7 +40,7 @@ interface Upload {
   token: number;
 }
 
-function fakeRegistry(opts: { cutAfterBytes?: number; cutPatches?: number }) {
+function fakeRegistry(opts: { cutAfterBytes?: number; cutPatches?: number; stuckAfterBytes?: number }) {
   const uploads = new Map<string, Upload>();
   const blobs = new Map<string, Buffer>();
   const contentRanges: string[] = [];
@@ -91,6 +92,8 @@ function fakeRegistry(opts: { cutAfterBytes?: number; cutPatches?: number }) {
         const cut = cutsLeft > 0 && opts.cutAfterBytes !== undefined;
         if (cut) cutsLeft--;
         req.on('data', (c: Buffer) => {
+          // A broken registry: accepts the PATCH but keeps nothing past stuckAfterBytes (its Range never advances).
+          if (opts.stuckAfterBytes !== undefined && u.size >= opts.stuckAfterBytes) return;
           if (cut && received >= (opts.cutAfterBytes as number)) return;
           const take = cut ? c.subarray(0, Math.max(0, (opts.cutAfterBytes as number) - received)) : c;
           received += take.length;
@@ -142,7 +145,7 @@ describe('chunked upload with resume (fake registry)', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   async function withFake(
-    opts: { cutAfterBytes?: number; cutPatches?: number },
+    opts: { cutAfterBytes?: number; cutPatches?: number; stuckAfterBytes?: number },
     fn: (f: ReturnType<typeof fakeRegistry>, pusher: BlobPusher) => Promise<void>,
   ) {
     const fake = fakeRegistry(opts);
@@ -183,6 +186,17 @@ describe('chunked upload with resume (fake registry)', function () {
         fake.contentRanges.join(' '),
       );
       assert.ok(r.bytesSent < data.length + 2 * (1 << 20));
+    });
+  });
+
+  it('a registry whose Range never advances fails the upload after the retries (no endless loop)', async () => {
+    await withFake({ stuckAfterBytes: 1 << 20 }, async (fake, pusher) => {
+      await assert.rejects(pusher.push({ mediaType: 'application/octet-stream', digest, size: data.length }, path), (e: unknown) => {
+        assert.ok(e instanceof UserError, String(e));
+        assert.match(e.message, /reports no progress/);
+        return true;
+      });
+      assert.ok(fake.stats.patches < 20, `${fake.stats.patches} PATCHes`);
     });
   });
 
