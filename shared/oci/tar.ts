@@ -7,7 +7,7 @@
  * non-ASCII names and sizes of 8 GiB or more. File content is streamed.
  */
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
-import { join, posix, relative, resolve, sep, dirname } from 'node:path';
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { NotFoundError, UserError } from '../errors';
 import { IgnoreMatcher, type MatchInfo } from './dockerignore';
@@ -197,7 +197,8 @@ function addParents(map: Map<string, TarEntry>, path: string): void {
 
 function isInside(root: string, target: string): boolean {
   const rel = relative(root, target);
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..' && !/^[A-Za-z]:/.test(rel));
+  // Outside means `..` as the first segment (a name like `..data` is inside).
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel) && !/^[A-Za-z]:/.test(rel));
 }
 
 async function checkLink(root: string, hostPath: string, archivePath: string, input?: string): Promise<string> {

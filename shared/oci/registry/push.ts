@@ -10,7 +10,6 @@
  * offset the registry reports for the upload, always at the Location it gave.
  */
 import { createReadStream } from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
 import { errorMessage, ChecksumMismatchError, UserError } from '../../errors';
 import { formatBytes, formatRate } from '../../format';
 import type { Logger } from '../../log';
@@ -25,6 +24,7 @@ import { RegistryClient } from './client';
 import { RegistryError } from './errors';
 import { drain, header, type HttpResponse } from './http';
 import { mapLimit } from './pool';
+import { CountingStream } from '../../stream/count';
 
 export const DEFAULT_CHUNK_SIZE = 64 << 20;
 export const DEFAULT_CONCURRENCY = 3;
@@ -109,16 +109,6 @@ export function withDigest(location: URL, digest: string): URL {
   const u = new URL(location.toString());
   u.searchParams.set('digest', digest);
   return u;
-}
-
-class Meter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super({ highWaterMark: 1 << 20 });
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.onBytes(chunk.length);
-    cb(null, chunk);
-  }
 }
 
 export class BlobPusher {
@@ -235,9 +225,12 @@ export class BlobPusher {
     let failures = 0;
     const open = (start: number, end: number) => () => {
       const file = createReadStream(path, { start, end, highWaterMark: 1 << 20 });
-      const m = new Meter((n) => {
-        bytes += n;
-      });
+      const m = new CountingStream(
+        (n) => {
+          bytes += n;
+        },
+        { highWaterMark: 1 << 20 },
+      );
       file.on('error', (e) => m.destroy(e));
       return file.pipe(m);
     };

@@ -178,6 +178,17 @@ describe('oci/tar', () => {
     await assert.rejects(collectEntries([{ hostPath: join(dir, 'src'), destination: '/app' }]), /abs.*absolute path/);
   });
 
+  it('keeps links into a folder whose name starts with two dots (Kubernetes ..data style)', async () => {
+    mkdirSync(join(dir, 'src', '..data'), { recursive: true });
+    writeFileSync(join(dir, 'src', '..data', 'config.json'), '{}');
+    symlinkSync('..data/config.json', join(dir, 'src', 'config.json'));
+    const entries = await collectEntries([{ hostPath: join(dir, 'src'), destination: '/app' }]);
+    assert.ok(
+      entries.some((e) => e.path === 'app/config.json' && e.type === 'symlink'),
+      entries.map((e) => e.path).join(' '),
+    );
+  });
+
   it('applies .dockerignore patterns, with ! exceptions and **', async () => {
     mkdirSync(join(dir, 'src', 'node_modules', 'x'), { recursive: true });
     mkdirSync(join(dir, 'src', 'logs', 'keep'), { recursive: true });
