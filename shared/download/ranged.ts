@@ -34,7 +34,9 @@
  *   does not use up the retry budget (a flaky link still finishes); `retries`
  *   failures in a row without that much progress end the download, so a
  *   server that sends a few bytes and resets, forever, cannot keep it going.
- *   Each range thus takes at most `(retries + 1) x (PROGRESS_PARTS + 1)` attempts.
+ *   Each range thus takes at most `(retries + 1) x (P + 1)` attempts, P being
+ *   the number of progressing attempts it can see: PROGRESS_PARTS for ranges up
+ *   to 16 MiB, `ceil(length / MIN_PROGRESS_BYTES)` above.
  * - On failure every request is aborted, the file descriptor closed and the
  *   partial file removed; the error is a {@link UserError} saying what failed
  *   after how many attempts.
@@ -104,8 +106,9 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 /**
  * An attempt that delivers at least 1/PROGRESS_PARTS of its range, or
  * MIN_PROGRESS_BYTES of a big range, counts as progress and does not use up
- * the retry budget. A range thus sees at most PROGRESS_PARTS progressing
- * attempts, each followed by at most `retries` failures.
+ * the retry budget. A range thus sees at most max(PROGRESS_PARTS,
+ * ceil(length / MIN_PROGRESS_BYTES)) progressing attempts, each followed by
+ * at most `retries` failures.
  */
 export const MIN_PROGRESS_BYTES = 256 * 1024;
 export const PROGRESS_PARTS = 64;
