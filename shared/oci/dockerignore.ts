@@ -32,7 +32,7 @@ function goTrimSpace(s: string): string {
 }
 
 /** Go `path.Clean` / `filepath.Clean` on Linux. */
-function goClean(p: string): string {
+export function goClean(p: string): string {
   if (p === '') return '.';
   const rooted = p.startsWith('/');
   const out: string[] = [];

@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { UserError } from '../../../shared/errors';
-import { compilePattern, IgnoreMatcher, readIgnoreFile, type MatchInfo, type MatchType } from '../../../shared/oci/dockerignore';
+import { compilePattern, goClean, IgnoreMatcher, readIgnoreFile, type MatchInfo, type MatchType } from '../../../shared/oci/dockerignore';
 
 type MatchRow = [pattern: string, text: string, pass: boolean];
 type MultiRow = [patterns: string[], text: string, pass: boolean];
@@ -206,22 +206,6 @@ lastfile
 !
 ! `;
 const IGNOREFILE_EXPECTED = ['test1', 'test2', 'a/file/here', 'lastfile', '!inverted/abs/path', '!', '!'];
-
-/** Go's filepath.Clean (upstream's Matches cleans the file name before matching). */
-function goClean(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-    } else out.push(part);
-  }
-  const joined = (rooted ? '/' : '') + out.join('/');
-  return joined === '' ? '.' : joined;
-}
 
 /** Upstream's Matches(file, patterns) helper: New, Clean the file, "." never matches. */
 function matches(file: string, patterns: string[]): boolean {
