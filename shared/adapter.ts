@@ -153,7 +153,8 @@ function isDebug(): boolean {
  * string's AccountKey / SharedAccessSignature, a SAS's sig (as written and
  * decoded), a URL's password.
  */
-function setSecret(value: string | undefined): void {
+/** Registers a value (and its pieces) with the agent, which masks it in the log. */
+export function setSecret(value: string | undefined): void {
   if (!value) return;
   if (!/[\r\n]/.test(value)) {
     tl.setSecret(value);
@@ -315,8 +316,20 @@ export function readS3Endpoint(input: string): S3Endpoint | undefined {
   };
   setSecret(e.secretAccessKey);
   setSecret(e.sessionToken);
+  if ((p['useoidc'] ?? '').toLowerCase() === 'true') {
+    // Workload identity federation: the job's OIDC token for this connection, exchanged with STS (shared/storage/s3.ts).
+    e.useOidc = true;
+    e.oidcRequestUri = getVariable('System.OidcRequestUri');
+    const system = readEndpointAuthorization('SYSTEMVSSCONNECTION', input);
+    e.systemAccessToken = system?.parameters?.['AccessToken'] || undefined;
+    setSecret(e.systemAccessToken);
+    return e;
+  }
   if (!e.accessKeyId || !e.secretAccessKey) {
-    throw new InputError(input, `S3 service connection '${id}' lacks an access key id or secret access key: edit the service connection.`);
+    throw new InputError(
+      input,
+      `S3 service connection '${id}' lacks an access key id or secret access key: edit the service connection and fill in both, or tick 'Use OIDC' and name the role to assume.`,
+    );
   }
   return e;
 }

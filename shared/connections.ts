@@ -34,6 +34,12 @@ export interface S3Endpoint {
   roleArn?: string;
   roleSessionName?: string;
   externalId?: string;
+  /** Sign in with the job's OIDC token for this connection (AssumeRoleWithWebIdentity on roleArn) instead of keys. */
+  useOidc?: boolean;
+  /** The job's OIDC endpoint (System.OidcRequestUri), for useOidc. */
+  oidcRequestUri?: string;
+  /** The job's access token, to ask the OIDC endpoint (useOidc). */
+  systemAccessToken?: string;
 }
 
 export interface DockerRegistryEndpoint {

@@ -48,6 +48,8 @@ export function readModelStore(net: { limits: NetworkLimits; signal: AbortSignal
     endpoint: adapter.getString('s3Endpoint'),
     forcePathStyle: forcePathStyleInput === undefined ? undefined : adapter.getBool('forcePathStyle'),
     ...proxy,
+    // OIDC tokens and the temporary credentials STS grants for them are masked as soon as they exist.
+    onSecret: adapter.setSecret,
   });
   return { store, location: `bucket '${bucket}'` };
 }

@@ -3,7 +3,9 @@
  * {@link ModelStore}, on @aws-sdk/client-s3.
  *
  * - Credentials: static keys (+ session token), optionally exchanged for a role
- *   via STS AssumeRole, or, when none are given, the standard AWS chain
+ *   via STS AssumeRole; or the job's OIDC token exchanged with STS
+ *   AssumeRoleWithWebIdentity (./s3-web-identity.ts), renewed as they expire;
+ *   or, when none are given, the standard AWS chain
  *   (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, profiles, web
  *   identity, container and instance roles).
  * - Endpoint: explicit > connection > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL >
@@ -36,6 +38,8 @@ import { isAddressOrLocalName } from '../net/loopback';
 import { networkCode } from '../net/network-code';
 import { proxyAgent, proxyFor } from '../net/proxy';
 import type { ListOptions, ModelStore, RangeOptions, StoredObject, StoreNetworkOptions } from './store';
+import { requestPipelineOidcToken } from '../azure/pipelines-oidc';
+import { webIdentityCredentials, type WebIdentityOptions } from './s3-web-identity';
 
 export interface S3StoreOptions extends StoreNetworkOptions {
   bucket: string;
@@ -49,6 +53,10 @@ export interface S3StoreOptions extends StoreNetworkOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Role to assume with STS on top of the credentials (or the chain). */
   assumeRole?: { roleArn: string; roleSessionName?: string; externalId?: string };
+  /** Role to assume with a web identity (OIDC) token instead (STS AssumeRoleWithWebIdentity). */
+  webIdentity?: WebIdentityOptions;
+  /** Called with every credential obtained while running (OIDC tokens, temporary keys), so the task masks them. */
+  onSecret?: (value: string) => void;
   /** How the credentials were obtained, for messages, e.g. "S3 service connection 'prod'". */
   credentialLabel?: string;
   /** Parallel HEAD/GetObjectTagging requests while listing with metadata or tags (default 16). */
@@ -76,6 +84,11 @@ export function s3StoreOptionsFrom(connection: S3Endpoint | undefined, inputs: S
     endpoint: inputs.s3Endpoint?.trim() || connection?.endpoint?.trim() || undefined,
     forcePathStyle: inputs.forcePathStyle || connection?.forcePathStyle || undefined,
   };
+  if (connection?.useOidc) {
+    options.webIdentity = webIdentityFromConnection(connection, options);
+    options.credentialLabel = `role '${options.webIdentity.roleArn}' assumed with the OIDC token of S3 service connection '${connection.id}'`;
+    return options;
+  }
   if (connection) {
     if (connection.accessKeyId && connection.secretAccessKey) {
       options.credentials = {
@@ -96,6 +109,50 @@ export function s3StoreOptionsFrom(connection: S3Endpoint | undefined, inputs: S
   return options;
 }
 
+/** The OIDC sign-in of a useOidc connection, checked: one line naming what to configure when something is missing. */
+function webIdentityFromConnection(connection: S3Endpoint, network: Partial<S3StoreOptions>): WebIdentityOptions {
+  const label = `S3 service connection '${connection.id}'`;
+  const input = 's3Connection';
+  const { roleArn, oidcRequestUri, systemAccessToken } = connection;
+  if (!roleArn) {
+    throw new AuthError(
+      `${label} uses OIDC but names no role: edit the service connection and set 'Role to assume' to the IAM role whose trust policy accepts Azure DevOps' tokens (docs/setup.md).`,
+      { input },
+    );
+  }
+  if (!oidcRequestUri) {
+    throw new AuthError(
+      `${label} uses OIDC, but this job has no OIDC endpoint (System.OidcRequestUri is not set): run the task in Azure DevOps Services on an agent 3.227 or newer, or give the connection access keys instead.`,
+      { input },
+    );
+  }
+  if (!systemAccessToken) {
+    throw new AuthError(
+      `${label} uses OIDC, but the job's access token is not available to ask for an OIDC token: in a classic pipeline tick "Allow scripts to access the OAuth token" on the agent job.`,
+      { input },
+    );
+  }
+  return {
+    roleArn,
+    roleSessionName: connection.roleSessionName,
+    label,
+    input,
+    token: () =>
+      requestPipelineOidcToken({
+        requestUri: oidcRequestUri,
+        serviceConnectionId: connection.id,
+        accessToken: systemAccessToken,
+        label,
+        input,
+        proxyUrl: network.proxyUrl,
+        noProxy: network.noProxy,
+        bypassPatterns: network.bypassPatterns,
+        limits: network.limits,
+        signal: network.signal,
+      }),
+  };
+}
+
 /** What the task passes: inputs, the optional service connection and the agent's proxy. */
 export interface S3StoreForOptions {
   bucket: string;
@@ -111,6 +168,8 @@ export interface S3StoreForOptions {
   maxSockets?: number;
   limits?: Pick<NetworkLimits, 'connectTimeoutMs' | 'idleTimeoutMs'>;
   signal?: AbortSignal;
+  /** Called with every credential obtained while running (see {@link S3StoreOptions.onSecret}). */
+  onSecret?: (value: string) => void;
 }
 
 /** An S3Store from the task's inputs and optional S3 service connection (inputs win over the connection). */
@@ -126,6 +185,7 @@ export function s3StoreFor(options: S3StoreForOptions): S3Store {
         maxSockets: options.maxSockets,
         limits: options.limits,
         signal: options.signal,
+        onSecret: options.onSecret,
       },
     ),
   );
@@ -292,7 +352,10 @@ export class S3Store implements ModelStore {
     } else {
       this.credentialLabel = options.credentialLabel ?? "the agent's AWS credential chain (environment, profile or instance role)";
     }
-    if (options.assumeRole) {
+    if (options.webIdentity) {
+      credentials = webIdentityCredentials(options.webIdentity, { region: this.region, requestHandler }, options.onSecret);
+      this.credentialLabel = options.credentialLabel ?? `role '${options.webIdentity.roleArn}' assumed with the OIDC token of ${options.webIdentity.label}`;
+    } else if (options.assumeRole) {
       credentials = fromTemporaryCredentials({
         params: {
           RoleArn: options.assumeRole.roleArn,
@@ -475,6 +538,8 @@ export class S3Store implements ModelStore {
 
   /** Turn an SDK error into a UserError when it is about the user's setup; otherwise return it unchanged. */
   describe(err: unknown, operation: string, tags: boolean): unknown {
+    // Already one line for the user (e.g. the OIDC sign-in's own errors).
+    if (err instanceof UserError) return err;
     const name = errorName(err);
     const status = httpStatusOf(err);
     const where = this.endpoint ? `at ${this.endpoint}` : `in region ${this.region}`;

@@ -12,6 +12,9 @@
  * x-amz-content-sha256 may be UNSIGNED-PAYLOAD (or the streaming forms, whose
  * literal is what is signed); a hex digest is checked against the body.
  * Presigned URLs (query-string signatures) are refused: nothing here uses them.
+ * With `checkSessionToken` (temporary credentials, e.g. from a fake STS) the
+ * request's x-amz-security-token must be one that is known and not expired:
+ * else 400 InvalidToken or 400 ExpiredToken, as S3 answers.
  *
  * Canonical request as in the SigV4 documentation for S3: the path as sent
  * (S3 does not normalise or re-encode it), the query parameters decoded,
@@ -30,6 +33,8 @@ export interface SigV4Front {
   refused: Array<{ method: string; url: string; code: string }>;
   /** Requests verified and forwarded so far. */
   verified: number;
+  /** The x-amz-security-token of each verified request, in order (undefined when it had none). */
+  sessionTokens: Array<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +43,8 @@ export interface SigV4FrontOptions {
   targetPort: number;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials: whether a session token is known and current (requests must carry a valid one). */
+  checkSessionToken?: (token: string | undefined) => 'valid' | 'expired' | 'unknown';
 }
 
 const sha256Hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -97,6 +104,7 @@ function errorXml(code: string, message: string): string {
 
 export async function startSigV4Front(options: SigV4FrontOptions): Promise<SigV4Front> {
   const refused: SigV4Front['refused'] = [];
+  const sessionTokens: SigV4Front['sessionTokens'] = [];
   let verified = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -151,7 +159,14 @@ export async function startSigV4Front(options: SigV4FrontOptions): Promise<SigV4
           'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
         );
       }
+      const sessionToken = typeof req.headers['x-amz-security-token'] === 'string' ? req.headers['x-amz-security-token'] : undefined;
+      if (options.checkSessionToken) {
+        const state = options.checkSessionToken(sessionToken);
+        if (state === 'expired') return refuse('ExpiredToken', 'The provided token has expired.', 400);
+        if (state !== 'valid') return refuse('InvalidToken', 'The provided token is malformed or otherwise invalid.', 400);
+      }
       verified++;
+      sessionTokens.push(sessionToken);
       const upstream = http.request({ host: '127.0.0.1', port: options.targetPort, method, path: url, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -167,6 +182,7 @@ export async function startSigV4Front(options: SigV4FrontOptions): Promise<SigV4
     endpoint: `http://127.0.0.1:${port}`,
     port,
     refused,
+    sessionTokens,
     get verified() {
       return verified;
     },

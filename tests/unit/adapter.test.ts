@@ -38,6 +38,9 @@ const env: Record<string, string> = {
   INPUT_ARMWIF: 'armWif',
   INPUT_ARMBAD: 'armBad',
   INPUT_S3: 's3c',
+  INPUT_S3OIDC: 's3oidc',
+  INPUT_S3NOKEYS: 's3nokeys',
+  SYSTEM_OIDCREQUESTURI: 'https://dev.azure.com/contoso/p/_apis/distributedtask/hubs/build/plans/pl/jobs/jb/oidctoken',
   INPUT_REGOTHERS: 'regOthers',
   INPUT_REGACR: 'regAcr',
   INPUT_REGACRWIF: 'regAcrWif',
@@ -75,6 +78,8 @@ endpoint('armCert', 'ServicePrincipal', {
 });
 endpoint('armWif', 'WorkloadIdentityFederation', { serviceprincipalid: 'app', tenantid: 'tenant' });
 endpoint('armBad', 'UsernamePassword', { username: 'u' });
+endpoint('s3oidc', 'UsernamePassword', { useOIDC: 'true', assumeRoleArn: 'arn:aws:iam::1:role/oidc' }, { region: 'eu-west-1' });
+endpoint('s3nokeys', 'UsernamePassword', { assumeRoleArn: 'arn:aws:iam::1:role/oidc' });
 // A service connection whose stored JSON is cut short: task-lib's own error would quote all of it.
 env['ENDPOINT_AUTH_regBadJson'] = '{"scheme":"UsernamePassword","parameters":{"registry":"r.example.test","username":"u","password":"leaky-json-pw-123"';
 env['ENDPOINT_AUTH_k8sBadJson'] = '{"scheme":"Kubernetes","parameters":{"kubeconfig":"users:\\n- user: {token: leaky-kube-token-123}"}}}';
@@ -281,6 +286,17 @@ describe('task-lib adapter', () => {
     );
     for (const s of ['s3-secret-key-000', 'sess-token-000']) assert.ok(out.includes(`##vso[task.setsecret]${s}`));
     assert.equal(capture(() => adapter.readS3Endpoint('empty')).value, undefined);
+  });
+
+  it('reads an S3 service connection that uses OIDC: no keys, the job OIDC endpoint and access token (a secret)', () => {
+    const { value, out } = capture(() => adapter.readS3Endpoint('s3oidc'));
+    assert.equal(value?.useOidc, true);
+    assert.equal(value?.roleArn, 'arn:aws:iam::1:role/oidc');
+    assert.equal(value?.accessKeyId, undefined);
+    assert.equal(value?.oidcRequestUri, 'https://dev.azure.com/contoso/p/_apis/distributedtask/hubs/build/plans/pl/jobs/jb/oidctoken');
+    assert.equal(value?.systemAccessToken, 'job-access-token-xyz');
+    assert.ok(out.includes('##vso[task.setsecret]job-access-token-xyz'));
+    assert.throws(() => capture(() => adapter.readS3Endpoint('s3nokeys')), /lacks an access key id or secret access key: .*or tick 'Use OIDC'/);
   });
 
   it('reads Docker registry connections: Others, ACR service principal, ACR with Entra ID', () => {
