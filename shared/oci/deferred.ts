@@ -239,7 +239,7 @@ export class DeferredBlobReader {
           { code: 'DeferredSourceMissing', cause: err },
         );
       });
-      if (st.size !== s.size || Math.trunc(st.mtimeMs) !== Math.trunc(s.mtimeMs))
+      if (st.size !== s.size || Math.abs(st.mtimeMs - s.mtimeMs) >= 1)
         throw new UserError(
           `Layer ${this.record.digest} of ${this.where} is produced from '${s.path}', which changed since the image was built (size ${st.size}, was ${s.size}; modified ${new Date(st.mtimeMs).toISOString()}): run BundleModelImage again after the last change to the model.`,
           { code: 'FileChanged' },
