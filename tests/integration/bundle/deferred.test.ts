@@ -136,13 +136,19 @@ describe('deferred model layer (streamed from the model file) with real tools', 
     changed[changed.length - 10] ^= 0x01;
     writeFileSync(path, changed);
     utimesSync(path, st.atime, st.mtime);
-    await assert.rejects(
-      pushImage({ layout: await OciLayout.open(join(dir, 'out')), registry: registry.host, repository: 'deferred/tampered', tags: ['1'], retries: 0 }),
-      (err: unknown) => err instanceof ChecksumMismatchError && /changed since the image was built; run BundleModelImage again/.test(err.message),
-    );
-    const client = new RegistryClient({ registry: registry.host });
-    assert.equal(await client.blobSize('deferred/tampered', r.modelLayerDigest as string), undefined, 'the registry never completed the blob');
-    await assert.rejects(client.getManifest('deferred/tampered', '1'));
+    // One PUT (the default chunk is larger than the layer) and 1 MiB PATCH chunks: neither completes the upload.
+    for (const [repository, chunkSize] of [
+      ['deferred/tampered', undefined],
+      ['deferred/tampered-chunked', 1 << 20],
+    ] as const) {
+      await assert.rejects(
+        pushImage({ layout: await OciLayout.open(join(dir, 'out')), registry: registry.host, repository, tags: ['1'], retries: 0, chunkSize }),
+        (err: unknown) => err instanceof ChecksumMismatchError && /changed since the image was built; run BundleModelImage again/.test(err.message),
+      );
+      const client = new RegistryClient({ registry: registry.host });
+      assert.equal(await client.blobSize(repository, r.modelLayerDigest as string), undefined, 'the registry never completed the blob');
+      await assert.rejects(client.getManifest(repository, '1'));
+    }
   });
 
   it('a model moved away after bundling: one sentence naming the file and writeModelBlob', async () => {
