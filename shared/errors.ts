@@ -58,6 +58,7 @@ export type ErrorCode =
   | 'DestinationNotWritable'
   | 'PathOutsideDestination'
   | 'FileChanged'
+  | 'DeferredSourceMissing'
   | 'SymlinkEscape'
   | 'NotAnArchive'
   | 'BadArchive'

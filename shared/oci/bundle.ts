@@ -10,7 +10,7 @@ import { InputError, UserError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { IgnoreMatcher } from './dockerignore';
 import { buildConfig, convertLayerMediaType, DEFAULT_IMAGE_FORMAT, type ImageFormat, type ImageSettings, type NewLayer } from './image';
-import { DEFAULT_COMPRESSION, writeLayer, type CompressionPolicy, type LayerResult } from './layer';
+import { DEFAULT_COMPRESSION, deferLayer, writeLayer, type CompressionPolicy, type LayerResult } from './layer';
 import { OciLayout } from './layout';
 import { DEFAULT_PLATFORM, formatPlatform } from './platform';
 import { createdFromEpoch, provenanceMetadata, type Provenance } from './provenance';
@@ -41,6 +41,13 @@ export interface BundleOptions extends Omit<ImageSettings, 'platform' | 'created
   model?: { path: string; destination?: string };
   app?: { directory: string; destination?: string; ignoreFile?: string };
   compression?: CompressionPolicy;
+  /**
+   * Write the model layer's blob into the layout (a complete layout for any
+   * OCI tool). Default false: when its encoding is deterministic (plain tar,
+   * stored gzip) the layer is recorded as deferred and produced from the model
+   * files when pushed or read, so the agent holds the model once.
+   */
+  writeModelBlob?: boolean;
   imageFormat?: ImageFormat;
   provenance?: Provenance;
   /** RFC 3339 creation time (default: SOURCE_DATE_EPOCH or the epoch). */
@@ -192,7 +199,13 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
       logger.info(
         `Writing model layer from ${modelSource?.hostPath} to ${modelSource?.destination} (${modelEntries.filter((e) => e.type === 'file').length} files)`,
       );
-      modelLayer = await writeLayer(layout, modelEntries, { compression, format, mtime, logger, label: 'model layer', signal: options.signal });
+      const layerOptions = { compression, format, mtime, logger, label: 'model layer', signal: options.signal };
+      modelLayer =
+        (options.writeModelBlob ? undefined : await deferLayer(layout, modelEntries, layerOptions)) ?? (await writeLayer(layout, modelEntries, layerOptions));
+      if (modelLayer.deferred)
+        logger.info(
+          `Model layer ${modelLayer.digest} is deferred: the layout records how to produce it from the model files, which must stay in place until the image is pushed (set writeModelBlob to write it into the layout).`,
+        );
       newLayers.push({
         diffId: modelLayer.diffId,
         createdBy: `BundleModelImage: model -> ${modelSource?.destination}`,
@@ -207,6 +220,7 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
         diffId: modelLayer.diffId,
         encoding: modelLayer.encoding,
         seconds: modelLayer.seconds,
+        ...(modelLayer.deferred ? { deferred: true } : {}),
       });
     }
     if (appEntries) {

@@ -21,6 +21,7 @@ import { digestOfHex, HashingStream } from '../digest';
 import { CountingStream } from '../stream/count';
 import type { OciLayout } from './layout';
 import { BLOCK, defaultMtime, encodeHeader, tarSize, tarStream, type TarEntry } from './tar';
+import { DEFERRED_SCHEMA, deferredSegments, StoredGzipHasher, type DeferredBlob, type DeferredSegment } from './deferred';
 import { MediaType } from './types';
 
 export type CompressionPolicy = 'auto' | 'gzip' | 'none';
@@ -115,6 +116,8 @@ export interface LayerResult {
   /** Sampled compressibility (auto only). */
   ratio?: number;
   seconds: number;
+  /** True when the blob is not written but recorded as deferred (produced from the files when read). */
+  deferred?: boolean;
 }
 
 export interface WriteLayerOptions {
@@ -338,5 +341,89 @@ export async function writeTarLayer(
     await offload?.cancel();
     await fsp.rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Records the entries as a deferred layer (./deferred.ts): the digest, size
+ * and diff_id are computed from the files, nothing but a small recipe is
+ * written. Only deterministic encodings can be deferred (plain tar, stored
+ * gzip): returns undefined when the policy picks real gzip (the caller
+ * writes the blob then). Plain tar takes one sha256 pass (digest = diff_id);
+ * stored gzip two, on two threads: the diff_id on a worker reading the files
+ * itself, the blob digest here over the same bytes framed as stored blocks
+ * (no copy).
+ */
+export async function deferLayer(layout: OciLayout, entries: TarEntry[], options: WriteLayerOptions): Promise<LayerResult | undefined> {
+  const { encoding, ratio } = await chooseEncoding(options.compression, entries);
+  if (encoding === 'gzip') return undefined;
+  const started = Date.now();
+  const mtime = options.mtime ?? defaultMtime();
+  const total = tarSize(entries, mtime);
+  const segments = await deferredSegments(entries, mtime);
+  const meter =
+    total >= PROGRESS_THRESHOLD && options.logger?.progress
+      ? new ProgressMeter({ label: `Hashing ${options.label ?? 'layer'}`, total, sink: options.logger.progress })
+      : undefined;
+  const offload = encoding === 'gzip-stored' ? diffIdOnWorker(tarRecipe(entries, mtime)) : undefined;
+  const stored = encoding === 'gzip-stored' ? new StoredGzipHasher(total) : undefined;
+  const diff = offload ? new CountingStream() : new HashingStream();
+  const sink = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      stored?.update(chunk);
+      meter?.add(chunk.length);
+      cb();
+    },
+  });
+  try {
+    await pipeline([tarStream(entries, { mtime }), diff, sink], { signal: options.signal });
+    let diffId = diff instanceof HashingStream ? diff.digest() : '';
+    let digest = diffId;
+    let size = diff.bytes;
+    let crc: number | undefined;
+    if (stored && offload) {
+      const s = stored.finish();
+      digest = s.digest;
+      size = s.size;
+      crc = s.crc32;
+      const r = await offload.result;
+      if (r.total !== diff.bytes)
+        throw new UserError(
+          `A file changed while the layer was being hashed (${r.total} bytes hashed, ${diff.bytes} read): make sure nothing writes to the model or app files during the build.`,
+          { code: 'FileChanged' },
+        );
+      diffId = r.digest;
+    }
+    await assertUnchanged(segments);
+    const mediaType = layerMediaType(encoding, options.format ?? 'oci');
+    const record: DeferredBlob = {
+      schema: DEFERRED_SCHEMA,
+      digest,
+      size,
+      mediaType,
+      diffId,
+      tarSize: diff.bytes,
+      encoding,
+      ...(crc !== undefined ? { crc32: crc } : {}),
+      segments,
+    };
+    await layout.writeDeferred(record);
+    meter?.finish();
+    return { mediaType, digest, size, diffId, uncompressedSize: diff.bytes, encoding, ratio, seconds: (Date.now() - started) / 1000, deferred: true };
+  } catch (err) {
+    await offload?.cancel();
+    throw err;
+  }
+}
+
+/** The files still have the size and mtime recorded before hashing (else the hashes may mix two versions). */
+async function assertUnchanged(segments: DeferredSegment[]): Promise<void> {
+  for (const s of segments) {
+    if (!('path' in s)) continue;
+    const st = await fsp.stat(s.path);
+    if (st.size !== s.size || st.mtimeMs !== s.mtimeMs)
+      throw new UserError(`'${s.path}' changed while the layer was being hashed: make sure nothing writes to the model or app files during the build.`, {
+        code: 'FileChanged',
+      });
   }
 }

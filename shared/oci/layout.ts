@@ -5,13 +5,14 @@
  * blob path only ever holds bytes that hash to its name. Reads can verify.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, TransformCallback } from 'node:stream';
+import { Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, ChecksumMismatchError, NotFoundError, UserError } from '../errors';
 import { assertDigest, hexOfDigest, HashingStream, sha256Digest } from '../digest';
 import { writeFileAtomic } from '../fs/atomic-write';
+import { DEFERRED_SCHEMA, DeferredBlobReader, deferredPath, readDeferred, type DeferredBlob } from './deferred';
 import { ensureDir } from '../fs/ensure-dir';
 import { DEFAULT_PLATFORM, findPlatform, formatPlatform, listPlatforms } from './platform';
 import { Annotation, isIndexMediaType, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './types';
@@ -97,6 +98,41 @@ export class OciLayout {
     }
   }
 
+  /** True when the blob is there as a file or recorded as deferred (produced from the source files on demand). */
+  async hasContent(digest: string): Promise<boolean> {
+    return (await this.hasBlob(digest)) || (await readDeferred(this.dir, digest)) !== undefined;
+  }
+
+  /** Records a deferred blob (see ./deferred.ts) instead of writing its bytes. */
+  async writeDeferred(record: DeferredBlob): Promise<void> {
+    await ensureDir(join(this.dir, 'deferred', 'sha256'));
+    await writeFileAtomic(deferredPath(this.dir, record.digest), JSON.stringify({ ...record, schema: DEFERRED_SCHEMA }));
+  }
+
+  /** The reader of a deferred blob, or undefined when the blob is a file (or absent). */
+  async deferredReader(digest: string): Promise<DeferredBlobReader | undefined> {
+    if (await this.hasBlob(digest)) return undefined;
+    const record = await readDeferred(this.dir, digest);
+    return record ? new DeferredBlobReader(record, `the OCI image layout '${this.dir}'`) : undefined;
+  }
+
+  /** Digests of the deferred blobs recorded in the layout. */
+  async deferredDigests(): Promise<string[]> {
+    const names = await fsp.readdir(join(this.dir, 'deferred', 'sha256')).catch(() => [] as string[]);
+    return names.filter((n) => /^[a-f0-9]{64}\.json$/.test(n)).map((n) => `sha256:${n.slice(0, 64)}`);
+  }
+
+  /**
+   * Writes a deferred blob's bytes into blobs/ (verified while written) and
+   * drops its record: the layout becomes readable by any OCI tool.
+   */
+  async materialize(digest: string): Promise<void> {
+    const reader = await this.deferredReader(digest);
+    if (!reader) return;
+    await this.writeBlobStream(reader.open(), { digest, size: reader.size });
+    await fsp.rm(deferredPath(this.dir, digest), { force: true });
+  }
+
   async writeBlob(data: Buffer | string): Promise<{ digest: string; size: number }> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const digest = sha256Digest(buf);
@@ -139,6 +175,27 @@ export class OciLayout {
 
   /** Streams a blob; with `verify` (default true) the stream errors at the end when the bytes do not match. */
   openBlob(digest: string, options: { verify?: boolean } = {}): Readable {
+    // A deferred blob (no file, a record) is produced from its source files, always verified.
+    if (!existsSync(this.blobPath(digest))) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(deferredPath(this.dir, digest), 'utf8');
+      } catch {
+        text = undefined;
+      }
+      if (text !== undefined) {
+        const open = async () => {
+          const record = await readDeferred(this.dir, digest);
+          return new DeferredBlobReader(record as DeferredBlob, `the OCI image layout '${this.dir}'`).open();
+        };
+        return Readable.from(
+          (async function* () {
+            yield* (await open()) as AsyncIterable<Buffer>;
+          })(),
+          { objectMode: false },
+        );
+      }
+    }
     const file = createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20 });
     if (options.verify === false) return file;
     const verifier = new VerifyingStream(digest, digest);

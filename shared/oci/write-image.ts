@@ -24,6 +24,8 @@ export interface LayerSummary {
   diffId?: string;
   encoding?: string;
   seconds?: number;
+  /** The blob is not in the layout but produced from the source files when read (./deferred.ts). */
+  deferred?: boolean;
 }
 
 export interface BundleResult {
@@ -50,7 +52,7 @@ export function validateTags(tags: string[], input = 'tags'): string[] {
 }
 
 function logLayerTable(logger: Logger, layers: LayerSummary[], manifestDigest: string): void {
-  const rows = layers.map((l, i) => [String(i + 1), l.role, formatBytes(l.size), l.mediaType, l.digest]);
+  const rows = layers.map((l, i) => [String(i + 1), l.deferred ? `${l.role} (deferred)` : l.role, formatBytes(l.size), l.mediaType, l.digest]);
   const head = ['#', 'layer', 'size', 'media type', 'digest'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const fmt = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]))).join('  ');

@@ -109,6 +109,7 @@ void adapter.runTask(async () => {
     const baseImage = adapter.getRequiredString('baseImage');
     return bundleImage({
       ...common,
+      writeModelBlob: adapter.getBool('writeModelBlob', false),
       baseImage,
       baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
       platform: parsePlatform(adapter.getString('platform')),

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { constants as cryptoConstants, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { constants as cryptoConstants, randomBytes, verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundleImage } from '../../shared/oci/bundle';
 import { FakeEntra } from '../helpers/fake-entra';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry';
 import { startTokenServerProcess, type TokenServerProcess } from '../helpers/token-server';
@@ -126,6 +127,23 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['bytesUploaded'], String(image.manifestSize));
     assert.ok(r.stdout.includes('skipped, already in the repository'));
+  });
+
+  it('a deferred model layer (BundleModelImage default) is streamed from the model file; a model gone since fails with one line naming it and writeModelBlob', async () => {
+    const dir = mkdtempSync(join(work, 'deferred-'));
+    writeFileSync(join(dir, 'model.bin'), randomBytes((2 << 20) + 5));
+    const bundled = await bundleImage({ baseImage: 'scratch', model: { path: join(dir, 'model.bin') }, tags: ['1'], outputPath: join(dir, 'layout') });
+    assert.equal(bundled.layers.find((l) => l.role === 'model')?.deferred, true);
+    const inputs = { imageLayout: join(dir, 'layout'), registryType: 'serviceConnection', dockerRegistryConnection: 'dockerOthers', tags: '1' };
+    const ok = await run({ ...inputs, repository: 'models/deferred' }, [others()]);
+    assert.ok(ok.succeeded, failure(ok));
+    assert.equal(ok.outputs['imageDigest'], bundled.manifestDigest);
+    assert.match(ok.stdout, /Layer sha256:[0-9a-f]{12} \(2\.0 MiB\): uploaded from the model files/);
+    rmSync(join(dir, 'model.bin'));
+    const gone = await run({ ...inputs, repository: 'models/deferred-gone' }, [others()]);
+    assert.equal(gone.succeeded, false);
+    const line = failure(gone);
+    assert.ok(line.includes(join(dir, 'model.bin')) && line.includes('writeModelBlob'), line);
   });
 
   it('ACR connection with service principal (Basic credentials traded for tokens)', async () => {

@@ -91,6 +91,8 @@ describe('BundleModelImage library with real tools', function () {
       imageName: 'models/resnet',
       tags: ['7', 'latest'],
       outputPath: out,
+      // These tests hand the layout to other OCI tools (umoci, skopeo, docker load): the complete layout they need.
+      writeModelBlob: true,
       ...extra,
     };
   }
