@@ -22,6 +22,7 @@ export {
 } from './record';
 export {
   findReleaseImage,
+  noImageError,
   noTokenWarning,
   recordFetchedModel,
   recordPushedImage,

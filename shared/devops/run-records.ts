@@ -12,11 +12,12 @@
  * The REST API is a convenience: a missing token or permission is ONE warning
  * naming the setting to change, never a failure of the task.
  */
-import { isUserError, UserError } from '../errors';
+import { InputError, isUserError, UserError } from '../errors';
 import type { Logger } from '../log';
 import { createRunRecordsApi, type RunRecordsApi } from './client';
 import type { BuildRef, RunContext } from './context';
 import {
+  RECORD_FILE,
   findImageRecordFiles,
   formatImageRecord,
   modelDiffers,
@@ -91,7 +92,7 @@ export async function recordPushedImage(access: DevOpsAccess, record: ImageRecor
     result.file = await writeImageRecordFile(stagingDir, record);
     logger.info(`Image record for a release: ${result.file} (published with the artifact staging directory).`);
   }
-  if (context.host !== 'build' || !context.build) {
+  if (context.host !== 'build' || !context.build || !context.collectionUri) {
     logger.debug('Not in a pipeline run (build): the image is not recorded on a run.');
     return result;
   }
@@ -154,7 +155,7 @@ async function previousModel(
 export async function recordFetchedModel(access: DevOpsAccess, name: string, model: ModelIdentity): Promise<ModelChange> {
   const { context, logger } = access;
   const run = context.build;
-  if (context.host !== 'build' || !run || !context.definitionId) {
+  if (context.host !== 'build' || !run || !context.definitionId || !context.collectionUri) {
     return { changed: true, reason: 'not in a pipeline run: no previous run to compare with' };
   }
   const fallback = 'modelChanged is true';
@@ -201,8 +202,9 @@ export async function findReleaseImage(access: DevOpsAccess): Promise<FoundImage
   const { context, logger } = access;
   const artifact = context.release;
   if (context.host !== 'release' || !artifact) return undefined;
+  // Outside Azure DevOps (no System.CollectionUri) only the record file can be read.
   const fallback = 'the image is looked for in the record file of the downloaded artifact';
-  if (artifact.build) {
+  if (artifact.build && context.collectionUri) {
     const api = apiOf(access);
     if (!api) {
       logger.warn(noTokenWarning(`the image cannot be read from build ${artifact.build.buildId} of artifact '${artifact.alias}'`, fallback));
@@ -235,4 +237,25 @@ async function imageOfBuild(api: RunRecordsApi, build: BuildRef): Promise<ImageR
   const props = await api.getProperties(build, [RunProperty.Image]);
   const text = props[RunProperty.Image];
   return text === undefined ? undefined : parseImageRecord(text, `build ${build.buildId} (property ${RunProperty.Image})`);
+}
+
+/** The failure when `image` is empty and nothing recorded one: says where it was looked for. */
+export function noImageError(context: RunContext): InputError {
+  const a = context.release;
+  if (context.host !== 'release' || !a) {
+    return new InputError(
+      'image',
+      "Input 'image' is required outside a classic release: set it to PushToACR's imageRef output (registry/repository@sha256:...).",
+    );
+  }
+  const where = [
+    a.build ? `build ${a.build.buildId}'s property ${RunProperty.Image}` : undefined,
+    a.directory ? `${RECORD_FILE} under ${a.directory}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' nor ');
+  return new InputError(
+    'image',
+    `Input 'image' is empty and artifact '${a.alias}' records no image (neither ${where || 'a record'}): run PushToACR in the build and publish the artifact staging directory, or set 'image'.`,
+  );
 }
