@@ -173,8 +173,9 @@ export async function recordFetchedModel(access: DevOpsAccess, name: string, mod
         ? { changed: true, previousBuildId: prev.buildId, previous: prev.model, reason: `run ${prev.buildId} shipped ${describe(prev.model)}` }
         : { changed: false, previousBuildId: prev.buildId, previous: prev.model, reason: `run ${prev.buildId} shipped the same model` };
   } catch (err) {
-    logger.warn(restWarning(err, 'the model cannot be compared with the last successful run', 'View builds', fallback));
-    change = { changed: true, reason: 'the last successful run could not be read' };
+    // One warning: the same token would fail the writes too (or they would be of no use without the reads).
+    logger.warn(restWarning(err, 'the model cannot be compared with the last successful run nor recorded on this one', 'View builds', fallback));
+    return { changed: true, reason: 'the last successful run could not be read' };
   }
   try {
     await api.setProperties(run, { [RunProperty.Model]: JSON.stringify(model) });
