@@ -43,7 +43,14 @@ describe('PushToACR task: the pushed image recorded on the run and in the artifa
     mkdirSync(staging, { recursive: true });
     return runMock({
       task: 'PushToACR',
-      inputs: { imageLayout: image.layout.dir, registryType: 'serviceConnection', dockerRegistryConnection: 'reg', repository: 'models/scorer', tags: String(buildId), insecure: 'true' },
+      inputs: {
+        imageLayout: image.layout.dir,
+        registryType: 'serviceConnection',
+        dockerRegistryConnection: 'reg',
+        repository: 'models/scorer',
+        tags: String(buildId),
+        insecure: 'true',
+      },
       endpoints: {
         reg: { scheme: 'UsernamePassword', parameters: { registry: registry.host, username: '', password: '' }, data: { registrytype: 'Others' } },
         SYSTEMVSSCONNECTION: { scheme: 'OAuth', parameters: { AccessToken: TOKEN } },
