@@ -417,6 +417,23 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
   return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept };
 }
 
+/**
+ * The job's access token (the SystemVssConnection endpoint's AccessToken, else
+ * the System.AccessToken variable), registered as a secret; undefined when the
+ * job does not hand it to tasks.
+ */
+export function jobAccessToken(): string | undefined {
+  let token: string | undefined;
+  try {
+    token = quietly(() => tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true))?.parameters?.['AccessToken'];
+  } catch {
+    token = undefined;
+  }
+  token ||= quietly(() => getVariable('System.AccessToken'));
+  setSecret(token);
+  return token || undefined;
+}
+
 // ---------------------------------------------------------------- running a task
 
 export interface RunTaskOptions {

@@ -85,7 +85,11 @@ export type ErrorCode =
   | 'Invalid'
   | 'RolloutFailed'
   | 'RolledBack'
-  | 'SmokeTestFailed';
+  | 'SmokeTestFailed'
+  // Azure DevOps run records
+  | 'InvalidRecord'
+  | 'RecordNotFound'
+  | 'DevOpsError';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {

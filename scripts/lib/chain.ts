@@ -10,6 +10,10 @@
  *   -> PushToACR (local docker-registry, as a Docker registry connection)
  *   -> the pushed image run in a Docker engine, /version and /score checked
  *   -> DeployToAKS (a kubeconfig when given, otherwise renderOnly)
+ *   -> a classic release: DeployToAKS with no `image` input finds the image
+ *      the build recorded (build property through the REST API of a fake
+ *      Azure DevOps organization, then the record file without the token)
+ *   -> the scheduled model-release run: FetchModel's modelChanged is false
  *
  * Every link is checked as it goes (a failed check throws ChainError naming
  * the link); the result carries every output for the caller to print or
@@ -17,7 +21,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout } from '../../shared/oci/layout';
 import { Annotation, MANIFEST_ACCEPT } from '../../shared/oci/types';
@@ -26,6 +30,8 @@ import { buildNodeBaseImage, type NodeBaseImage } from './node-base-image';
 import { predict, publishToAzureBlob, publishToS3, sampleModel, SAMPLE_VERSIONS, type SampleModelVersion } from './sample-model';
 import { onPath, type Services } from './services';
 import { freePort } from '../../tests/helpers/net';
+import { startFakeDevOps, ALL_PERMISSIONS, type FakeDevOps } from '../../tests/helpers/fake-devops';
+import { RECORD_FILE, RunProperty } from '../../shared/devops';
 
 export class ChainError extends Error {
   constructor(
@@ -88,12 +94,19 @@ export interface ChainResult {
   deployMode: 'kubeconfig' | 'renderOnly';
   /** The rendered manifests (manifests.yaml) DeployToAKS wrote. */
   renderedYaml: string;
+  /** FetchModel's modelChanged: the first run (nothing recorded before) and a second run of the pipeline with the same model. */
+  modelChanged: { first: string; again?: string };
+  /** The classic release legs (DeployToAKS with no image input): through the REST API, and from the record file. */
+  release?: { rest: Record<string, string>; file: Record<string, string> };
   checks: Check[];
   skipped: string[];
 }
 
 const REPOSITORY = 'samples/model-api';
 const BUILD_ID = '101';
+const DEFINITION_ID = '3';
+const S3_DEFINITION_ID = '4';
+const S3_BUILD_ID = '100';
 
 function gitHead(root: string): string | undefined {
   try {
@@ -104,6 +117,16 @@ function gitHead(root: string): string | undefined {
 }
 
 export async function runChain(options: ChainOptions): Promise<ChainResult> {
+  // The Azure DevOps organization the runs record on (REST API through azure-devops-node-api) with the job's token.
+  const devops = await startFakeDevOps({ org: 'contoso' });
+  try {
+    return await runChainOn(options, devops);
+  } finally {
+    await devops.stop();
+  }
+}
+
+async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<ChainResult> {
   const { root, workDir, services } = options;
   const log = options.log ?? (() => undefined);
   const checks: Check[] = [];
@@ -112,6 +135,11 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   const staging = join(workDir, 'staging');
   mkdirSync(agentTemp, { recursive: true });
   mkdirSync(staging, { recursive: true });
+  const jobToken = `job-token-${Date.now().toString(36)}-chain`;
+  devops.tokens.set(jobToken, new Set(ALL_PERMISSIONS));
+  devops.addBuild({ id: Number(BUILD_ID), definitionId: Number(DEFINITION_ID), status: 'inProgress', result: undefined });
+  devops.addBuild({ id: Number(S3_BUILD_ID), definitionId: Number(S3_DEFINITION_ID), status: 'inProgress', result: undefined });
+  const system = { SYSTEMVSSCONNECTION: { scheme: 'OAuth', parameters: { AccessToken: jobToken } } };
   const variables: Record<string, string> = {
     'Agent.TempDirectory': agentTemp,
     'Build.BuildId': BUILD_ID,
@@ -119,8 +147,12 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     'Build.SourcesDirectory': root,
     'Build.Repository.Uri': 'https://dev.azure.com/contoso/models/_git/model-api',
     'System.DefaultWorkingDirectory': root,
-    'System.CollectionUri': 'https://dev.azure.com/contoso/',
-    'System.TeamProject': 'models',
+    'System.CollectionUri': devops.collectionUri,
+    'System.TeamProject': devops.projects[0].name,
+    'System.TeamProjectId': devops.projects[0].id,
+    'System.HostType': 'build',
+    'System.DefinitionId': DEFINITION_ID,
+    'Pipeline.Workspace': join(workDir, 'pipeline-workspace'),
   };
   const head = gitHead(root);
   if (head) variables['Build.SourceVersion'] = head;
@@ -134,7 +166,7 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     link: string,
     task: string,
     inputs: Record<string, string | number | boolean | undefined>,
-    extra: { endpoints?: Record<string, Endpoint>; env?: Record<string, string> } = {},
+    extra: { endpoints?: Record<string, Endpoint>; env?: Record<string, string>; variables?: Record<string, string>; noToken?: boolean } = {},
   ) => {
     if (options.interrupted?.()) throw new ChainError(link, 'interrupted before this step');
     log(`> ${link}`);
@@ -142,8 +174,8 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
       task,
       root,
       inputs,
-      variables,
-      endpoints: extra.endpoints,
+      variables: extra.variables ?? variables,
+      endpoints: { ...(extra.noToken ? {} : system), ...extra.endpoints },
       env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(extra.env ?? {}) },
       echo: (line) => options.taskOutput?.(task, line),
     });
@@ -193,6 +225,9 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     `modelVersion ${fetchAzure.modelVersion}, expected ${expected.version}`,
   );
   check('FetchModel (Azure)', 'sha256 of the fetched model', fetchAzure.modelSha256 === expected.folderSha256, `modelSha256 ${fetchAzure.modelSha256}`);
+  check('FetchModel (Azure)', 'modelChanged on the first run', fetchAzure.modelChanged === 'true', `modelChanged ${fetchAzure.modelChanged}`);
+  const runTags = devops.builds.get(Number(BUILD_ID))?.tags ?? [];
+  check('FetchModel (Azure)', 'run tagged with the model', runTags.includes(`model:diabetes@${expected.version}`), runTags.join(', '));
 
   const fetchS3 = (
     await run(
@@ -216,6 +251,8 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
             url: services.s3.endpoint,
           },
         },
+        // Another pipeline's run: its model record must not stand in for this pipeline's.
+        variables: { ...variables, 'System.DefinitionId': S3_DEFINITION_ID, 'Build.BuildId': S3_BUILD_ID },
       },
     )
   ).outputs;
@@ -286,6 +323,10 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     ).outputs;
     check('PushToACR', 'pushed digest is the built digest', push.imageDigest === bundle.imageDigest, `${push.imageDigest}`);
     check('PushToACR', 'pinned reference', push.imageRef === `${reg.host}/${REPOSITORY}@${bundle.imageDigest}`, push.imageRef ?? '');
+    const onRun = devops.builds.get(Number(BUILD_ID))?.properties[RunProperty.Image] ?? '';
+    check('PushToACR', 'image recorded on the run (build property)', onRun.includes(push.imageRef ?? '-'), `${RunProperty.Image} on run ${BUILD_ID}`);
+    const recordFile = readFileSync(join(staging, RECORD_FILE), 'utf8');
+    check('PushToACR', 'image record file in the artifact staging directory', recordFile.includes(push.imageRef ?? '-'), join(staging, RECORD_FILE));
     const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
     if (reg.username) headers.Authorization = `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}`;
     for (const tag of (push.imageTags ?? '').split(',').filter(Boolean)) {
@@ -435,6 +476,78 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   check('DeployToAKS', 'image pinned by digest', deploy.deployedImage === imageForDeploy && renderedYaml.includes(imageForDeploy), deploy.deployedImage ?? '');
   check('DeployToAKS', 'model sha256 recorded on the objects', renderedYaml.includes(fetchAzure.modelSha256 as string), `${deploy.renderedManifests}`);
 
+  // 8. A classic release of this build: DeployToAKS with no image (nor model) input finds what the build recorded.
+  devops.builds.set(Number(BUILD_ID), {
+    ...devops.builds.get(Number(BUILD_ID))!,
+    status: 'completed',
+    result: 'succeeded',
+    finishTime: new Date().toISOString(),
+  });
+  let release: ChainResult['release'];
+  if (push) {
+    const releaseWork = join(workDir, 'release');
+    // The release agent downloads the artifact (the staging directory published as 'drop') under <alias>/drop.
+    cpSync(staging, join(releaseWork, '_model-api', 'drop'), { recursive: true });
+    const releaseVariables: Record<string, string> = {
+      'Agent.TempDirectory': agentTemp,
+      'System.CollectionUri': devops.collectionUri,
+      'System.TeamProject': devops.projects[0].name,
+      'System.TeamProjectId': devops.projects[0].id,
+      'System.HostType': 'release',
+      'System.DefaultWorkingDirectory': releaseWork,
+      'Release.ReleaseId': '1',
+      'Release.PrimaryArtifactSourceAlias': '_model-api',
+      'Release.TriggeringArtifact.Alias': '_model-api',
+      'Release.Artifacts._model-api.Type': 'Build',
+      'Release.Artifacts._model-api.BuildId': BUILD_ID,
+      'Release.Artifacts._model-api.DefinitionId': DEFINITION_ID,
+      'Build.BuildId': BUILD_ID,
+    };
+    const releaseInputs = { ...deployInputs, image: undefined, modelUri: undefined, modelVersion: undefined, modelSha256: undefined, renderOnly: true };
+    const viaRest = (
+      await run('Classic release: DeployToAKS with no image input (the build run, REST API)', 'DeployToAKS', releaseInputs, { variables: releaseVariables })
+    ).outputs;
+    check('Classic release', 'image from the build run (REST API)', viaRest.deployedImage === push.imageRef, viaRest.deployedImage ?? '');
+    const releaseYaml = readFileSync(join(viaRest.renderedManifests ?? '', 'manifests.yaml'), 'utf8');
+    check('Classic release', 'model identity came along', releaseYaml.includes(fetchAzure.modelSha256 as string), 'model sha256 on the objects');
+    const viaFile = (
+      await run('Classic release without the job token: DeployToAKS finds the record file', 'DeployToAKS', releaseInputs, {
+        variables: releaseVariables,
+        noToken: true,
+      })
+    ).outputs;
+    check('Classic release', 'image from the record file (no token)', viaFile.deployedImage === push.imageRef, viaFile.deployedImage ?? '');
+    release = { rest: viaRest, file: viaFile };
+  } else {
+    skipped.push('the classic release leg (nothing pushed: no local registry)');
+  }
+
+  // 9. The next scheduled run of the pipeline fetches the same model: modelChanged is false (a condition skips bundling and deploying).
+  const nextBuild = Number(BUILD_ID) + 1;
+  devops.addBuild({ id: nextBuild, definitionId: Number(DEFINITION_ID), status: 'inProgress', result: undefined });
+  const again = (
+    await run(
+      'Scheduled model release: FetchModel again (same model)',
+      'FetchModel',
+      {
+        provider: 'azureBlob',
+        authType: 'connectionString',
+        connectionString: services.azurite.connectionString,
+        container: 'models',
+        modelPath: 'diabetes/',
+        versionSelection: 'highestVersion',
+        requireChecksum: true,
+      },
+      { variables: { ...variables, 'Build.BuildId': String(nextBuild) } },
+    )
+  ).outputs;
+  check(
+    'Model release',
+    'modelChanged false for the same model',
+    again.modelChanged === 'false',
+    `modelChanged ${again.modelChanged} (compared with run ${BUILD_ID})`,
+  );
+
   return {
     models,
     expected,
@@ -451,6 +564,8 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     deploy,
     deployMode,
     renderedYaml,
+    modelChanged: { first: fetchAzure.modelChanged ?? '', again: again.modelChanged },
+    release,
     checks,
     skipped,
   };

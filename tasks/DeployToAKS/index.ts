@@ -28,6 +28,8 @@ import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, T
 import { withNetworkDeadline } from '../../shared/net';
 import { InputError } from '../../shared/errors';
 import { configureTimeouts } from '../../shared/oci/registry';
+import { devopsAccess } from '../../shared/adapter/devops';
+import { findReleaseImage, noImageError } from '../../shared/devops';
 
 void runTask(async () => {
   useAgentProxy();
@@ -36,9 +38,19 @@ void runTask(async () => {
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
   const imagePullSecrets = listItems(getLines('imagePullSecrets'));
-  const image = getRequiredString('image');
+  // `image` empty in a classic release: the image (and its model) the triggering build artifact recorded.
+  const access = getString('image') ? undefined : devopsAccess(limits);
+  const found = access && (await findReleaseImage(access));
+  if (access && !found) throw noImageError(access.context);
+  if (found) taskLogger.info(`Image from ${found.source}: ${found.record.imageRef}.`);
+  const image = found?.record.imageRef ?? getRequiredString('image');
+  const model = {
+    uri: getString('modelUri') ?? found?.record.model.uri,
+    version: getString('modelVersion') ?? found?.record.model.version,
+    sha256: getString('modelSha256') ?? found?.record.model.sha256,
+  };
   const buildId = getVariable('Build.BuildId');
-  checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, getString('modelSha256'));
+  checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, model.sha256);
   const options = {
     namespace: getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string,
     manifests,
@@ -65,7 +77,7 @@ void runTask(async () => {
       progressDeadlineSeconds: getInt('progressDeadlineSeconds', { defaultValue: TEMPLATE_DEFAULTS.progressDeadlineSeconds, min: 1 }),
     },
     imagePullSecrets,
-    model: { uri: getString('modelUri'), version: getString('modelVersion'), sha256: getString('modelSha256') },
+    model,
     pipelineRunUrl: pipelineRunUrl(),
     pipelineRunId: buildId,
     renderOnly,

@@ -10,6 +10,8 @@ import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpected
 import { InputError } from '../../shared/errors';
 import { parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
+import { devopsAccess } from '../../shared/adapter/devops';
+import { modelName, recordFetchedModel } from '../../shared/devops';
 
 const MiB = 1024 * 1024;
 
@@ -22,10 +24,11 @@ async function main(): Promise<void> {
   const expectedSha256 = parseExpectedSha256(adapter.getString('expectedSha256'));
   const extract = adapter.getBool('extract');
   const extractLimits = extract ? parseExtractLimits(adapter.getString('extractLimits')) : undefined;
-  const tempDir = adapter.getVariable('Agent.TempDirectory');
-  const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
+  // Under Pipeline.Workspace the model survives between jobs on a self-hosted agent (the agent empties Agent.TempDirectory).
+  const workspace = adapter.getVariable('Pipeline.Workspace') ?? adapter.getVariable('Agent.TempDirectory');
+  const destination = adapter.getString('destination') ?? (workspace ? join(workspace, 'model') : undefined);
   if (!destination)
-    throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
+    throw new InputError('destination', "Input 'destination' is empty and Pipeline.Workspace is not set: give the folder to download the model into.");
 
   const limits = adapter.getNetworkLimits();
   const result = await withNetworkDeadline(limits, (signal) => {
@@ -57,6 +60,13 @@ async function main(): Promise<void> {
   adapter.setOutput('modelVersion', result.modelVersion);
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
+  const change = await recordFetchedModel(devopsAccess(limits), modelName(modelPath), {
+    uri: result.modelUri,
+    version: result.modelVersion,
+    sha256: result.modelSha256,
+  });
+  adapter.setOutput('modelChanged', String(change.changed));
+  console.log(`Model changed since the last successful run: ${change.changed} (${change.reason}).`);
   for (const line of summarize(result)) console.log(line);
   adapter.succeed(fetchMessage(result));
 }

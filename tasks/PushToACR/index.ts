@@ -7,6 +7,8 @@ import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess
 import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
 import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
+import { devopsAccess } from '../../shared/adapter/devops';
+import { recordPushedImage } from '../../shared/devops';
 
 const MiB = 1024 * 1024;
 
@@ -50,6 +52,9 @@ async function main(): Promise<void> {
       signal,
     });
   });
+  // For a classic release (DeployToAKS with `image` empty) and later runs: the record file and the run's build property.
+  const record = { imageRef: result.reference, digest: result.digest, tags: result.tags, model: result.model };
+  await recordPushedImage(devopsAccess(limits), record, adapter.getVariable('Build.ArtifactStagingDirectory'));
   adapter.setOutput('imageDigest', result.digest);
   adapter.setOutput('imageRef', result.reference);
   adapter.setOutput('imageTags', result.tags.join(','));

@@ -230,4 +230,16 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     assert.ok(Object.values(annotations).includes(result.fetchAzure.modelSha256 as string), `model sha256 among ${JSON.stringify(annotations)}`);
     assert.ok(apiServer?.get('v1', 'services', 'models-e2e', 'model-api'), 'the Service exists');
   });
+
+  it('a classic release: DeployToAKS with no image input deploys what the build recorded (REST API, else the record file), with the model', function () {
+    requirePrerequisite(this, Boolean(services?.registry), 'docker-registry (Debian docker-registry)');
+    const release = result.release;
+    assert.ok(release, 'the classic release leg ran');
+    assert.equal(release.rest.deployedImage, result.push?.imageRef);
+    assert.equal(release.file.deployedImage, result.push?.imageRef);
+  });
+
+  it('FetchModel: modelChanged true on the first run, false on the next run of the pipeline with the same model', () => {
+    assert.deepEqual(result.modelChanged, { first: 'true', again: 'false' });
+  });
 });

@@ -12,4 +12,4 @@ export type { PullOptions, PullResult } from './pull';
 export { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY } from './push';
 export type { PushOptions, PushResult } from './push';
 export { openLayoutInput, pushLayout, pushMessage } from './push-layout';
-export type { PushLayoutOptions } from './push-layout';
+export type { PushLayoutOptions, PushLayoutResult } from './push-layout';

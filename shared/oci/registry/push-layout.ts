@@ -39,8 +39,13 @@ function checkMountSource(registry: string, repository: string): void {
     throw new InputError('mountFrom', `Repository '${repository}' in input 'mountFrom' must be a repository name without tag or digest.`);
 }
 
-/** Pushes the layout's image with the tags it should get; returns the push result and the tags written. */
-export async function pushLayout(o: PushLayoutOptions): Promise<PushResult> {
+export interface PushLayoutResult extends PushResult {
+  /** The model the image records (its io.modeltoaks.model.* annotations or labels). */
+  model: { uri?: string; version?: string; sha256?: string };
+}
+
+/** Pushes the layout's image with the tags it should get; returns the push result, the tags written and the model inside. */
+export async function pushLayout(o: PushLayoutOptions): Promise<PushLayoutResult> {
   let found;
   try {
     found = await o.layout.findManifest(o.source);
@@ -72,7 +77,15 @@ export async function pushLayout(o: PushLayoutOptions): Promise<PushResult> {
     }
   }
   const result = await pushImage({ ...o, tags, mountFrom: [...new Set(mountFrom)] });
-  return { ...result, tags };
+  const recorded = (key: string) => found.manifest.annotations?.[key] ?? found.config.config?.Labels?.[key] ?? undefined;
+  const model: PushLayoutResult['model'] = {};
+  const uri = recorded(Annotation.ModelUri);
+  const version = recorded(Annotation.ModelVersion);
+  const sha256 = recorded(Annotation.ModelSha256);
+  if (uri) model.uri = uri;
+  if (version) model.version = version;
+  if (sha256) model.sha256 = sha256;
+  return { ...result, tags, model };
 }
 
 /** The task's closing line. */
