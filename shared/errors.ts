@@ -86,7 +86,11 @@ export type ErrorCode =
   | 'RolledBack'
   | 'SmokeTestFailed'
   // model-server checks (shared/check)
-  | 'CheckFailed';
+  | 'CheckFailed'
+  // canary releases (DeployToAKS action/strategy)
+  | 'NoCanary'
+  | 'NoStableWorkload'
+  | 'CanaryFailed';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {

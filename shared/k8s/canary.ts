@@ -387,3 +387,58 @@ export function canaryObjects(canary: KubeObject): ObjectRef[] {
 export function refOf(obj: KubeObject): ObjectRef {
   return { apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '', name: obj.metadata?.name ?? '' };
 }
+
+// ---------------------------------------------------------------- what serves which share
+
+/** One workload and the share of the traffic (or of the pods behind a Service) it serves, with its model. */
+export interface Serving {
+  track: Track;
+  workload: string;
+  image?: string;
+  modelUri?: string;
+  modelVersion?: string;
+  modelSha256?: string;
+  replicas: number;
+  /** Whole percent. */
+  percent: number;
+  /** `traffic`: weights of a route or TrafficSplit; `pods`: the pod count behind one Service. */
+  by: 'traffic' | 'pods';
+}
+
+/** The model identity DeployToAKS stamped on a workload (traceability annotations), and its image. */
+export function identityOf(workload: KubeObject): Pick<Serving, 'image' | 'modelUri' | 'modelVersion' | 'modelSha256'> {
+  const a = workload.metadata?.annotations ?? {};
+  const spec = record(record(record(workload.spec).template).spec);
+  const containers = Array.isArray(spec.containers) ? spec.containers.filter(isRecord) : [];
+  const first = containers.find((c) => typeof c.image === 'string');
+  return {
+    image: a['modeltoaks.io/image'] ?? (typeof first?.image === 'string' ? first.image : undefined),
+    modelUri: a['modeltoaks.io/model-uri'],
+    modelVersion: a['modeltoaks.io/model-version'],
+    modelSha256: a['modeltoaks.io/model-sha256'],
+  };
+}
+
+export function servingOf(workload: KubeObject, track: Track, share: { percent: number; by: 'traffic' | 'pods'; replicas?: number }): Serving {
+  const replicas = share.replicas ?? (typeof workload.spec?.replicas === 'number' ? workload.spec.replicas : 1);
+  return {
+    track,
+    workload: `${workload.kind ?? 'Deployment'}/${workload.metadata?.name ?? ''}`,
+    ...identityOf(workload),
+    replicas,
+    percent: share.percent,
+    by: share.by,
+  };
+}
+
+/** One line: `stable Deployment/resnet (model 1.1.0, image ...@sha256:abcdef012345) 90% of traffic; canary ...`. */
+export function servingSummary(serving: Serving[]): string {
+  return serving
+    .map((s) => {
+      const digest = s.image?.includes('@') ? s.image.slice(s.image.indexOf('@') + 1, s.image.indexOf('@') + 20) : s.image;
+      const what = [s.modelVersion ? `model ${s.modelVersion}` : 'model version unknown', digest ? `image ${digest}` : ''].filter(Boolean).join(', ');
+      const share = s.by === 'pods' ? `${s.percent}% of the pods behind its Service (${s.replicas} pod(s))` : `${s.percent}% of traffic`;
+      return `${s.track} ${s.workload} (${what}): ${share}`;
+    })
+    .join('; ');
+}
