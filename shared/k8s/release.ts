@@ -92,6 +92,9 @@ export function releaseMessage(r: ReleaseResult, o: Pick<ReleaseOptions, 'render
 }
 
 export async function release(o: ReleaseOptions): Promise<ReleaseResult> {
+  if (o.renderOnly && o.action !== 'deploy') {
+    throw new InputError('renderOnly', `renderOnly applies to action deploy; action ${o.action} changes the cluster: set renderOnly to false.`);
+  }
   if (o.action === 'promote') return { ...(await promote(o)), action: 'promote' };
   if (o.action === 'reject') return { ...(await reject(o)), action: 'reject' };
   if (o.strategy === 'canary') return { ...(await deployCanary(o)), action: 'deploy' };
