@@ -286,9 +286,10 @@ function backendRefsOf(rule: Record<string, unknown>): BackendRef[] {
   return Array.isArray(rule.backendRefs) ? (rule.backendRefs.filter(isRecord) as BackendRef[]) : [];
 }
 
-/** Whether any rule of an HTTPRoute sends traffic to `service`. */
+/** Whether any rule of an HTTPRoute sends traffic to `service` (or, split by a canary, to its stable and canary copies). */
 export function routeReferences(route: KubeObject, service: string, namespace: string | undefined): boolean {
-  return rulesOf(route).some((r) => backendRefsOf(r).some((b) => isServiceRef(b, service, route.metadata?.namespace, namespace)));
+  const names = [service, trackServiceName(service, 'stable'), trackServiceName(service, 'canary')];
+  return rulesOf(route).some((r) => backendRefsOf(r).some((b) => names.some((n) => isServiceRef(b, n, route.metadata?.namespace, namespace))));
 }
 
 /**
@@ -297,14 +298,32 @@ export function routeReferences(route: KubeObject, service: string, namespace: s
  * the original backendRefs in an annotation for promote and reject. The patch
  * tests the resourceVersion: a route changed meanwhile is not overwritten.
  * A rule that sends traffic to other backends too is refused (its weights
- * could not carry the percentage).
+ * could not carry the percentage). On a route this canary already split, only
+ * the weights change (a later step of the same canary).
  */
 export function routeCanaryPatch(route: KubeObject, service: string, namespace: string | undefined, weights: Weights): unknown[] {
   const name = route.metadata?.name ?? '';
   if (route.metadata?.annotations?.[CanaryKey.OriginalBackends]) {
+    // A later step of this canary (e.g. 10% -> 50%): new weights, the original backends stay recorded.
+    const ops: unknown[] = [{ op: 'test', path: '/metadata/resourceVersion', value: route.metadata?.resourceVersion }];
+    rulesOf(route).forEach((rule, i) => {
+      const refs = backendRefsOf(rule);
+      const stable = refs.find((b) => b.name === trackServiceName(service, 'stable'));
+      const canary = refs.find((b) => b.name === trackServiceName(service, 'canary'));
+      if (!stable || !canary || refs.length !== 2) return;
+      ops.push({
+        op: 'replace',
+        path: `/spec/rules/${i}/backendRefs`,
+        value: [
+          { ...stable, weight: weights.stable },
+          { ...canary, weight: weights.canary },
+        ],
+      });
+    });
+    if (ops.length > 1) return ops;
     throw new InputError(
       'trafficSplitMethod',
-      `HTTPRoute '${name}' already carries a canary's weights (annotation ${CanaryKey.OriginalBackends}): promote or reject that canary first.`,
+      `HTTPRoute '${name}' already carries another canary's weights (annotation ${CanaryKey.OriginalBackends}): promote or reject that canary first.`,
     );
   }
   const original: Record<string, BackendRef[]> = {};

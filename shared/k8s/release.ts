@@ -344,6 +344,12 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
         `trafficSplitMethod ${method} splits the traffic of a Service, and no Service in the manifests selects the pods of Deployment/${name}: add the Service, or use trafficSplitMethod pod.`,
       );
     }
+    if (o.predictionChecks?.length && mine.length === 0) {
+      throw new InputError(
+        'smokeTestRequest',
+        `'smokeTestRequest' is set but no Service in the manifests selects the pods of Deployment/${name} to send it through: add the Service or clear smokeTestRequest.`,
+      );
+    }
     const trackServices: KubeObject[] = [];
     for (const s of mine) {
       trackServices.push(trackService(s, 'canary'));
@@ -425,13 +431,8 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
 
   if (o.predictionChecks?.length) {
     for (const p of plans) {
-      const svc = p.trackServices.find((s) => s.metadata?.labels?.[TRACK_LABEL] === 'canary');
-      if (!svc) {
-        throw await abandon(
-          `'smokeTestRequest' is set but no Service selects the pods of Deployment/${p.stable.metadata?.name ?? ''} to send it through`,
-          'add a Service or clear smokeTestRequest',
-        );
-      }
+      // checked before anything was applied: every Deployment with checks has a Service
+      const svc = p.trackServices.find((s) => s.metadata?.labels?.[TRACK_LABEL] === 'canary') as KubeObject;
       const check = await predictionCheck(client, {
         namespace: ns,
         service: svc.metadata?.name ?? '',

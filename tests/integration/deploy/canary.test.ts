@@ -301,6 +301,13 @@ describe('canary releases through the fake API server', function () {
         ['canary', 10, 'traffic'],
       ],
     );
+    // a later step of the same canary: 50%
+    await release(options(s, { strategy: 'canary', trafficSplitMethod: 'gatewayApi', baselineAndCanaryReplicas: 2, percentage: 50 }));
+    const step2 = s.get('gateway.networking.k8s.io/v1', 'httproutes', 'ml', 'web') as unknown as typeof route;
+    assert.deepEqual(step2.spec.rules[0]?.backendRefs, [
+      { name: 'resnet-stable', port: 80, weight: 50 },
+      { name: 'resnet-canary', port: 80, weight: 50 },
+    ]);
     await release(options(s, { action: 'reject', image: '' }));
     const back = s.get('gateway.networking.k8s.io/v1', 'httproutes', 'ml', 'web') as unknown as typeof route;
     assert.deepEqual(back.spec.rules[0]?.backendRefs, [{ name: 'resnet', port: 80 }]);
@@ -384,6 +391,21 @@ describe('canary releases through the fake API server', function () {
     const s = await fake();
     await assert.rejects(release(options(s, { strategy: 'canary' })), /There is no stable Deployment\/resnet in namespace ml for a canary to run beside/);
     assert.equal(s.requests.filter((r) => r.method !== 'GET').length, 0);
+  });
+
+  it('a prediction check with no Service to send it through: one line naming smokeTestRequest, nothing changed', async () => {
+    const s = await fake();
+    writeFileSync(
+      join(work, 'only-deployment.yaml'),
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: 127.0.0.1:5000/models/resnet:latest\n`,
+    );
+    await release(options(s, { image: OLD, manifests: ['only-deployment.yaml'] }));
+    const before = s.requests.length;
+    await assert.rejects(
+      release(options(s, { strategy: 'canary', manifests: ['only-deployment.yaml'], predictionChecks: checks() })),
+      (e: Error & { input?: string }) => e.input === 'smokeTestRequest' && /no Service in the manifests selects the pods of Deployment\/web/.test(e.message),
+    );
+    assert.equal(s.requests.slice(before).filter((r) => r.method !== 'GET').length, 0);
   });
 
   it('renderOnly shows the canary objects and contacts no cluster', async () => {

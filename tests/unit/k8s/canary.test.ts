@@ -253,6 +253,25 @@ describe('canary rendering', () => {
       ]);
       assert.equal(routeRestorePatch(route()), undefined);
     });
+    it('re-weights a route this canary already split (a later step, 10% -> 50%), keeping the original backends', () => {
+      const r = route();
+      (r.spec!.rules as { backendRefs: unknown[] }[])[1]!.backendRefs = [
+        { name: 'resnet-stable', port: 80, weight: 90 },
+        { name: 'resnet-canary', port: 80, weight: 10 },
+      ];
+      r.metadata!.annotations = { [CanaryKey.OriginalBackends]: '{"1":[{"name":"resnet","port":80}]}' };
+      assert.deepEqual(routeCanaryPatch(r, 'resnet', 'ml', trafficWeights('gatewayApi', 50)), [
+        { op: 'test', path: '/metadata/resourceVersion', value: '17' },
+        {
+          op: 'replace',
+          path: '/spec/rules/1/backendRefs',
+          value: [
+            { name: 'resnet-stable', port: 80, weight: 50 },
+            { name: 'resnet-canary', port: 80, weight: 50 },
+          ],
+        },
+      ]);
+    });
     it('refuses a rule that mixes the Service with other backends, and a route already split', () => {
       const r = route();
       (r.spec!.rules as { backendRefs: unknown[] }[])[1]!.backendRefs.push({ name: 'other', port: 80 });
@@ -262,7 +281,7 @@ describe('canary rendering', () => {
       );
       const s = route();
       s.metadata!.annotations = { [CanaryKey.OriginalBackends]: '{}' };
-      assert.throws(() => routeCanaryPatch(s, 'resnet', 'ml', { stable: 90, canary: 10 }), /already carries a canary's weights/);
+      assert.throws(() => routeCanaryPatch(s, 'resnet', 'ml', { stable: 90, canary: 10 }), /already carries another canary's weights/);
     });
   });
 });
