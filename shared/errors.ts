@@ -89,7 +89,13 @@ export type ErrorCode =
   // Azure DevOps run records
   | 'InvalidRecord'
   | 'RecordNotFound'
-  | 'DevOpsError';
+  | 'DevOpsError'
+  // model-server checks (shared/check)
+  | 'CheckFailed'
+  // canary releases (DeployToAKS action/strategy)
+  | 'NoCanary'
+  | 'NoStableWorkload'
+  | 'CanaryFailed';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {

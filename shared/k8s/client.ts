@@ -25,10 +25,14 @@ interface KubeRequest {
   /** Path starting with '/', e.g. /apis/apps/v1/namespaces/x/deployments/y. */
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
-  /** Sent as JSON unless already a string. */
+  /** Sent as JSON unless already a string or a Buffer. */
   body?: unknown;
   contentType?: string;
   accept?: string;
+  /** More request headers (e.g. a proxied request's own). */
+  headers?: Record<string, string>;
+  /** Aborts this request (besides the client's signal). */
+  signal?: AbortSignal;
   /** Idle timeout of this request (default: the client's). */
   timeoutMs?: number;
   /**
@@ -140,10 +144,11 @@ export class KubeClient {
     const url = new URL(base.pathname.replace(/\/+$/, '') + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const method = req.method ?? 'GET';
-    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' || Buffer.isBuffer(req.body) ? req.body : JSON.stringify(req.body);
     const opts: https.RequestOptions = {
       method,
       headers: {
+        ...(req.headers ?? {}),
         Accept: req.accept ?? 'application/json',
         ...(body !== undefined ? { 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
       },
@@ -156,7 +161,8 @@ export class KubeClient {
     const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const limit = req.maxBodyBytes ?? MAX_BODY_BYTES;
-    if (this.signal) opts.signal = this.signal;
+    const signals = [this.signal, req.signal].filter((x): x is AbortSignal => x !== undefined);
+    if (signals.length) opts.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     return await new Promise((resolve, reject) => {
       const r = transport.request(url, opts, (res) => {
         const chunks: Buffer[] = [];

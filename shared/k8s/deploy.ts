@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
+import type { Check } from '../check';
 import { errorMessage, InputError, UserError } from '../errors';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
@@ -20,6 +21,8 @@ import { explainKubeError } from './explain';
 import { addImagePullSecrets, expandManifestPatterns, loadManifestFiles, pinnedImage, substituteImages } from './manifests';
 import { revisionOf, rollbackDeployment } from './rollback';
 import { rolloutStatus } from './rollout';
+import { labelTrack, servingOf, type Serving } from './canary';
+import { predictionCheck, servicePort } from './prediction';
 import { smokeTest } from './smoke';
 import { renderTemplate, type TemplateOptions } from './template';
 import { applyTraceability, type TraceInfo } from './traceability';
@@ -59,6 +62,10 @@ export interface DeployOptions {
   rolloutTimeoutSeconds: number;
   rollbackOnFailure: boolean;
   smokeTestPath?: string;
+  /** Prediction checks (smokeTestRequest / smokeTestExpect) sent to the new version's Service; a failure rolls back. */
+  predictionChecks?: Check[];
+  /** Masks registered secrets in the check's log (the adapter's mask). */
+  mask?: (text: string) => string;
   /** How long to wait for a LoadBalancer address (default 300 s). */
   serviceEndpointTimeoutSeconds?: number;
   pollIntervalMs?: number;
@@ -78,6 +85,8 @@ export interface DeployResult {
   serviceEndpoint: string;
   renderedManifests: string;
   applied: string[];
+  /** What now serves which share, with model versions (empty for renderOnly). */
+  serving: Serving[];
 }
 
 /** The task's closing line. */
@@ -126,7 +135,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
 }
 
 /** Render the objects that would be applied (no cluster needed). */
-async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
+export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[]; image: string; ref: ImageReference }> {
   const ref = await pinImage(o);
   const image = pinnedImage(ref);
   let objects: KubeObject[];
@@ -150,7 +159,7 @@ async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[];
 }
 
 /** Writes manifests.yaml (it may hold the user's Secrets: 0600, in a folder closed to others when this creates it). */
-async function writeRendered(dir: string, objects: KubeObject[], namespace: string): Promise<string> {
+export async function writeRendered(dir: string, objects: KubeObject[], namespace: string): Promise<string> {
   try {
     await ensureDir(dir, { mode: 0o700 });
   } catch (err) {
@@ -165,14 +174,14 @@ async function writeRendered(dir: string, objects: KubeObject[], namespace: stri
   return dir;
 }
 
-interface WaitOutcome {
+export interface WaitOutcome {
   obj: KubeObject;
   ok: boolean;
   reason?: string;
   live?: KubeObject;
 }
 
-async function waitForRollout(client: KubeClient, applied: AppliedObject[], deadline: number, o: DeployOptions): Promise<WaitOutcome[]> {
+export async function waitForRollout(client: KubeClient, applied: AppliedObject[], deadline: number, o: DeployOptions): Promise<WaitOutcome[]> {
   const now = o.now ?? Date.now;
   const poll = o.pollIntervalMs ?? DEPLOY_DEFAULTS.pollIntervalMs;
   const outcomes: WaitOutcome[] = [];
@@ -216,7 +225,7 @@ async function waitForRollout(client: KubeClient, applied: AppliedObject[], dead
   return outcomes;
 }
 
-async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
+export async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
   const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
   if (!svc) return { endpoint: '' };
   const ns = svc.object.metadata?.namespace ?? o.namespace;
@@ -256,24 +265,77 @@ async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: 
   }
 }
 
-function revisionString(live: KubeObject | undefined): string {
+export function revisionString(live: KubeObject | undefined): string {
   if (!live) return '';
   if (live.kind === 'Deployment') return String(revisionOf(live) || '');
   const st = live.status ?? {};
   return typeof st.updateRevision === 'string' ? st.updateRevision : String(st.observedGeneration ?? '');
 }
 
+/**
+ * After a failed rollout (or a failed prediction check): rolls the workload back
+ * like `kubectl rollout undo` when rollbackOnFailure allows it, waits for that,
+ * and returns the one-line error to throw. `cause` says what failed, `see` where
+ * the details are.
+ */
+export async function rollBack(
+  client: KubeClient,
+  failed: WaitOutcome,
+  applied: AppliedObject[],
+  o: DeployOptions,
+  cause: string,
+  see: string,
+): Promise<UserError> {
+  const fieldManager = o.fieldManager ?? FIELD_MANAGER;
+  const now = o.now ?? Date.now;
+  const what = describeObject(failed.obj);
+  const failedRevision = revisionString(failed.live);
+  if (!o.rollbackOnFailure) {
+    return new UserError(`${cause}; rollbackOnFailure is false, so the failed revision${failedRevision ? ` ${failedRevision}` : ''} stays in place (${see}).`, {
+      code: 'RolloutFailed',
+    });
+  }
+  if (failed.obj.kind !== 'Deployment') {
+    return new UserError(`${cause}; automatic rollback covers Deployments only, so ${what} was left as is (${see}; use kubectl rollout undo).`, {
+      code: 'RolloutFailed',
+    });
+  }
+  const rb = await rollbackDeployment(client, failed.live ?? failed.obj, `${fieldManager}-rollback`);
+  if (!rb) {
+    return new UserError(
+      `${cause}; there is no previous revision to roll back to (first deployment), so revision ${failedRevision || '1'} stays in place (${see}).`,
+      { code: 'RolloutFailed' },
+    );
+  }
+  if (rb.skipped) return new UserError(`${cause}; not rolled back because ${rb.skipped} (${see}).`, { code: 'RolloutFailed' });
+  o.logger.info(`Rolling ${what} back from revision ${rb.fromRevision} to revision ${rb.toRevision}${rb.image ? ` (${rb.image})` : ''}...`);
+  const rbApplied = applied.filter((a) => a.object === failed.obj);
+  const rbOutcome = await waitForRollout(client, rbApplied, now() + o.rolloutTimeoutSeconds * 1000, o);
+  const rbOk = rbOutcome.every((x) => x.ok);
+  return new UserError(
+    `${cause}; rolled back to revision ${rb.toRevision}${rb.image ? ` (image ${rb.image})` : ''}${rbOk ? ', which is running again' : `, but that rollout did not finish either: ${rbOutcome.find((x) => !x.ok)?.reason ?? ''}`} (${see}).`,
+    { code: 'RolledBack' },
+  );
+}
+
 export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const { objects, image } = await renderObjects(o);
+  labelTrack(objects, 'stable');
   // Connect before writing anything: a connection that cannot be used leaves no rendered folder behind.
   const client = o.renderOnly ? undefined : (o.client ?? (o.connect ? await o.connect() : undefined));
   const renderedManifests = await writeRendered(o.renderDir, objects, o.namespace);
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [] };
   }
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
+  if (o.predictionChecks?.length && !objects.some((x) => x.kind === 'Service' && x.apiVersion === 'v1')) {
+    throw new InputError(
+      'smokeTestRequest',
+      `'smokeTestRequest' is set but no Service is deployed to send it through: add a Service or clear smokeTestRequest.`,
+    );
+  }
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const now = o.now ?? Date.now;
   const applied = await applyObjects(client, objects, { namespace: o.namespace, fieldManager, logger: o.logger });
@@ -282,39 +344,8 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   const failed = outcomes.find((x) => !x.ok);
   if (failed) {
     const what = describeObject(failed.obj);
-    const failedRevision = revisionString(failed.live);
     for (const line of formatDiagnosis(what, await diagnoseWorkload(client, failed.live ?? failed.obj))) o.logger.info(line);
-    const cause = `${what} did not roll out: ${failed.reason}`;
-    if (!o.rollbackOnFailure) {
-      throw new UserError(
-        `${cause}; rollbackOnFailure is false, so the failed revision${failedRevision ? ` ${failedRevision}` : ''} stays in place (see the diagnosis above).`,
-        { code: 'RolloutFailed' },
-      );
-    }
-    if (failed.obj.kind !== 'Deployment') {
-      throw new UserError(
-        `${cause}; automatic rollback covers Deployments only, so ${what} was left as is (see the diagnosis above; use kubectl rollout undo).`,
-        { code: 'RolloutFailed' },
-      );
-    }
-    const rb = await rollbackDeployment(client, failed.live ?? failed.obj, `${fieldManager}-rollback`);
-    if (!rb) {
-      throw new UserError(
-        `${cause}; there is no previous revision to roll back to (first deployment), so revision ${failedRevision || '1'} stays in place (see the diagnosis above).`,
-        { code: 'RolloutFailed' },
-      );
-    }
-    if (rb.skipped) {
-      throw new UserError(`${cause}; not rolled back because ${rb.skipped} (see the diagnosis above).`, { code: 'RolloutFailed' });
-    }
-    o.logger.info(`Rolling ${what} back from revision ${rb.fromRevision} to revision ${rb.toRevision}${rb.image ? ` (${rb.image})` : ''}...`);
-    const rbApplied = applied.filter((a) => a.object === failed.obj);
-    const rbOutcome = await waitForRollout(client, rbApplied, now() + o.rolloutTimeoutSeconds * 1000, o);
-    const rbOk = rbOutcome.every((x) => x.ok);
-    throw new UserError(
-      `${cause}; rolled back to revision ${rb.toRevision}${rb.image ? ` (image ${rb.image})` : ''}${rbOk ? ', which is running again' : `, but that rollout did not finish either: ${rbOutcome.find((x) => !x.ok)?.reason ?? ''}`} (see the diagnosis above).`,
-      { code: 'RolledBack' },
-    );
+    throw await rollBack(client, failed, applied, o, `${what} did not roll out: ${failed.reason}`, 'see the diagnosis above');
   }
   const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
   const revision = revisionString(primary?.live);
@@ -332,5 +363,36 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     });
     o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
   }
-  return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)) };
+  if (o.predictionChecks?.length && service && primary) {
+    const check = await predictionCheck(client, {
+      namespace: service.metadata?.namespace ?? o.namespace,
+      service: service.metadata?.name ?? '',
+      port: servicePort(service),
+      checks: o.predictionChecks,
+      logger: o.logger,
+      what: `the new version of ${describeObject(primary.obj)}`,
+      mask: o.mask,
+    });
+    if (check.error) {
+      // The new version answers wrongly: it must not keep serving.
+      throw await rollBack(
+        client,
+        primary,
+        applied,
+        o,
+        check.error.message.replace(/: see the request.*$/, ''),
+        'see the request, answer and expectation above',
+      );
+    }
+  }
+  return {
+    deployedImage: image,
+    revision,
+    serviceEndpoint: endpoint,
+    renderedManifests,
+    applied: applied.map((a) => describeObject(a.object)),
+    serving: outcomes
+      .filter((x) => x.obj.kind === 'Deployment' && x.live)
+      .map((x) => servingOf(x.live as KubeObject, 'stable', { percent: 100, by: 'traffic' })),
+  };
 }

@@ -24,7 +24,22 @@ import {
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { listItems, parseEnvLines } from '../../shared/inputs';
-import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, TEMPLATE_DEFAULTS } from '../../shared/k8s';
+import { checksFromInputs } from '../../shared/check';
+import {
+  ACTIONS,
+  CANARY_DEFAULTS,
+  checkDeployNames,
+  DEPLOY_DEFAULTS,
+  KubeClient,
+  PERCENTAGE_RANGE,
+  release,
+  releaseMessage,
+  REPLICAS_RANGE,
+  servingSummary,
+  STRATEGIES,
+  TEMPLATE_DEFAULTS,
+  TRAFFIC_SPLIT_METHODS,
+} from '../../shared/k8s';
 import { withNetworkDeadline } from '../../shared/net';
 import { InputError } from '../../shared/errors';
 import { configureTimeouts } from '../../shared/oci/registry';
@@ -38,23 +53,37 @@ void runTask(async () => {
   const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
   const manifests = getLines('manifests');
   const imagePullSecrets = listItems(getLines('imagePullSecrets'));
-  // `image` empty in a classic release: the image (and its model) the triggering build artifact recorded.
-  const access = getString('image') ? undefined : devopsAccess(limits);
+  const action = getChoice('action', ACTIONS, CANARY_DEFAULTS.action);
+  // `image` empty in a classic release (action deploy): the image (and its model) the triggering build artifact recorded.
+  const access = action === 'deploy' && !getString('image') ? devopsAccess(limits) : undefined;
   const found = access && (await findReleaseImage(access));
   if (access && !found) throw noImageError(access.context);
   if (found) taskLogger.info(`Image from ${found.source}: ${found.record.imageRef}.`);
-  const image = found?.record.imageRef ?? getRequiredString('image');
+  // promote takes the canary's image when none is given; reject needs none
+  const image = found?.record.imageRef ?? (action === 'deploy' ? getRequiredString('image') : (getString('image') ?? ''));
   const model = {
     uri: getString('modelUri') ?? found?.record.model.uri,
     version: getString('modelVersion') ?? found?.record.model.version,
     sha256: getString('modelSha256') ?? found?.record.model.sha256,
   };
+  const cwd = getVariable('System.DefaultWorkingDirectory') ?? process.cwd();
+  const smokeTestRequest = getString('smokeTestRequest');
+  const smokeTestExpect = getString('smokeTestExpect');
+  if (smokeTestExpect && !smokeTestRequest) {
+    throw new InputError(
+      'smokeTestExpect',
+      `'smokeTestExpect' is set but 'smokeTestRequest' is empty: give the request to send (e.g. POST /v1/predict @sample.json) or clear smokeTestExpect.`,
+    );
+  }
+  const predictionChecks = smokeTestRequest
+    ? checksFromInputs({ requestInput: 'smokeTestRequest', request: smokeTestRequest, expectInput: 'smokeTestExpect', expect: smokeTestExpect, baseDir: cwd })
+    : undefined;
   const buildId = getVariable('Build.BuildId');
   checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, model.sha256);
   const options = {
     namespace: getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string,
     manifests,
-    cwd: getVariable('System.DefaultWorkingDirectory') ?? process.cwd(),
+    cwd,
     image,
     template: {
       appName: getString('appName', { defaultValue: TEMPLATE_DEFAULTS.appName }) as string,
@@ -85,6 +114,12 @@ void runTask(async () => {
     rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: DEPLOY_DEFAULTS.rolloutTimeoutSeconds, min: 1, max: 86400 }),
     rollbackOnFailure: getBool('rollbackOnFailure', DEPLOY_DEFAULTS.rollbackOnFailure),
     smokeTestPath: getString('smokeTestPath'),
+    predictionChecks,
+    action,
+    strategy: getChoice('strategy', STRATEGIES, CANARY_DEFAULTS.strategy),
+    percentage: getInt('percentage', { defaultValue: CANARY_DEFAULTS.percentage, ...PERCENTAGE_RANGE }),
+    trafficSplitMethod: getChoice('trafficSplitMethod', TRAFFIC_SPLIT_METHODS, CANARY_DEFAULTS.trafficSplitMethod),
+    baselineAndCanaryReplicas: getInt('baselineAndCanaryReplicas', { defaultValue: CANARY_DEFAULTS.baselineAndCanaryReplicas, ...REPLICAS_RANGE }),
     pollIntervalMs: getInt('statusPollIntervalMs', { defaultValue: DEPLOY_DEFAULTS.pollIntervalMs, min: 100, max: 60000 }),
     logger: taskLogger,
   };
@@ -103,7 +138,7 @@ void runTask(async () => {
   });
   const result = await withNetworkDeadline(limits, (signal) => {
     configureTimeouts(limits, signal);
-    return deploy({
+    return release({
       ...options,
       fetchImageAnnotations: reader.annotations,
       resolveDigest: reader.resolveDigest,
@@ -114,5 +149,8 @@ void runTask(async () => {
   setOutput('revision', result.revision);
   setOutput('serviceEndpoint', result.serviceEndpoint);
   setOutput('renderedManifests', result.renderedManifests);
-  succeed(deployMessage(result, renderOnly));
+  setOutput('serving', JSON.stringify(result.serving));
+  setOutput('servingSummary', servingSummary(result.serving));
+  if (result.serving.length) console.log(`Serving: ${servingSummary(result.serving)}`);
+  succeed(releaseMessage(result, options));
 });

@@ -5,7 +5,10 @@
  * server-side apply PATCH (asserts application/apply-patch+yaml, fieldManager,
  * records force and dryRun), GET/LIST of Deployments, ReplicaSets, Pods,
  * Events, Services and Namespaces (POST creates), pod logs, JSON-patch on
- * Deployments, and the service proxy. A tiny deployment controller creates
+ * Deployments and HTTPRoutes, DELETE (owned ReplicaSets collected), and the
+ * service proxy (503 without ready endpoints, scripted answers per request).
+ * Gateway API HTTPRoute and SMI TrafficSplit are served through discovery
+ * only when asked for (`apis`). A tiny deployment controller creates
  * ReplicaSets with revision annotations (reusing one whose template matches, as
  * on a rollback) and plays a scripted status timeline per rollout, one step per
  * GET: observedGeneration lag, partial updates, old pods terminating, partial
@@ -54,6 +57,24 @@ export interface FakeApiServerOptions {
   failApplyOf?: string[];
   /** Names of objects whose dry-run apply is refused (403, as RBAC or a policy would). */
   failDryRunOf?: string[];
+  /** Optional APIs the cluster serves (CRDs installed): Gateway API HTTPRoute, SMI TrafficSplit, at these versions. */
+  apis?: { gatewayApi?: 'v1' | 'v1beta1'; smi?: 'v1alpha1' | 'v1alpha2' | 'v1alpha3' | 'v1alpha4' };
+  /** Scripted answer of the pods behind a Service to a proxied request (default: proxyStatus with a small JSON body). */
+  proxyAnswer?: (r: ProxiedRequest) => { status: number; body: string; contentType?: string };
+}
+
+/** A request the service proxy passed on to the pods of a Service. */
+export interface ProxiedRequest {
+  namespace: string;
+  service: string;
+  port: string;
+  method: string;
+  /** Path after /proxy, with the query string. */
+  path: string;
+  body: string;
+  contentType?: string;
+  /** Images of the ready pods that would answer. */
+  images: string[];
 }
 
 interface Resource {
@@ -92,6 +113,15 @@ const GROUPS: Record<string, Resource[]> = {
     { name: 'clusterroles', kind: 'ClusterRole', namespaced: false, verbs: VERBS },
     { name: 'roles', kind: 'Role', namespaced: true, verbs: VERBS },
   ],
+};
+
+/** Groups served only when a test installs their CRDs. */
+const OPTIONAL_GROUPS: Record<string, Resource[]> = {
+  gatewayApi: [
+    { name: 'httproutes', kind: 'HTTPRoute', namespaced: true, verbs: VERBS },
+    { name: 'gateways', kind: 'Gateway', namespaced: true, verbs: VERBS },
+  ],
+  smi: [{ name: 'trafficsplits', kind: 'TrafficSplit', namespaced: true, verbs: VERBS }],
 };
 
 let certs: { ca: string; cert: string; key: string } | undefined;
@@ -169,12 +199,17 @@ export class FakeApiServer {
   private readonly rollouts = new Map<string, Rollout>();
   private readonly serviceReads = new Map<string, number>();
   private rv = 1;
+  private readonly groups: Record<string, Resource[]>;
+  readonly proxied: ProxiedRequest[] = [];
   private server!: https.Server;
   url = '';
   readonly ca: string;
 
   private constructor(readonly options: FakeApiServerOptions) {
     this.ca = testCertificates().ca;
+    this.groups = { ...GROUPS };
+    if (options.apis?.gatewayApi) this.groups[`gateway.networking.k8s.io/${options.apis.gatewayApi}`] = OPTIONAL_GROUPS.gatewayApi as Resource[];
+    if (options.apis?.smi) this.groups[`split.smi-spec.io/${options.apis.smi}`] = OPTIONAL_GROUPS.smi as Resource[];
     for (const ns of ['default', 'kube-system']) this.put('v1', 'namespaces', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   }
 
@@ -263,7 +298,7 @@ export class FakeApiServer {
     // Discovery
     if (url.pathname === '/api') return this.send(res, 200, JSON.stringify({ kind: 'APIVersions', versions: ['v1'] }));
     if (url.pathname === '/apis') {
-      const groups = Object.keys(GROUPS)
+      const groups = Object.keys(this.groups)
         .filter((g) => g.includes('/'))
         .map((gv) => {
           const [name, version] = gv.split('/') as [string, string];
@@ -280,7 +315,7 @@ export class FakeApiServer {
       gv = `${parts[1]}/${parts[2]}`;
       rest = parts.slice(3);
     } else return this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
-    const resources = GROUPS[gv];
+    const resources = this.groups[gv];
     if (!resources) return this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
     if (rest.length === 0) return this.send(res, 200, JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources }));
 
@@ -290,6 +325,7 @@ export class FakeApiServer {
       rest = rest.slice(2);
     }
     const [resource, name, sub] = rest as [string, string | undefined, string | undefined];
+    const subPath = rest.slice(3);
     const def = resources.find((r) => r.name === resource);
     if (!def) return this.send(res, 404, statusBody(404, 'NotFound', 'the server could not find the requested resource'));
     if (namespace && this.options.forbiddenNamespaces?.includes(namespace)) {
@@ -310,7 +346,8 @@ export class FakeApiServer {
     }
     // Subresources
     if (sub === 'log' && resource === 'pods' && name) return this.podLog(res, namespace, name, query);
-    if (sub === 'proxy' && resource === 'services' && name) return this.proxy(res, namespace, name);
+    if (sub === 'proxy' && resource === 'services' && name) return this.proxy(req, res, namespace, name, subPath, url.search, body);
+    if (method === 'DELETE' && name) return this.remove(res, gv, def, namespace, name);
 
     if (method === 'GET' && !name) return this.listResponse(res, gv, def, namespace, query);
     if (method === 'GET' && name) {
@@ -335,7 +372,7 @@ export class FakeApiServer {
     if (method === 'PATCH' && name) {
       const ct = (req.headers['content-type'] ?? '').split(';')[0];
       if (ct === 'application/apply-patch+yaml') return this.apply(res, gv, def, namespace, name, body, query);
-      if (ct === 'application/json-patch+json' && resource === 'deployments') return this.jsonPatch(res, gv, namespace, name, body);
+      if (ct === 'application/json-patch+json') return this.jsonPatch(res, gv, resource, namespace, name, body);
       return this.send(
         res,
         415,
@@ -416,9 +453,9 @@ export class FakeApiServer {
     this.send(res, existing ? 200 : 201, JSON.stringify(stored));
   }
 
-  private jsonPatch(res: ServerResponse, gv: string, namespace: string | undefined, name: string, body: string): void {
-    const existing = this.get(gv, 'deployments', namespace, name);
-    if (!existing) return this.send(res, 404, statusBody(404, 'NotFound', `deployments.apps "${name}" not found`));
+  private jsonPatch(res: ServerResponse, gv: string, resource: string, namespace: string | undefined, name: string, body: string): void {
+    const existing = this.get(gv, resource, namespace, name);
+    if (!existing) return this.send(res, 404, statusBody(404, 'NotFound', `${resource} "${name}" not found`));
     const ops = JSON.parse(body) as { op: string; path: string; value?: unknown }[];
     const obj = clone(existing) as Record<string, unknown>;
     for (const op of ops) {
@@ -432,13 +469,18 @@ export class FakeApiServer {
       if (op.op === 'replace' || op.op === 'add') cur[last] = op.value;
       else if (op.op === 'remove') delete cur[last];
       else if (op.op === 'test' && JSON.stringify(cur[last]) !== JSON.stringify(op.value))
-        return this.send(res, 422, statusBody(422, 'Invalid', `test operation on ${op.path} failed`));
+        // the API server answers a failed test operation with 422 Invalid
+        return this.send(
+          res,
+          422,
+          statusBody(422, 'Invalid', `the server rejected our request due to an error in our request: testing value ${op.path} failed`),
+        );
     }
     const o = obj as Obj;
     const specChanged = JSON.stringify(existing.spec) !== JSON.stringify(o.spec);
     if (specChanged) o.metadata.generation = ((existing.metadata.generation as number | undefined) ?? 0) + 1;
-    const stored = this.put(gv, 'deployments', namespace, o);
-    if (specChanged) this.reconcileDeployment(stored);
+    const stored = this.put(gv, resource, namespace, o);
+    if (specChanged && resource === 'deployments') this.reconcileDeployment(stored);
     this.send(res, 200, JSON.stringify(stored));
   }
 
@@ -635,11 +677,69 @@ export class FakeApiServer {
     this.send(res, 200, (query.previous === 'true' ? tail : tail).join('\n'), 'text/plain');
   }
 
-  private proxy(res: ServerResponse, namespace: string | undefined, nameAndPort: string): void {
-    const name = nameAndPort.split(':')[0] as string;
-    if (!this.get('v1', 'services', namespace, name)) return this.send(res, 404, statusBody(404, 'NotFound', `services "${name}" not found`));
+  private proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    namespace: string | undefined,
+    nameAndPort: string,
+    subPath: string[],
+    search: string,
+    body: string,
+  ): void {
+    const [name, port = ''] = nameAndPort.split(':') as [string, string | undefined];
+    const svc = this.get('v1', 'services', namespace, name);
+    if (!svc) return this.send(res, 404, statusBody(404, 'NotFound', `services "${name}" not found`));
+    // Like the API server: the request goes to a ready pod the Service selects, or fails with 503.
+    const selector = ((svc.spec as { selector?: Record<string, string> }).selector ?? {}) as Record<string, string>;
+    const ready = this.pods(namespace).filter(
+      (p) =>
+        Object.keys(selector).length > 0 &&
+        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) &&
+        (p.status as { conditions: { type: string; status: string }[] }).conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (ready.length === 0) return this.send(res, 503, statusBody(503, 'ServiceUnavailable', `no endpoints available for service "${name}"`));
+    const images = ready.map((p) => (p.spec as { containers: { image: string }[] }).containers[0]?.image ?? '');
+    const proxied: ProxiedRequest = {
+      namespace: namespace ?? '',
+      service: name,
+      port,
+      method: req.method ?? 'GET',
+      path: `/${subPath.map(encodeURIComponent).join('/')}${search}`,
+      body,
+      contentType: req.headers['content-type'],
+      images,
+    };
+    this.proxied.push(proxied);
+    if (this.options.proxyAnswer) {
+      const a = this.options.proxyAnswer(proxied);
+      return this.send(res, a.status, a.body, a.contentType ?? 'application/json');
+    }
     const status = this.options.proxyStatus ?? 200;
     this.send(res, status, status < 300 ? '{"status":"ok"}' : 'model not loaded', status < 300 ? 'application/json' : 'text/plain');
+  }
+
+  /** DELETE of a named object; a Deployment's ReplicaSets (and so its pods) go with it, as the garbage collector does. */
+  private remove(res: ServerResponse, gv: string, def: Resource, namespace: string | undefined, name: string): void {
+    const existing = this.get(gv, def.name, def.namespaced ? namespace : undefined, name);
+    if (!existing) return this.send(res, 404, statusBody(404, 'NotFound', `${def.name}${gv.includes('/') ? `.${gv.split('/')[0]}` : ''} "${name}" not found`));
+    this.store.delete(`${gv}|${def.name}|${def.namespaced ? (namespace ?? '') : ''}|${name}`);
+    if (def.name === 'deployments') {
+      for (const rs of this.list('apps/v1', 'replicasets', namespace)) {
+        if ((rs.metadata.ownerReferences as { uid: string }[] | undefined)?.some((o) => o.uid === existing.metadata.uid))
+          this.store.delete(`apps/v1|replicasets|${namespace ?? ''}|${rs.metadata.name}`);
+      }
+      this.rollouts.delete(`${namespace}/${name}`);
+    }
+    this.send(
+      res,
+      200,
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name, uid: existing.metadata.uid } }),
+    );
+  }
+
+  /** Test helper: creates or replaces an object as a user's kubectl would (e.g. an HTTPRoute the canary must find). */
+  seed(groupVersion: string, resource: string, namespace: string | undefined, obj: Record<string, unknown>): void {
+    this.put(groupVersion, resource, namespace, clone(obj));
   }
 }
 

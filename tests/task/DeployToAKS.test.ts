@@ -9,6 +9,7 @@ import { MSI_HEADER } from '../helpers/fake-apiserver';
 import { ensureBuilt, root, runMock, type TaskSpec } from './mock-task';
 
 const IMAGE = `127.0.0.1:5000/models/resnet@sha256:${'a'.repeat(64)}`;
+const NEW = `127.0.0.1:5000/models/resnet@sha256:${'d'.repeat(64)}`;
 
 function kubeconfigFor(url: string, ca: string, token: string, context = 'fake'): string {
   return yaml.dump({
@@ -56,6 +57,8 @@ describe('DeployToAKS task (as the agent runs it)', function () {
         { subscriptionId: 'sub-1', resourceGroup: 'rg', name: 'aks', user: 'entra', admin: 'admin-token' },
         { subscriptionId: 'sub-1', resourceGroup: 'rg', name: 'locked', user: 'entra', failWith: 403 },
       ],
+      // the model server behind the service proxy: the old model predicts "tabby" for the sample, the new one "tiger"
+      predictions: { path: '/v1/predict', byImage: { [IMAGE]: { label: 'tabby' }, [NEW]: { label: 'tiger' } } },
     };
     child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tests', 'helpers', 'fake-apiserver-process.ts')], {
       cwd: root,
@@ -248,6 +251,81 @@ describe('DeployToAKS task (as the agent runs it)', function () {
     assert.ok(r.succeeded, r.stdout);
     assert.ok(r.outputs.renderedManifests);
     assert.match(r.message, /nothing was applied/);
+  });
+
+  describe('canary releases', () => {
+    const kc = () => {
+      const file = join(work, 'kubeconfig-canary.yaml');
+      writeFileSync(file, kubeconfigFor(fake.url, fake.ca, 'test-token').replace('current-context: other', 'current-context: fake'));
+      writeFileSync(join(work, 'cat.json'), '{"image":"cat.png"}');
+      return file;
+    };
+    const status = async (path: string) => (await get(`${fake.url}${path}`)).status;
+
+    it('ships a new model version to 10% with a prediction check, then promotes it', async () => {
+      const cluster = { connectionType: 'kubeconfig', kubeconfig: kc(), namespace: 'canary-ns', replicas: '9' };
+      assert.ok((await runMock(base({ ...cluster, modelVersion: '1.1.0' }))).succeeded);
+      const r = await runMock(
+        base({
+          ...cluster,
+          image: NEW,
+          modelVersion: '1.2.0',
+          strategy: 'canary',
+          percentage: '10',
+          smokeTestRequest: 'POST /v1/predict @cat.json',
+          smokeTestExpect: 'status 200\n$.label == "tiger"',
+        }),
+      );
+      assert.ok(r.succeeded, r.stdout);
+      const serving = JSON.parse(r.outputs.serving ?? '[]') as { track: string; workload: string; modelVersion: string; percent: number }[];
+      assert.deepEqual(
+        serving.map((x) => [x.track, x.workload, x.modelVersion, x.percent]),
+        [
+          ['stable', 'Deployment/resnet', '1.1.0', 90],
+          ['canary', 'Deployment/resnet-canary', '1.2.0', 10],
+        ],
+      );
+      assert.match(
+        r.outputs.servingSummary ?? '',
+        /^stable Deployment\/resnet \(model 1\.1\.0.*\): 90% of the pods.*; canary Deployment\/resnet-canary \(model 1\.2\.0/,
+      );
+      assert.match(r.stdout, /Prediction check 'POST \/v1\/predict': passed \(HTTP 200/);
+      assert.match(
+        r.message,
+        /^Canary of .*d{64} is running\. Serving: Deployment\/resnet \(model 1\.1\.0\) 90%, Deployment\/resnet-canary \(model 1\.2\.0\) 10%\.$/,
+      );
+
+      const p = await runMock(base({ ...cluster, action: 'promote', image: '' }));
+      assert.ok(p.succeeded, p.stdout);
+      const d = await get<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+        `${fake.url}/apis/apps/v1/namespaces/canary-ns/deployments/resnet`,
+      );
+      assert.equal(d.body.spec.template.spec.containers[0]?.image, NEW);
+      assert.equal(await status('/apis/apps/v1/namespaces/canary-ns/deployments/resnet-canary'), 404);
+      assert.equal(await status('/api/v1/namespaces/canary-ns/services/resnet-canary'), 404);
+      assert.match(JSON.parse(p.outputs.serving ?? '[]')[0]?.modelVersion ?? '', /^1\.2\.0$/);
+    });
+
+    it('a canary whose predictions are wrong is rejected, with the request, answer and expectation in the log', async () => {
+      const cluster = { connectionType: 'kubeconfig', kubeconfig: kc(), namespace: 'wrong-ns' };
+      assert.ok((await runMock(base(cluster))).succeeded);
+      const r = await runMock(
+        base({ ...cluster, image: NEW, strategy: 'canary', smokeTestRequest: 'POST /v1/predict @cat.json', smokeTestExpect: '$.label == "leopard"' }),
+      );
+      assert.equal(r.succeeded, false);
+      assert.ok(!r.message.includes('\n'));
+      assert.match(r.message, /check\(s\) failed on the canary Deployment\/resnet-canary.*the canary was removed/);
+      assert.match(r.stdout, /Request: POST \/v1\/predict \(body from .*cat\.json\)/);
+      assert.match(r.stdout, /"label": "tiger"/);
+      assert.match(r.stdout, /Expected: status 2xx; \$\.label == "leopard"/);
+      assert.equal(await status('/apis/apps/v1/namespaces/wrong-ns/deployments/resnet-canary'), 404);
+    });
+
+    it('reject with no canary fails in one line and changes nothing', async () => {
+      const r = await runMock(base({ connectionType: 'kubeconfig', kubeconfig: kc(), namespace: 'file-ns', action: 'reject', image: '' }));
+      assert.equal(r.succeeded, false);
+      assert.match(r.message, /^There is no canary to reject in namespace file-ns \(Deployment\/resnet-canary not found\): nothing was changed/);
+    });
   });
 
   it('rejects a bad connection type', async () => {

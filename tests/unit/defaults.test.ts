@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY as FETCH_CONCURRENCY, DEFAULT_RETRIES } from '../../shared/download/ranged';
+import { CANARY_DEFAULTS } from '../../shared/k8s/canary';
 import { DEPLOY_DEFAULTS } from '../../shared/k8s/deploy';
 import { TEMPLATE_DEFAULTS } from '../../shared/k8s/template';
 import { DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_TIMEOUT_SECONDS } from '../../shared/net/timeouts';
@@ -40,6 +41,7 @@ const expected: Record<string, Record<string, string | number | boolean>> = {
     rollbackOnFailure: DEPLOY_DEFAULTS.rollbackOnFailure,
     renderOnly: DEPLOY_DEFAULTS.renderOnly,
     statusPollIntervalMs: DEPLOY_DEFAULTS.pollIntervalMs,
+    ...CANARY_DEFAULTS,
   },
 };
 
