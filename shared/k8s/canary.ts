@@ -222,13 +222,15 @@ export function trackService(service: KubeObject, track: Track): KubeObject {
       })
     : [];
   const meta = service.metadata ?? {};
+  // The rendered Service carries the new model's identity: only the canary's copy keeps it.
+  const labels = Object.fromEntries(Object.entries(strings(meta.labels)).filter(([k]) => track === 'canary' || !k.startsWith('modeltoaks.io/')));
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: {
       name: trackServiceName(name, track),
       ...(meta.namespace ? { namespace: meta.namespace } : {}),
-      labels: { ...strings(meta.labels), [TRACK_LABEL]: track },
+      labels: { ...labels, [TRACK_LABEL]: track },
       annotations: { [CanaryKey.CanaryOf]: name },
     },
     spec: { type: 'ClusterIP', selector: { ...serviceSelector(service), [TRACK_LABEL]: track }, ports },

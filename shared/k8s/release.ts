@@ -502,7 +502,8 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
   const first = plans[0] as CanaryPlan;
   const primary = outcomes.find((x) => x.obj.metadata?.name === first.canary.metadata?.name);
   const svc = first.services[0];
-  const endpoint = svc ? `${svc.metadata?.name ?? ''}.${ns}.svc.cluster.local` : '';
+  const svcPort = Array.isArray(svc?.spec?.ports) ? (svc.spec.ports[0] as { port?: unknown } | undefined)?.port : undefined;
+  const endpoint = svc ? `${svc.metadata?.name ?? ''}.${ns}.svc.cluster.local${typeof svcPort === 'number' ? `:${svcPort}` : ''}` : '';
   return {
     deployedImage: image,
     revision: primary?.live ? String(primary.live.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '') : '',

@@ -144,6 +144,7 @@ describe('canary releases through the fake API server', function () {
       o.logger.lines.some((l) => /Prediction check 'POST \/v1\/predict': passed \(HTTP 200/.test(l)),
       o.logger.lines.join('\n'),
     );
+    assert.equal(r.serviceEndpoint, 'resnet.ml.svc.cluster.local:80', 'users still call the stable Service');
     assert.deepEqual(
       r.serving.map((x) => [x.track, x.workload, x.modelVersion, x.percent, x.by, x.replicas]),
       [

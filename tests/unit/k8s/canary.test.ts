@@ -164,8 +164,13 @@ describe('canary rendering', () => {
       it(`${track}: ${name}, ClusterIP, selector + track, same ports without nodePort, no load balancer annotation`, () => {
         const [, s] = rendered();
         (s.spec as { ports: Record<string, unknown>[] }).ports[0]!.nodePort = 31000;
+        s.metadata!.labels = { ...s.metadata!.labels, 'modeltoaks.io/model-version': '1.2.0' };
         const t = trackService(s, track);
         assert.equal(t.metadata?.name, name);
+        // the new model's identity stays on the canary's copy only
+        assert.equal(t.metadata?.labels?.['modeltoaks.io/model-version'], track === 'canary' ? '1.2.0' : undefined);
+        assert.equal(t.metadata?.labels?.[TRACK_LABEL], track);
+        assert.equal(t.metadata?.labels?.['app.kubernetes.io/name'], 'resnet');
         assert.deepEqual(t.spec, {
           type: 'ClusterIP',
           selector: { 'app.kubernetes.io/name': 'resnet', [TRACK_LABEL]: track },
