@@ -119,7 +119,7 @@ export function renderTaskReference(task: TaskJson): string {
     out.push(`### ${g.displayName}`, '');
     out.push('| Input | Label | Type | Default | Required | Visible when | Help |', '|---|---|---|---|---|---|---|');
     for (const i of inputs) {
-      const name = code(i.name) + (i.aliases?.length ? ` (alias ${i.aliases.map(code).join(', ')})` : '');
+      const name = code(i.name) + (i.aliases?.length ? ` (${i.aliases.map((a) => `alias ${code(a)}`).join(', ')})` : '');
       const def = i.defaultValue === undefined || i.defaultValue === '' ? '' : code(String(i.defaultValue));
       out.push(
         `| ${name} | ${cell(i.label)} | ${cell(typeOf(i))} | ${def} | ${i.required ? 'yes' : 'no'} | ${i.visibleRule ? code(i.visibleRule) : ''} | ${cell(i.helpMarkDown ?? '')} |`,

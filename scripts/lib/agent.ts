@@ -14,13 +14,17 @@
  *   removed afterwards), so concurrent runs never share a key file and none is
  *   written into the repository. Two runs at the same time with the same
  *   Agent.TempDirectory are refused (they would corrupt each other's secrets).
+ * - Inputs given by an alias (task.json `aliases`) reach the task under the
+ *   input's own name, as for a YAML step: the pipeline maps aliases before the
+ *   agent sets INPUT_<NAME>; task-lib's getInput knows no aliases. Giving an
+ *   input and its alias together is refused, as the pipeline refuses it.
  * - Every run goes through the secret scan (./secret-scan.ts): when the output,
  *   masked as the agent masks it, still holds a secret the caller gave the
  *   task, the returned promise rejects with SecretLeakError. This is the only
  *   place the scan is called for a task run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureFreshBundle } from './fresh-bundle';
@@ -95,6 +99,28 @@ function unescapeData(v: string): string {
 /** Agent.TempDirectory folders of the runs in progress in this process. */
 const tempDirsInUse = new Set<string>();
 
+/**
+ * The inputs keyed by their task.json names: an alias becomes the name it
+ * stands for (what the pipeline does with a YAML step's inputs).
+ */
+export function canonicalInputs(
+  taskJsonPath: string,
+  inputs: Record<string, string | number | boolean | undefined>,
+): Record<string, string | number | boolean | undefined> {
+  if (!existsSync(taskJsonPath)) return inputs;
+  const task = JSON.parse(readFileSync(taskJsonPath, 'utf8')) as { inputs?: Array<{ name: string; aliases?: string[] }> };
+  const nameOf = new Map<string, string>();
+  for (const i of task.inputs ?? []) for (const a of i.aliases ?? []) nameOf.set(a.toLowerCase(), i.name);
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    const name = nameOf.get(k.toLowerCase()) ?? k;
+    if (name !== k && Object.keys(inputs).some((other) => other.toLowerCase() === name.toLowerCase()))
+      throw new Error(`Input '${k}' is an alias of '${name}', which is given too: give one of them.`);
+    out[name] = v;
+  }
+  return out;
+}
+
 /** The environment the agent gives a task: the caller's, minus other tasks' inputs and connections, plus the run's. */
 function agentEnvironment(options: RunTaskOptions, workFolder: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
@@ -132,10 +158,11 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
       `Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`,
     );
   }
+  const inputs = canonicalInputs(join(root, 'dist', 'tasks', options.task, 'task.json'), options.inputs);
   const workFolder = !tempDir && !vars.includes('agent.workfolder') ? mkdtempSync(join(tmpdir(), `agent-${options.task}-`)) : undefined;
-  const env = agentEnvironment(options, workFolder);
+  const env = agentEnvironment({ ...options, inputs }, workFolder);
   // Collected before the run: a kubeconfig input names a file the caller may remove afterwards.
-  const candidates = collectSecrets(options);
+  const candidates = collectSecrets({ ...options, inputs });
   if (tempDir) tempDirsInUse.add(tempDir);
   try {
     const run = await spawnTask(join(root, 'dist', 'tasks', options.task, 'index.js'), env, options.echo);
