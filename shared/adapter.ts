@@ -9,6 +9,7 @@
 import tl = require('azure-pipelines-task-lib/task');
 import { InputError, isUserError, errorMessage } from './errors';
 import { inputLines } from './inputs/parse';
+import { NETWORK_RULES, ruleMessage, ruleViolation, type InputRules } from './inputs/rules';
 import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
@@ -34,6 +35,23 @@ function quietly<T>(read: () => T): T {
 
 // ---------------------------------------------------------------- inputs
 
+/** The running task's rules (shared/inputs/rules.ts), set by runTask. */
+let activeRules: InputRules = {};
+
+/**
+ * Applies the task's input rules (the same table the editor's `validation`
+ * comes from) to the values the task received, before it does anything.
+ */
+export function checkInputRules(rules: InputRules): void {
+  for (const [name, rule] of Object.entries(rules)) {
+    const raw = tl.getInput(name, false);
+    const bad = ruleViolation(rule, raw);
+    if (bad === undefined) continue;
+    const whole = bad === (raw ?? '').trim();
+    throw new InputError(name, `Input '${name}' ${ruleMessage(rule)} (got '${bad}'${whole ? '' : ' among its items'}).`);
+  }
+}
+
 export function getString(name: string, options: { required?: boolean; defaultValue?: string; secret?: boolean } = {}): string | undefined {
   const raw = options.secret ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false);
   const value = raw?.trim();
@@ -58,10 +76,13 @@ export function getBool(name: string, defaultValue = false): boolean {
   throw new InputError(name, `Input '${name}' must be true or false (got '${raw}').`);
 }
 
+/** A whole number; its range is the input's rule in the task's table (shared/inputs/rules.ts), else `min`/`max`. */
 export function getInt(name: string, options: { defaultValue: number; min?: number; max?: number }): number {
   const raw = tl.getInput(name, false)?.trim();
   if (!raw) return options.defaultValue;
   const value = Number(raw);
+  const rule = activeRules[name];
+  if (rule?.kind === 'int') options = { ...options, min: rule.min, max: rule.max };
   const min = options.min ?? Number.MIN_SAFE_INTEGER;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   if (!/^-?\d+$/.test(raw) || value < min || value > max) {
@@ -91,8 +112,8 @@ export function getLines(name: string, options: { quiet?: boolean } = {}): strin
  * networkDeadline (minutes: the task's network work as a whole) inputs.
  */
 export function getNetworkLimits(): NetworkLimits {
-  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, min: 1, max: 3600 });
-  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, min: 1, max: 10080 });
+  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, ...NETWORK_RULES.networkTimeout });
+  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, ...NETWORK_RULES.networkDeadline });
   return networkLimits(timeout, deadline);
 }
 
@@ -413,6 +434,8 @@ export interface RunTaskOptions {
    * option names ARE the input names, so most tasks pass nothing.
    */
   inputNames?: Readonly<Record<string, string>>;
+  /** The task's input rules (INPUT_RULES[task name]): checked before main runs, and the ranges getInt uses. */
+  inputRules?: InputRules;
 }
 
 /**
@@ -423,6 +446,8 @@ export interface RunTaskOptions {
  */
 export async function runTask(main: () => Promise<void>, options: RunTaskOptions = {}): Promise<void> {
   try {
+    activeRules = options.inputRules ?? {};
+    checkInputRules(activeRules);
     await main();
   } catch (err) {
     if (isUserError(err)) {

@@ -8,7 +8,7 @@ import { readModelStore } from '../../shared/adapter/store';
 import { fetchMessage, fetchModel, summarize, VERSION_SELECTIONS } from '../../shared/fetch';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpectedSha256, parseExtractLimits } from '../../shared/download';
 import { InputError } from '../../shared/errors';
-import { parseMetadataFilter } from '../../shared/inputs';
+import { INPUT_RULES, parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
 
 const MiB = 1024 * 1024;
@@ -42,9 +42,9 @@ async function main(): Promise<void> {
       requireChecksum: adapter.getBool('requireChecksum'),
       extract,
       extractLimits,
-      concurrency: adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 64 }),
-      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: DEFAULT_BLOCK_SIZE / MiB, min: 1, max: 256 }) * MiB,
-      retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES, min: 0, max: 20 }),
+      concurrency: adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY }),
+      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: DEFAULT_BLOCK_SIZE / MiB }) * MiB,
+      retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES }),
       stallTimeoutMs: limits.idleTimeoutMs,
       location,
       logger: adapter.taskLogger,
@@ -61,4 +61,4 @@ async function main(): Promise<void> {
   adapter.succeed(fetchMessage(result));
 }
 
-void adapter.runTask(main);
+void adapter.runTask(main, { inputRules: INPUT_RULES.FetchModel });
