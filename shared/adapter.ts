@@ -7,6 +7,7 @@
 // A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
+import { resolve as resolvePath } from 'node:path';
 import { InputError, isUserError, errorMessage } from './errors';
 import { inputLines } from './inputs/parse';
 import { NETWORK_RULES, ruleMessage, ruleViolation, type InputRules } from './inputs/rules';
@@ -100,6 +101,36 @@ export function getChoice<T extends string>(name: string, choices: readonly T[],
   const match = choices.find((c) => c.toLowerCase() === raw.toLowerCase());
   if (!match) throw new InputError(name, `Input '${name}' must be one of ${choices.join(', ')} (got '${raw}').`);
   return match;
+}
+
+/** The folder the agent roots `filePath` inputs at: Build.SourcesDirectory, else System.DefaultWorkingDirectory. */
+function pathRoot(): string | undefined {
+  return getVariable('Build.SourcesDirectory') ?? getVariable('System.DefaultWorkingDirectory');
+}
+
+/** Whether `value` is the folder the agent gives for an empty `filePath` input (task-lib's filePathSupplied, inverted). */
+function isPathRoot(value: string): boolean {
+  const root = pathRoot();
+  return root !== undefined && resolvePath(value) === resolvePath(root);
+}
+
+/**
+ * A `filePath` input. The agent turns an empty one into the sources folder
+ * (and roots relative ones there), so that folder counts as not given, as
+ * task-lib's filePathSupplied has it: the default (or undefined) is returned.
+ */
+export function getPath(name: string, options: { defaultValue?: string; required?: boolean } = {}): string | undefined {
+  const value = getString(name);
+  if (value !== undefined && !isPathRoot(value)) return value;
+  if (options.defaultValue !== undefined) return options.defaultValue;
+  if (options.required) throw new InputError(name, `Input '${name}' is required: set it in the task's settings or YAML.`);
+  return undefined;
+}
+
+/** The lines of a multi-line `filePath` input; only the sources folder (what the agent makes of an empty one) means none. */
+export function getPathLines(name: string): string[] {
+  const lines = getLines(name);
+  return lines.length === 1 && isPathRoot(lines[0] as string) ? [] : lines;
 }
 
 /** Non-empty, non-comment lines of a multi-line input; `quiet` keeps task-lib from echoing the value into the debug log. */
@@ -477,4 +508,14 @@ function namingInput(message: string, input: string | undefined): string {
 
 export function succeed(message: string): void {
   tl.setResult(tl.TaskResult.Succeeded, message);
+}
+
+/**
+ * Succeeded, unless something the user relies on did not happen (`issues`,
+ * already logged as warnings): then SucceededWithIssues, so the run shows it
+ * and later steps can test for it, with the issues after the message.
+ */
+export function finish(message: string, issues: readonly string[] = []): void {
+  if (issues.length === 0) succeed(message);
+  else tl.setResult(tl.TaskResult.SucceededWithIssues, `${message} ${issues.join(' ')}`.replace(/\s*[\r\n]+\s*/g, ' '));
 }

@@ -18,6 +18,8 @@
  *   input's own name, as for a YAML step: the pipeline maps aliases before the
  *   agent sets INPUT_<NAME>; task-lib's getInput knows no aliases. Giving an
  *   input and its alias together is refused, as the pipeline refuses it.
+ * - `filePath` inputs are rooted at the sources folder as the agent roots them
+ *   (translateFilePathInputs): an empty one arrives as that folder.
  * - Every run goes through the secret scan (./secret-scan.ts): when the output,
  *   masked as the agent masks it, still holds a secret the caller gave the
  *   task, the returned promise rejects with SecretLeakError. This is the only
@@ -26,7 +28,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ensureFreshBundle } from './fresh-bundle';
 import { assertNoSecretLeak, collectSecrets } from './secret-scan';
 
@@ -121,6 +123,40 @@ export function canonicalInputs(
   return out;
 }
 
+interface TaskInputDefinition {
+  name: string;
+  type: string;
+  defaultValue?: string | boolean;
+}
+
+/**
+ * What the agent does to `filePath` inputs (TaskRunner.TranslateFilePathInput
+ * with the build job extension's GetRootedPath): a rooted value is
+ * normalised, anything else (the empty value too) is joined to the sources
+ * folder (Build.SourcesDirectory, else System.DefaultWorkingDirectory). An
+ * input not given whose default is empty arrives as the sources folder. With
+ * no sources folder known, values pass unchanged (the agent's last resort).
+ * Non-empty defaults are left to the task (this emulation expands no macros).
+ */
+export function translateFilePathInputs(
+  definitions: TaskInputDefinition[],
+  inputs: Record<string, string | number | boolean | undefined>,
+  variables: Record<string, string>,
+): Record<string, string | number | boolean | undefined> {
+  const variable = (n: string) => Object.entries(variables).find(([k]) => k.toLowerCase() === n.toLowerCase())?.[1] || undefined;
+  const sources = variable('Build.SourcesDirectory') ?? variable('System.DefaultWorkingDirectory');
+  const out = { ...inputs };
+  if (!sources) return out;
+  for (const d of definitions) {
+    if (d.type !== 'filePath') continue;
+    const given = out[d.name];
+    if (given === undefined && d.defaultValue !== undefined && d.defaultValue !== '') continue;
+    const value = String(given ?? '').trim();
+    out[d.name] = isAbsolute(value) ? resolve(value) : resolve(join(sources, value));
+  }
+  return out;
+}
+
 /** The environment the agent gives a task: the caller's, minus other tasks' inputs and connections, plus the run's. */
 function agentEnvironment(options: RunTaskOptions, workFolder: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
@@ -158,7 +194,9 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
       `Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`,
     );
   }
-  const inputs = canonicalInputs(join(root, 'dist', 'tasks', options.task, 'task.json'), options.inputs);
+  const taskJson = join(root, 'dist', 'tasks', options.task, 'task.json');
+  const definitions = existsSync(taskJson) ? ((JSON.parse(readFileSync(taskJson, 'utf8')) as { inputs?: TaskInputDefinition[] }).inputs ?? []) : [];
+  const inputs = translateFilePathInputs(definitions, canonicalInputs(taskJson, options.inputs), options.variables ?? {});
   const workFolder = !tempDir && !vars.includes('agent.workfolder') ? mkdtempSync(join(tmpdir(), `agent-${options.task}-`)) : undefined;
   const env = agentEnvironment({ ...options, inputs }, workFolder);
   // Collected before the run: a kubeconfig input names a file the caller may remove afterwards.

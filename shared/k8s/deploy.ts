@@ -78,6 +78,8 @@ export interface DeployResult {
   serviceEndpoint: string;
   renderedManifests: string;
   applied: string[];
+  /** What the user relies on that did not happen though the deployment succeeded (e.g. a LoadBalancer without an address in time). */
+  issues: string[];
 }
 
 /** The task's closing line. */
@@ -216,7 +218,11 @@ async function waitForRollout(client: KubeClient, applied: AppliedObject[], dead
   return outcomes;
 }
 
-async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
+async function serviceEndpoint(
+  client: KubeClient,
+  applied: AppliedObject[],
+  o: DeployOptions,
+): Promise<{ endpoint: string; service?: KubeObject; issue?: string }> {
   const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
   if (!svc) return { endpoint: '' };
   const ns = svc.object.metadata?.namespace ?? o.namespace;
@@ -244,8 +250,9 @@ async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: 
       return { endpoint: `${host}${port ? `:${port}` : ''}`, service: live };
     }
     if (now() >= deadline) {
-      o.logger.warn(`Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`);
-      return { endpoint: dns(), service: live };
+      const issue = `Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`;
+      o.logger.warn(issue);
+      return { endpoint: dns(), service: live, issue };
     }
     await sleep(o.pollIntervalMs ?? DEPLOY_DEFAULTS.pollIntervalMs);
     try {
@@ -271,7 +278,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], issues: [] };
   }
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
@@ -318,7 +325,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   }
   const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
   const revision = revisionString(primary?.live);
-  const { endpoint, service } = await serviceEndpoint(client, applied, o);
+  const { endpoint, service, issue } = await serviceEndpoint(client, applied, o);
   if (o.smokeTestPath) {
     if (!service)
       throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
@@ -332,5 +339,12 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     });
     o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
   }
-  return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)) };
+  return {
+    deployedImage: image,
+    revision,
+    serviceEndpoint: endpoint,
+    renderedManifests,
+    applied: applied.map((a) => describeObject(a.object)),
+    issues: issue ? [issue] : [],
+  };
 }

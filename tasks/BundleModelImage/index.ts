@@ -66,7 +66,7 @@ function workingDirectory(): string | undefined {
 }
 
 function outputPath(): string {
-  const given = adapter.getString('outputPath');
+  const given = adapter.getPath('outputPath');
   if (given) return given;
   const staging = adapter.getVariable('Build.ArtifactStagingDirectory');
   if (!staging) throw new InputError('outputPath', `Input 'outputPath' is required outside a pipeline: name the folder to write the OCI image layout into.`);
@@ -97,8 +97,8 @@ void adapter.runTask(
       if (mode === 'docker') {
         return bundleWithDocker({
           ...common,
-          dockerfile: adapter.getString('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
-          buildContext: adapter.getString('buildContext'),
+          dockerfile: adapter.getPath('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
+          buildContext: adapter.getPath('buildContext'),
           // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
           buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
           model: { path: modelPath },
@@ -106,7 +106,7 @@ void adapter.runTask(
           signal,
         });
       }
-      const appDirectory = adapter.getString('appDirectory');
+      const appDirectory = adapter.getPath('appDirectory');
       const baseImage = adapter.getRequiredString('baseImage');
       return bundleImage({
         ...common,

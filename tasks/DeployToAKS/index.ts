@@ -11,6 +11,7 @@ import {
   getChoice,
   getInt,
   getLines,
+  getPathLines,
   getNetworkLimits,
   getRequiredString,
   getString,
@@ -18,7 +19,7 @@ import {
   pipelineRunUrl,
   runTask,
   setOutput,
-  succeed,
+  finish,
   taskLogger,
 } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
@@ -35,7 +36,7 @@ void runTask(
     const limits = getNetworkLimits();
     const renderOnly = getBool('renderOnly', DEPLOY_DEFAULTS.renderOnly);
     const connectionType = getChoice('connectionType', CONNECTION_TYPES, 'azureResourceManager');
-    const manifests = getLines('manifests');
+    const manifests = getPathLines('manifests');
     const imagePullSecrets = listItems(getLines('imagePullSecrets'));
     const image = getRequiredString('image');
     const buildId = getVariable('Build.BuildId');
@@ -103,7 +104,7 @@ void runTask(
     setOutput('revision', result.revision);
     setOutput('serviceEndpoint', result.serviceEndpoint);
     setOutput('renderedManifests', result.renderedManifests);
-    succeed(deployMessage(result, renderOnly));
+    finish(deployMessage(result, renderOnly), result.issues);
   },
   { inputRules: INPUT_RULES.DeployToAKS },
 );

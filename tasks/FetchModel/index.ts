@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const extract = adapter.getBool('extract');
   const extractLimits = extract ? parseExtractLimits(adapter.getString('extractLimits')) : undefined;
   const tempDir = adapter.getVariable('Agent.TempDirectory');
-  const destination = adapter.getString('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
+  const destination = adapter.getPath('destination') ?? (tempDir ? join(tempDir, 'model') : undefined);
   if (!destination)
     throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
   for (const line of summarize(result)) console.log(line);
-  adapter.succeed(fetchMessage(result));
+  // An unverified model (no checksum anywhere, requireChecksum off) is what the user relies on not happening.
+  adapter.finish(fetchMessage(result), result.verified ? [] : ['Nothing could verify the model: set expectedSha256 or publish a checksum.']);
 }
 
 void adapter.runTask(main, { inputRules: INPUT_RULES.FetchModel });
