@@ -180,6 +180,12 @@ describe('input rules: one table for the editor and the run', () => {
           assert.equal(i.validation !== undefined, i.name in rules, `${i.name}: validation without rule or rule without validation`);
       });
 
+      it('ships the committed task.json (valid against the official schema) with only validation added', () => {
+        const stripped = JSON.parse(shippedTaskJson(name, source)) as { inputs: Input[] };
+        for (const i of stripped.inputs) delete i.validation;
+        assert.deepEqual(stripped, JSON.parse(source));
+      });
+
       it('has a range for every numeric input and a rule for every patterned one', () => {
         const patterned = ['expectedSha256', 'modelSha256', 'repository', 'tags', 'ports', 'maxSurge', 'maxUnavailable'];
         for (const i of committed.inputs) {
