@@ -4,7 +4,8 @@
 // holds more than one copy of azure-pipelines-task-lib (the second copy would
 // see no inputs: task-lib clears INPUT_* from the environment when it loads).
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,9 @@ const tasks = readdirSync(join(root, 'tasks')).filter((name) => {
   const dir = join(root, 'tasks', name);
   return statSync(dir).isDirectory() && existsSync(join(dir, 'task.json')) && (only.length === 0 || only.includes(name));
 });
+
+// The editor's `validation` of each input comes from the input rules table (scripts/lib/task-validation.ts).
+const { shippedTaskJson } = await loadTs(join(root, 'scripts', 'lib', 'task-validation.ts'));
 
 for (const name of tasks) {
   const src = join(root, 'tasks', name);
@@ -54,7 +58,7 @@ for (const name of tasks) {
     process.exit(1);
   }
   copyFileSync(join(root, 'node_modules', 'azure-pipelines-task-lib', 'lib.json'), join(out, 'lib.json'));
-  copyFileSync(join(src, 'task.json'), join(out, 'task.json'));
+  writeFileSync(join(out, 'task.json'), shippedTaskJson(name, readFileSync(join(src, 'task.json'), 'utf8')));
   for (const icon of ['icon.png', 'icon.svg']) {
     if (existsSync(join(src, icon))) copyFileSync(join(src, icon), join(out, icon));
   }
@@ -62,4 +66,12 @@ for (const name of tasks) {
   writeFileSync(join(root, 'dist', 'meta', `${name}.json`), JSON.stringify(result.metafile));
   const size = statSync(join(out, 'index.js')).size;
   console.log(`built ${name}: dist/tasks/${name}/index.js ${(size / 1024 / 1024).toFixed(1)} MiB in ${Date.now() - started} ms`);
+}
+
+/** A TypeScript module of this repository, bundled in memory and loaded as CommonJS. */
+async function loadTs(entry) {
+  const out = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', write: false, logLevel: 'warning' });
+  const module = { exports: {} };
+  new Function('module', 'exports', 'require', out.outputFiles[0].text)(module, module.exports, createRequire(entry));
+  return module.exports;
 }

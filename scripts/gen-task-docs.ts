@@ -1,7 +1,8 @@
 /**
  * Renders docs/tasks/<Name>.reference.md from each tasks/<Name>/task.json:
  * inputs (name, label, type, default, required, visible when, help) grouped
- * as in the task editor, aliases, outputs, and a minimal YAML example built
+ * as in the task editor, aliases, every form the editor can show (the inputs
+ * each combination of choice inputs makes visible), outputs, and a minimal YAML example built
  * from the required inputs. The unit test tests/unit/docs/task-reference.test.ts
  * fails when a committed reference is out of date.
  *
@@ -83,6 +84,68 @@ function visible(rule: string | undefined, values: Map<string, string>): boolean
   );
 }
 
+/** The inputs visibleRules depend on that take a fixed set of values (pick lists, radios, booleans), with those values. */
+function choiceInputs(task: TaskJson): Array<{ name: string; values: string[]; defaultValue: string }> {
+  const referenced = new Set(task.inputs.flatMap((i) => (i.visibleRule ?? '').match(/\b[A-Za-z][A-Za-z0-9]*(?=\s*(!=|=))/g) ?? []));
+  return task.inputs
+    .filter((i) => referenced.has(i.name) && (i.type === 'boolean' || ((i.type === 'pickList' || i.type === 'radio') && i.options)))
+    .map((i) => {
+      const values = i.type === 'boolean' ? ['false', 'true'] : Object.keys(i.options ?? {});
+      return { name: i.name, values, defaultValue: i.defaultValue === undefined ? (values[0] as string) : String(i.defaultValue) };
+    });
+}
+
+export interface Form {
+  /** The choices that make this form (hidden choices left at their defaults are not listed). */
+  choices: Array<[string, string]>;
+  /** The inputs the editor shows, in task.json order. */
+  inputs: string[];
+}
+
+/**
+ * Every form the editor can show: one per combination of the choice inputs'
+ * values, a hidden choice counting as its default; combinations that show
+ * the same inputs with the same visible choices are one form.
+ */
+export function formsOf(task: TaskJson): Form[] {
+  const choices = choiceInputs(task);
+  const forms = new Map<string, Form>();
+  const walk = (k: number, values: Map<string, string>) => {
+    if (k === choices.length) {
+      const shown = task.inputs.filter((i) => visible(i.visibleRule, values)).map((i) => i.name);
+      const visibleChoices = choices.filter((c) => shown.includes(c.name)).map((c): [string, string] => [c.name, values.get(c.name) as string]);
+      const hiddenOffDefault = choices.some((c) => !shown.includes(c.name) && values.get(c.name) !== c.defaultValue);
+      if (hiddenOffDefault) return;
+      const key = JSON.stringify([visibleChoices, shown]);
+      if (!forms.has(key)) forms.set(key, { choices: visibleChoices, inputs: shown });
+      return;
+    }
+    const c = choices[k] as { name: string; values: string[] };
+    for (const v of c.values) walk(k + 1, new Map(values).set(c.name, v));
+  };
+  walk(0, new Map());
+  return [...forms.values()];
+}
+
+function formsSection(task: TaskJson): string[] {
+  const forms = formsOf(task);
+  const out = ['## Forms the editor shows', ''];
+  out.push(
+    `Each combination of ${
+      choiceInputs(task)
+        .map((c) => code(c.name))
+        .join(', ') || 'choices'
+    } (per the inputs' visibleRules) and the inputs it shows, in order (${forms.length} forms):`,
+    '',
+  );
+  for (const f of forms) {
+    const title = f.choices.length ? f.choices.map(([n, v]) => `${n} = ${v}`).join(', ') : 'always';
+    out.push(`- **${title}**: ${f.inputs.map(code).join(', ')}`);
+  }
+  out.push('');
+  return out;
+}
+
 const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelImage: 'image', PushToACR: 'push', DeployToAKS: 'deploy' };
 
 function yamlExample(task: TaskJson): string {
@@ -125,7 +188,7 @@ export function renderTaskReference(task: TaskJson): string {
     out.push(`### ${g.displayName}`, '');
     out.push('| Input | Label | Type | Default | Required | Visible when | Help |', '|---|---|---|---|---|---|---|');
     for (const i of inputs) {
-      const name = code(i.name) + (i.aliases?.length ? ` (alias ${i.aliases.map(code).join(', ')})` : '');
+      const name = code(i.name) + (i.aliases?.length ? ` (${i.aliases.map((a) => `alias ${code(a)}`).join(', ')})` : '');
       const def = i.defaultValue === undefined || i.defaultValue === '' ? '' : code(String(i.defaultValue));
       out.push(
         `| ${name} | ${cell(i.label)} | ${cell(typeOf(i))} | ${def} | ${i.required ? 'yes' : 'no'} | ${i.visibleRule ? code(i.visibleRule) : ''} | ${cell(fromDocsTasks(i.helpMarkDown ?? ''))} |`,
@@ -133,6 +196,7 @@ export function renderTaskReference(task: TaskJson): string {
     }
     out.push('');
   }
+  out.push(...formsSection(task));
   out.push('## Outputs', '');
   const outs = task.outputVariables ?? [];
   if (!outs.length) out.push('None.', '');

@@ -7,8 +7,10 @@
 // A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
+import { resolve as resolvePath } from 'node:path';
 import { InputError, isUserError, errorMessage } from './errors';
 import { inputLines } from './inputs/parse';
+import { NETWORK_RULES, ruleMessage, ruleViolation, type InputRules } from './inputs/rules';
 import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
@@ -34,6 +36,23 @@ function quietly<T>(read: () => T): T {
 
 // ---------------------------------------------------------------- inputs
 
+/** The running task's rules (shared/inputs/rules.ts), set by runTask. */
+let activeRules: InputRules = {};
+
+/**
+ * Applies the task's input rules (the same table the editor's `validation`
+ * comes from) to the values the task received, before it does anything.
+ */
+export function checkInputRules(rules: InputRules): void {
+  for (const [name, rule] of Object.entries(rules)) {
+    const raw = tl.getInput(name, false);
+    const bad = ruleViolation(rule, raw);
+    if (bad === undefined) continue;
+    const whole = bad === (raw ?? '').trim();
+    throw new InputError(name, `Input '${name}' ${ruleMessage(rule)} (got '${bad}'${whole ? '' : ' among its items'}).`);
+  }
+}
+
 export function getString(name: string, options: { required?: boolean; defaultValue?: string; secret?: boolean } = {}): string | undefined {
   const raw = options.secret ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false);
   const value = raw?.trim();
@@ -58,10 +77,13 @@ export function getBool(name: string, defaultValue = false): boolean {
   throw new InputError(name, `Input '${name}' must be true or false (got '${raw}').`);
 }
 
+/** A whole number; its range is the input's rule in the task's table (shared/inputs/rules.ts), else `min`/`max`. */
 export function getInt(name: string, options: { defaultValue: number; min?: number; max?: number }): number {
   const raw = tl.getInput(name, false)?.trim();
   if (!raw) return options.defaultValue;
   const value = Number(raw);
+  const rule = activeRules[name];
+  if (rule?.kind === 'int') options = { ...options, min: rule.min, max: rule.max };
   const min = options.min ?? Number.MIN_SAFE_INTEGER;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   if (!/^-?\d+$/.test(raw) || value < min || value > max) {
@@ -81,6 +103,36 @@ export function getChoice<T extends string>(name: string, choices: readonly T[],
   return match;
 }
 
+/** The folder the agent roots `filePath` inputs at: Build.SourcesDirectory, else System.DefaultWorkingDirectory. */
+function pathRoot(): string | undefined {
+  return getVariable('Build.SourcesDirectory') ?? getVariable('System.DefaultWorkingDirectory');
+}
+
+/** Whether `value` is the folder the agent gives for an empty `filePath` input (task-lib's filePathSupplied, inverted). */
+function isPathRoot(value: string): boolean {
+  const root = pathRoot();
+  return root !== undefined && resolvePath(value) === resolvePath(root);
+}
+
+/**
+ * A `filePath` input. The agent turns an empty one into the sources folder
+ * (and roots relative ones there), so that folder counts as not given, as
+ * task-lib's filePathSupplied has it: the default (or undefined) is returned.
+ */
+export function getPath(name: string, options: { defaultValue?: string; required?: boolean } = {}): string | undefined {
+  const value = getString(name);
+  if (value !== undefined && !isPathRoot(value)) return value;
+  if (options.defaultValue !== undefined) return options.defaultValue;
+  if (options.required) throw new InputError(name, `Input '${name}' is required: set it in the task's settings or YAML.`);
+  return undefined;
+}
+
+/** The lines of a multi-line `filePath` input; only the sources folder (what the agent makes of an empty one) means none. */
+export function getPathLines(name: string): string[] {
+  const lines = getLines(name);
+  return lines.length === 1 && isPathRoot(lines[0] as string) ? [] : lines;
+}
+
 /** Non-empty, non-comment lines of a multi-line input; `quiet` keeps task-lib from echoing the value into the debug log. */
 export function getLines(name: string, options: { quiet?: boolean } = {}): string[] {
   return inputLines(options.quiet ? quietly(() => tl.getInput(name, false)) : tl.getInput(name, false));
@@ -91,8 +143,8 @@ export function getLines(name: string, options: { quiet?: boolean } = {}): strin
  * networkDeadline (minutes: the task's network work as a whole) inputs.
  */
 export function getNetworkLimits(): NetworkLimits {
-  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, min: 1, max: 3600 });
-  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, min: 1, max: 10080 });
+  const timeout = getInt('networkTimeout', { defaultValue: DEFAULT_NETWORK_TIMEOUT_SECONDS, ...NETWORK_RULES.networkTimeout });
+  const deadline = getInt('networkDeadline', { defaultValue: DEFAULT_NETWORK_DEADLINE_MINUTES, ...NETWORK_RULES.networkDeadline });
   return networkLimits(timeout, deadline);
 }
 
@@ -443,6 +495,8 @@ export interface RunTaskOptions {
    * option names ARE the input names, so most tasks pass nothing.
    */
   inputNames?: Readonly<Record<string, string>>;
+  /** The task's input rules (INPUT_RULES[task name]): checked before main runs, and the ranges getInt uses. */
+  inputRules?: InputRules;
 }
 
 /**
@@ -453,6 +507,8 @@ export interface RunTaskOptions {
  */
 export async function runTask(main: () => Promise<void>, options: RunTaskOptions = {}): Promise<void> {
   try {
+    activeRules = options.inputRules ?? {};
+    checkInputRules(activeRules);
     await main();
   } catch (err) {
     if (isUserError(err)) {
@@ -482,4 +538,14 @@ function namingInput(message: string, input: string | undefined): string {
 
 export function succeed(message: string): void {
   tl.setResult(tl.TaskResult.Succeeded, message);
+}
+
+/**
+ * Succeeded, unless something the user relies on did not happen (`issues`,
+ * already logged as warnings): then SucceededWithIssues, so the run shows it
+ * and later steps can test for it, with the issues after the message.
+ */
+export function finish(message: string, issues: readonly string[] = []): void {
+  if (issues.length === 0) succeed(message);
+  else tl.setResult(tl.TaskResult.SucceededWithIssues, `${message} ${issues.join(' ')}`.replace(/\s*[\r\n]+\s*/g, ' '));
 }

@@ -14,15 +14,21 @@
  *   removed afterwards), so concurrent runs never share a key file and none is
  *   written into the repository. Two runs at the same time with the same
  *   Agent.TempDirectory are refused (they would corrupt each other's secrets).
+ * - Inputs given by an alias (task.json `aliases`) reach the task under the
+ *   input's own name, as for a YAML step: the pipeline maps aliases before the
+ *   agent sets INPUT_<NAME>; task-lib's getInput knows no aliases. Giving an
+ *   input and its alias together is refused, as the pipeline refuses it.
+ * - `filePath` inputs are rooted at the sources folder as the agent roots them
+ *   (translateFilePathInputs): an empty one arrives as that folder.
  * - Every run goes through the secret scan (./secret-scan.ts): when the output,
  *   masked as the agent masks it, still holds a secret the caller gave the
  *   task, the returned promise rejects with SecretLeakError. This is the only
  *   place the scan is called for a task run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ensureFreshBundle } from './fresh-bundle';
 import { assertNoSecretLeak, collectSecrets } from './secret-scan';
 
@@ -95,6 +101,62 @@ function unescapeData(v: string): string {
 /** Agent.TempDirectory folders of the runs in progress in this process. */
 const tempDirsInUse = new Set<string>();
 
+/**
+ * The inputs keyed by their task.json names: an alias becomes the name it
+ * stands for (what the pipeline does with a YAML step's inputs).
+ */
+export function canonicalInputs(
+  taskJsonPath: string,
+  inputs: Record<string, string | number | boolean | undefined>,
+): Record<string, string | number | boolean | undefined> {
+  if (!existsSync(taskJsonPath)) return inputs;
+  const task = JSON.parse(readFileSync(taskJsonPath, 'utf8')) as { inputs?: Array<{ name: string; aliases?: string[] }> };
+  const nameOf = new Map<string, string>();
+  for (const i of task.inputs ?? []) for (const a of i.aliases ?? []) nameOf.set(a.toLowerCase(), i.name);
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    const name = nameOf.get(k.toLowerCase()) ?? k;
+    if (name !== k && Object.keys(inputs).some((other) => other.toLowerCase() === name.toLowerCase()))
+      throw new Error(`Input '${k}' is an alias of '${name}', which is given too: give one of them.`);
+    out[name] = v;
+  }
+  return out;
+}
+
+interface TaskInputDefinition {
+  name: string;
+  type: string;
+  defaultValue?: string | boolean;
+}
+
+/**
+ * What the agent does to `filePath` inputs (TaskRunner.TranslateFilePathInput
+ * with the build job extension's GetRootedPath): a rooted value is
+ * normalised, anything else (the empty value too) is joined to the sources
+ * folder (Build.SourcesDirectory, else System.DefaultWorkingDirectory). An
+ * input not given whose default is empty arrives as the sources folder. With
+ * no sources folder known, values pass unchanged (the agent's last resort).
+ * Non-empty defaults are left to the task (this emulation expands no macros).
+ */
+export function translateFilePathInputs(
+  definitions: TaskInputDefinition[],
+  inputs: Record<string, string | number | boolean | undefined>,
+  variables: Record<string, string>,
+): Record<string, string | number | boolean | undefined> {
+  const variable = (n: string) => Object.entries(variables).find(([k]) => k.toLowerCase() === n.toLowerCase())?.[1] || undefined;
+  const sources = variable('Build.SourcesDirectory') ?? variable('System.DefaultWorkingDirectory');
+  const out = { ...inputs };
+  if (!sources) return out;
+  for (const d of definitions) {
+    if (d.type !== 'filePath') continue;
+    const given = out[d.name];
+    if (given === undefined && d.defaultValue !== undefined && d.defaultValue !== '') continue;
+    const value = String(given ?? '').trim();
+    out[d.name] = isAbsolute(value) ? resolve(value) : resolve(join(sources, value));
+  }
+  return out;
+}
+
 /** The environment the agent gives a task: the caller's, minus other tasks' inputs and connections, plus the run's. */
 function agentEnvironment(options: RunTaskOptions, workFolder: string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
@@ -132,10 +194,13 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
       `Another task run in this process uses Agent.TempDirectory ${tempDir}: task-lib keeps its secret key there, so give each concurrent run its own.`,
     );
   }
+  const taskJson = join(root, 'dist', 'tasks', options.task, 'task.json');
+  const definitions = existsSync(taskJson) ? ((JSON.parse(readFileSync(taskJson, 'utf8')) as { inputs?: TaskInputDefinition[] }).inputs ?? []) : [];
+  const inputs = translateFilePathInputs(definitions, canonicalInputs(taskJson, options.inputs), options.variables ?? {});
   const workFolder = !tempDir && !vars.includes('agent.workfolder') ? mkdtempSync(join(tmpdir(), `agent-${options.task}-`)) : undefined;
-  const env = agentEnvironment(options, workFolder);
+  const env = agentEnvironment({ ...options, inputs }, workFolder);
   // Collected before the run: a kubeconfig input names a file the caller may remove afterwards.
-  const candidates = collectSecrets(options);
+  const candidates = collectSecrets({ ...options, inputs });
   if (tempDir) tempDirsInUse.add(tempDir);
   try {
     const run = await spawnTask(join(root, 'dist', 'tasks', options.task, 'index.js'), env, options.echo);

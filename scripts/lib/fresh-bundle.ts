@@ -50,7 +50,9 @@ export function staleReason(task: string, root: string): string | undefined {
   const inputs: Array<[string, number]> = [
     [`tasks/${task}/`, newestUnder(join(root, 'tasks', task))],
     ['shared/', newestUnder(join(root, 'shared'))],
-    ...['scripts/build.mjs', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json'].map((f): [string, number] => [f, mtimeOf(join(root, f))]),
+    ...['scripts/build.mjs', 'scripts/lib/task-validation.ts', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json'].map(
+      (f): [string, number] => [f, mtimeOf(join(root, f))],
+    ),
   ];
   const newer = inputs.filter(([, t]) => t > built).map(([name]) => name);
   return newer.length ? `${newer.join(', ')} changed since it was built` : undefined;

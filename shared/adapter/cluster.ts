@@ -19,7 +19,7 @@ type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
 export async function readClusterConfig(type: ConnectionType, net?: { limits: NetworkLimits; signal: AbortSignal }): Promise<KubeConfig> {
   if (type === 'kubeconfig') {
-    const path = adapter.getRequiredString('kubeconfig');
+    const path = adapter.getPath('kubeconfig', { required: true }) as string;
     let text: string;
     try {
       text = readFileSync(path, 'utf8');

@@ -16,3 +16,4 @@ export {
   parseRepository,
   parseSha256Hex,
 } from './parse';
+export { INPUT_RULES, NETWORK_RULES, ruleMessage, ruleViolation, type InputRule, type InputRules, type IntRule, type PatternRule } from './rules';

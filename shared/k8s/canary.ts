@@ -11,6 +11,7 @@
  */
 import { InputError } from '../errors';
 import { isRecord, type KubeObject } from './types';
+import { INPUT_RULES, type IntRule } from '../inputs/rules';
 
 export const TRACK_LABEL = 'modeltoaks.io/track';
 export type Track = 'stable' | 'canary' | 'baseline';
@@ -42,8 +43,14 @@ export const CANARY_DEFAULTS = {
   baselineAndCanaryReplicas: 1,
 } as const;
 
-export const PERCENTAGE_RANGE = { min: 1, max: 99 } as const;
-export const REPLICAS_RANGE = { min: 1, max: 100 } as const;
+const intRule = (name: string): IntRule => {
+  const rule = INPUT_RULES.DeployToAKS?.[name];
+  if (rule?.kind !== 'int') throw new Error(`no integer rule for DeployToAKS input '${name}'`);
+  return rule;
+};
+/** The ranges of the percentage and replica inputs: the one table of input rules (shared/inputs/rules.ts). */
+export const PERCENTAGE_RANGE: { readonly min: number; readonly max: number } = intRule('percentage');
+export const REPLICAS_RANGE: { readonly min: number; readonly max: number } = intRule('baselineAndCanaryReplicas');
 
 /** A reference to an object the canary created. */
 export interface ObjectRef {

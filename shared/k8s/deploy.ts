@@ -87,6 +87,8 @@ export interface DeployResult {
   applied: string[];
   /** What now serves which share, with model versions (empty for renderOnly). */
   serving: Serving[];
+  /** What the user relies on that did not happen though the deployment succeeded (e.g. a LoadBalancer without an address in time). */
+  issues: string[];
 }
 
 /** The task's closing line. */
@@ -225,7 +227,11 @@ export async function waitForRollout(client: KubeClient, applied: AppliedObject[
   return outcomes;
 }
 
-export async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
+export async function serviceEndpoint(
+  client: KubeClient,
+  applied: AppliedObject[],
+  o: DeployOptions,
+): Promise<{ endpoint: string; service?: KubeObject; issue?: string }> {
   const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
   if (!svc) return { endpoint: '' };
   const ns = svc.object.metadata?.namespace ?? o.namespace;
@@ -253,8 +259,9 @@ export async function serviceEndpoint(client: KubeClient, applied: AppliedObject
       return { endpoint: `${host}${port ? `:${port}` : ''}`, service: live };
     }
     if (now() >= deadline) {
-      o.logger.warn(`Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`);
-      return { endpoint: dns(), service: live };
+      const issue = `Service/${name} got no load balancer address within ${o.serviceEndpointTimeoutSeconds ?? 300} s; reporting its cluster DNS name instead.`;
+      o.logger.warn(issue);
+      return { endpoint: dns(), service: live, issue };
     }
     await sleep(o.pollIntervalMs ?? DEPLOY_DEFAULTS.pollIntervalMs);
     try {
@@ -327,7 +334,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [], issues: [] };
   }
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   if (o.predictionChecks?.length && !objects.some((x) => x.kind === 'Service' && x.apiVersion === 'v1')) {
@@ -349,7 +356,7 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   }
   const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
   const revision = revisionString(primary?.live);
-  const { endpoint, service } = await serviceEndpoint(client, applied, o);
+  const { endpoint, service, issue } = await serviceEndpoint(client, applied, o);
   if (o.smokeTestPath) {
     if (!service)
       throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
@@ -394,5 +401,6 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     serving: outcomes
       .filter((x) => x.obj.kind === 'Deployment' && x.live)
       .map((x) => servingOf(x.live as KubeObject, 'stable', { percent: 100, by: 'traffic' })),
+    issues: issue ? [issue] : [],
   };
 }

@@ -397,7 +397,7 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
   o.logger.info(`Rendered ${toApply.length} canary object(s) to ${renderedManifests}/manifests.yaml; the stable objects are left as they are.`);
   if (!client) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [], issues: [] };
   }
   const skipped = objects.filter((x) => x.kind !== 'Deployment' && !services.includes(x));
   if (skipped.length) o.logger.info(`Not applied during the canary (they are on promote): ${skipped.map(describeObject).join(', ')}.`);
@@ -511,6 +511,7 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
     renderedManifests,
     applied: applied.map((a: AppliedObject) => describeObject(a.object)),
     serving,
+    issues: [],
   };
 }
 
@@ -574,6 +575,7 @@ async function promote(o: ReleaseOptions): Promise<DeployResult> {
     renderedManifests,
     applied: applied.map((a) => describeObject(a.object)),
     serving: await stableServing(client, o, names),
+    issues: [],
   };
 }
 
@@ -596,5 +598,6 @@ async function reject(o: ReleaseOptions): Promise<DeployResult> {
     renderedManifests: '',
     applied: [],
     serving,
+    issues: [],
   };
 }

@@ -5,7 +5,7 @@
 import * as adapter from '../../shared/adapter';
 import { credentialsForImage, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { InputError } from '../../shared/errors';
-import { listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs';
+import { INPUT_RULES, listItems, parseCommand, parseKeyValues, parsePlatform, parsePorts, parseSha256Hex } from '../../shared/inputs';
 import {
   bundleImage,
   bundleMessage,
@@ -66,68 +66,73 @@ function workingDirectory(): string | undefined {
 }
 
 function outputPath(): string {
-  const given = adapter.getString('outputPath');
+  const given = adapter.getPath('outputPath');
   if (given) return given;
   const staging = adapter.getVariable('Build.ArtifactStagingDirectory');
   if (!staging) throw new InputError('outputPath', `Input 'outputPath' is required outside a pipeline: name the folder to write the OCI image layout into.`);
   return `${staging}/image`;
 }
 
-void adapter.runTask(async () => {
-  useAgentProxy();
-  const limits = adapter.getNetworkLimits();
-  const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
-  const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, DEFAULT_COMPRESSION);
-  const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, DEFAULT_IMAGE_FORMAT);
-  const modelPath = adapter.getRequiredString('modelPath');
-  const common = {
-    compression,
-    imageFormat,
-    provenance: provenance(),
-    created: createdFromSources(adapter.getVariable('Build.SourcesDirectory')),
-    imageName: imageName(),
-    tags: tagList(),
-    outputPath: outputPath(),
-    logger: adapter.taskLogger,
-  };
-  // Base image pulls obey the connect/idle timeouts; the whole build runs within the network deadline.
-  const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
-    configureTimeouts(limits, signal);
-    if (mode === 'docker') {
-      return bundleWithDocker({
+void adapter.runTask(
+  async () => {
+    useAgentProxy();
+    const limits = adapter.getNetworkLimits();
+    const mode = adapter.getChoice('mode', ['daemonless', 'docker'] as const, 'daemonless');
+    const compression = adapter.getChoice('compression', ['auto', 'gzip', 'none'] as const, DEFAULT_COMPRESSION);
+    const imageFormat = adapter.getChoice('imageFormat', ['oci', 'docker'] as const, DEFAULT_IMAGE_FORMAT);
+    const modelPath = adapter.getRequiredString('modelPath');
+    const common = {
+      compression,
+      imageFormat,
+      provenance: provenance(),
+      created: createdFromSources(adapter.getVariable('Build.SourcesDirectory')),
+      imageName: imageName(),
+      tags: tagList(),
+      outputPath: outputPath(),
+      logger: adapter.taskLogger,
+    };
+    // Base image pulls obey the connect/idle timeouts; the whole build runs within the network deadline.
+    const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
+      configureTimeouts(limits, signal);
+      if (mode === 'docker') {
+        return bundleWithDocker({
+          ...common,
+          dockerfile: adapter.getPath('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
+          buildContext: adapter.getPath('buildContext'),
+          // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
+          buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
+          model: { path: modelPath },
+          labels: labelMap(),
+          signal,
+        });
+      }
+      const appDirectory = adapter.getPath('appDirectory');
+      const baseImage = adapter.getRequiredString('baseImage');
+      return bundleImage({
         ...common,
-        dockerfile: adapter.getString('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
-        buildContext: adapter.getString('buildContext'),
-        // Build args may carry tokens: read without task-lib's debug echo; docker-build prints their names only.
-        buildArgs: parseKeyValues(adapter.getLines('buildArgs', { quiet: true }), 'buildArgs', 'env'),
-        model: { path: modelPath },
+        writeModelBlob: adapter.getBool('writeModelBlob', false),
+        baseImage,
+        baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
+        platform: parsePlatform(adapter.getString('platform')),
+        model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) },
+        app: appDirectory
+          ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: DEFAULT_APP_DESTINATION }) }
+          : undefined,
+        entrypoint: parseCommand(adapter.getString('entrypoint'), 'entrypoint'),
+        cmd: parseCommand(adapter.getString('cmd'), 'cmd'),
+        env: parseKeyValues(adapter.getLines('env'), 'env', 'env'),
+        workingDirectory: workingDirectory(),
+        ports: parsePorts(adapter.getLines('ports'), 'ports'),
+        user: adapter.getString('user'),
         labels: labelMap(),
         signal,
       });
-    }
-    const appDirectory = adapter.getString('appDirectory');
-    const baseImage = adapter.getRequiredString('baseImage');
-    return bundleImage({
-      ...common,
-      writeModelBlob: adapter.getBool('writeModelBlob', false),
-      baseImage,
-      baseCredentials: credentialsForImage(readOptionalRegistryConnection('baseRegistryConnection'), baseImage),
-      platform: parsePlatform(adapter.getString('platform')),
-      model: { path: modelPath, destination: adapter.getString('modelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) },
-      app: appDirectory ? { directory: appDirectory, destination: adapter.getString('appDestination', { defaultValue: DEFAULT_APP_DESTINATION }) } : undefined,
-      entrypoint: parseCommand(adapter.getString('entrypoint'), 'entrypoint'),
-      cmd: parseCommand(adapter.getString('cmd'), 'cmd'),
-      env: parseKeyValues(adapter.getLines('env'), 'env', 'env'),
-      workingDirectory: workingDirectory(),
-      ports: parsePorts(adapter.getLines('ports'), 'ports'),
-      user: adapter.getString('user'),
-      labels: labelMap(),
-      signal,
     });
-  });
-  adapter.setOutput('imageLayout', result.layoutPath);
-  adapter.setOutput('imageDigest', result.manifestDigest);
-  adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');
-  adapter.setOutput('imageTags', result.tags.join(','));
-  adapter.succeed(bundleMessage(result));
-});
+    adapter.setOutput('imageLayout', result.layoutPath);
+    adapter.setOutput('imageDigest', result.manifestDigest);
+    adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');
+    adapter.setOutput('imageTags', result.tags.join(','));
+    adapter.succeed(bundleMessage(result));
+  },
+  { inputRules: INPUT_RULES.BundleModelImage },
+);

@@ -8,7 +8,7 @@ import { readModelStore } from '../../shared/adapter/store';
 import { fetchMessage, fetchModel, summarize, VERSION_SELECTIONS } from '../../shared/fetch';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpectedSha256, parseExtractLimits } from '../../shared/download';
 import { InputError } from '../../shared/errors';
-import { parseMetadataFilter } from '../../shared/inputs';
+import { INPUT_RULES, parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
 import { devopsAccess } from '../../shared/adapter/devops';
 import { modelName, recordFetchedModel } from '../../shared/devops';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const extractLimits = extract ? parseExtractLimits(adapter.getString('extractLimits')) : undefined;
   // Under Pipeline.Workspace the model survives between jobs on a self-hosted agent (the agent empties Agent.TempDirectory).
   const workspace = adapter.getVariable('Pipeline.Workspace') ?? adapter.getVariable('Agent.TempDirectory');
-  const destination = adapter.getString('destination') ?? (workspace ? join(workspace, 'model') : undefined);
+  const destination = adapter.getPath('destination') ?? (workspace ? join(workspace, 'model') : undefined);
   if (!destination)
     throw new InputError('destination', "Input 'destination' is empty and Pipeline.Workspace is not set: give the folder to download the model into.");
 
@@ -45,9 +45,9 @@ async function main(): Promise<void> {
       requireChecksum: adapter.getBool('requireChecksum'),
       extract,
       extractLimits,
-      concurrency: adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 64 }),
-      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: DEFAULT_BLOCK_SIZE / MiB, min: 1, max: 256 }) * MiB,
-      retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES, min: 0, max: 20 }),
+      concurrency: adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY }),
+      blockSize: adapter.getInt('blockSizeMiB', { defaultValue: DEFAULT_BLOCK_SIZE / MiB }) * MiB,
+      retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES }),
       stallTimeoutMs: limits.idleTimeoutMs,
       location,
       logger: adapter.taskLogger,
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   adapter.setOutput('modelChanged', String(change.changed));
   console.log(`Model changed since the last successful run: ${change.changed} (${change.reason}).`);
   for (const line of summarize(result)) console.log(line);
-  adapter.succeed(fetchMessage(result));
+  // An unverified model (no checksum anywhere, requireChecksum off) is what the user relies on not happening.
+  adapter.finish(fetchMessage(result), result.verified ? [] : ['Nothing could verify the model: set expectedSha256 or publish a checksum.']);
 }
 
-void adapter.runTask(main);
+void adapter.runTask(main, { inputRules: INPUT_RULES.FetchModel });

@@ -4,7 +4,7 @@
  */
 import * as adapter from '../../shared/adapter';
 import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
-import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
+import { INPUT_RULES, listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
 import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
 import { devopsAccess } from '../../shared/adapter/devops';
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
   const tags = parseRegistryTags(adapter.getLines('tags'));
   const addModelVersionTag = adapter.getBool('addModelVersionTag', false);
   const insecure = adapter.getBool('insecure', false);
-  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: DEFAULT_CHUNK_SIZE / MiB, min: 1, max: 1024 });
-  const concurrency = adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY, min: 1, max: 16 });
+  const chunkSizeMiB = adapter.getInt('chunkSizeMiB', { defaultValue: DEFAULT_CHUNK_SIZE / MiB });
+  const concurrency = adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY });
   const layout = await openLayoutInput(layoutDir);
   const target = readTarget();
   const result = await withNetworkDeadline(limits, (signal) => {
@@ -63,4 +63,4 @@ async function main(): Promise<void> {
   adapter.succeed(pushMessage(result));
 }
 
-void adapter.runTask(main);
+void adapter.runTask(main, { inputRules: INPUT_RULES.PushToACR });

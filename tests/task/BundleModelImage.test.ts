@@ -177,7 +177,7 @@ describe('BundleModelImage task', function () {
     ['model path missing', () => spec({ modelPath: join(tmpdir(), 'no-such-model') }), /modelPath.*does not exist/],
     ['app directory missing', () => spec({ appDirectory: join(tmpdir(), 'no-such-app') }), /App directory .* does not exist/],
     ['invalid env syntax', () => spec({ env: 'JUSTAWORD' }), /Input 'env' has an invalid line 'JUSTAWORD'/],
-    ['invalid ports', () => spec({ ports: '80/http' }), /Input 'ports' has an invalid port '80\/http'/],
+    ['invalid ports', () => spec({ ports: '80/http' }), /Input 'ports' must list ports like 8080.*\(got '80\/http'\)/],
     ['invalid labels', () => spec({ labels: 'no equals sign' }), /Input 'labels' has an invalid line/],
     ['invalid platform', () => spec({ platform: 'amd64' }), /Input 'platform' must be os\/architecture/],
     ['invalid modelSha256', () => spec({ modelSha256: 'xyz' }), /modelSha256.*64 hexadecimal/],

@@ -152,6 +152,9 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
   it('warns about an unverifiable model, and fails on it when requireChecksum is true', async () => {
     const warned = await runMock({ task: 'FetchModel', inputs: azureInputs({ modelPath: 'blocks/model.bin', destination: join(work, 'unverified') }) });
     assert.ok(warned.succeeded, warned.stdout);
+    // Nothing verified what the user relies on: the step says so in its result, not only in a warning line.
+    assert.equal(warned.result, 'SucceededWithIssues', warned.message);
+    assert.match(warned.message, /unverified/);
     assert.ok(warned.stdout.includes('##vso[task.issue type=warning') && warned.stdout.includes('unverified'), warned.stdout);
     assert.equal(readFileSync(join(work, 'unverified', 'model.bin'), 'utf8'), 'part one,part two');
     const dest = join(work, 'required');

@@ -135,6 +135,29 @@ describe('FetchModel task (S3, as the agent runs it)', function () {
     assert.ok(!run.visible.includes('env-session-token-xyz'));
   });
 
+  it("takes S3Download's input names (aliases bucketName, regionName, targetFolder, forcePathStyleAddressing) as a YAML step gives them", async () => {
+    const dest = join(work, 'aliases');
+    const run = await runMock({
+      task: 'FetchModel',
+      inputs: {
+        provider: 's3',
+        bucketName: 'models',
+        regionName: 'eu-west-3',
+        targetFolder: dest,
+        forcePathStyleAddressing: 'true',
+        s3Endpoint: s3.endpoint,
+        modelPath: 'stages/b/model.bin',
+      },
+      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+    });
+    assert.ok(run.succeeded, run.stdout);
+    assert.equal(readFileSync(join(dest, 'model.bin'), 'utf8'), 'staging model');
+    assert.equal(run.outputs.modelPath, join(dest, 'model.bin'));
+    // task-lib echoes what it read: the values arrived under the inputs' own names.
+    assert.ok(run.stdout.includes('region=eu-west-3'), 'regionName did not reach the region input');
+    assert.ok(run.stdout.includes('forcePathStyle=true'), 'forcePathStyleAddressing did not reach the forcePathStyle input');
+  });
+
   it('fails clearly on a bucket that does not exist, leaving nothing behind', async () => {
     const dest = join(work, 'nobucket');
     const run = await runMock(withConnection({ bucket: 'no-such-bucket', modelPath: 'bert/', destination: dest }));

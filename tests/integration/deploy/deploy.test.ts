@@ -82,6 +82,17 @@ describe('deploy end to end through the fake API server', function () {
     } as DeployOptions & { logger: ReturnType<typeof capture> };
   }
 
+  it('reports an issue (not only a warning) when a LoadBalancer gets no address in time', async () => {
+    const s = await fake({ lbIngress: undefined });
+    const o = options(s, { template: { ...options(undefined).template, serviceType: 'LoadBalancer' }, serviceEndpointTimeoutSeconds: 1 });
+    const r = await deploy(o);
+    assert.equal(r.serviceEndpoint, 'resnet.ml.svc.cluster.local:80');
+    assert.equal(r.issues.length, 1, JSON.stringify(r.issues));
+    assert.match(r.issues[0] ?? '', /no load balancer address within 1 s/);
+    const ok = await deploy(options(await fake()));
+    assert.deepEqual(ok.issues, []);
+  });
+
   it('applies with server-side apply, waits through the timeline, stamps traceability and reports outputs', async () => {
     const s = await fake();
     const o = options(s, { template: { ...options(undefined).template, serviceType: 'LoadBalancer', internalLoadBalancer: true }, smokeTestPath: '/healthz' });

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { loadTask, referencePath, renderTaskReference, taskNames } from '../../../scripts/gen-task-docs';
+import { formsOf, loadTask, referencePath, renderTaskReference, taskNames } from '../../../scripts/gen-task-docs';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -40,6 +40,18 @@ describe('task reference docs', () => {
           const cols = line.replace(/\\\|/g, '').split('|').length - 2;
           assert.ok(cols === 7 || cols === 2, `row with ${cols} columns: ${line.slice(0, 80)}`);
         }
+      });
+
+      it('shows every input in at least one form of the editor (a visibleRule no choice satisfies hides it forever)', () => {
+        const forms = formsOf(task);
+        assert.ok(forms.length >= 1);
+        for (const i of task.inputs)
+          assert.ok(
+            forms.some((f) => f.inputs.includes(i.name)),
+            `no combination of choices shows ${i.name} (visibleRule ${i.visibleRule})`,
+          );
+        // The default form is one of them and shows every input without a visibleRule.
+        for (const f of forms) for (const i of task.inputs.filter((x) => !x.visibleRule)) assert.ok(f.inputs.includes(i.name));
       });
 
       it('has a YAML example that sets existing inputs, every required input without a visibleRule shown', () => {

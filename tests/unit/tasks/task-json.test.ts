@@ -33,6 +33,7 @@ interface TaskJson {
   inputs: TaskInput[];
   outputVariables?: Array<{ name: string; description?: string }>;
   execution: Record<string, { target: string }>;
+  dataSourceBindings?: Array<{ target?: string }>;
 }
 
 const taskNames = readdirSync(join(root, 'tasks')).filter((n) => existsSync(join(root, 'tasks', n, 'task.json')));
@@ -98,7 +99,9 @@ describe('task.json files', () => {
           names.add(input.name);
           if (input.groupName) assert.ok(groups.has(input.groupName), `input ${input.name} names unknown group ${input.groupName}`);
           if (input.type === 'pickList' || input.type === 'radio') {
-            assert.ok(input.options && Object.keys(input.options).length > 0, `pick list ${input.name} has no options`);
+            // A picker filled by a dataSourceBinding from the connection has no fixed options (as in Microsoft's tasks).
+            const bound = (task.dataSourceBindings ?? []).some((b) => b.target === input.name);
+            assert.ok(bound || (input.options && Object.keys(input.options).length > 0), `pick list ${input.name} has no options`);
             if (input.defaultValue !== undefined && input.defaultValue !== '') {
               assert.ok(String(input.defaultValue) in (input.options ?? {}), `default of ${input.name} is not one of its options`);
             }
