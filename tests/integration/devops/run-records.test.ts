@@ -6,6 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -161,6 +163,31 @@ describe('Azure DevOps run records (azure-devops-node-api against a fake organiz
     await recordPushedImage({ context: ctx(buildVars(12)), token: 'expired', logger: rejected }, RECORD, undefined);
     assert.equal(rejected.warnings.length, 1);
     assert.match(rejected.warnings[0], /HTTP 401/);
+  });
+
+  it('the token goes to the organization only, not to another host a resource-area answer names', async () => {
+    await devops.stop();
+    const seen: (string | undefined)[] = [];
+    const elsewhere = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"message":"no"}');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.2', resolve));
+    try {
+      devops = await startFakeDevOps({ buildAreaUrl: `http://127.0.0.2:${(elsewhere.address() as AddressInfo).port}/contoso/` });
+      grant();
+      devops.addBuild({ id: 12, definitionId: 7, status: 'inProgress', result: undefined });
+      const logger = recordingLogger();
+      const out = await recordPushedImage({ context: ctx(buildVars(12)), token: TOKEN, logger }, RECORD, undefined);
+      assert.equal(out.onRun, false);
+      assert.ok(seen.length > 0, 'the client went to the named host');
+      assert.deepEqual(seen.filter(Boolean), [], 'no Authorization header sent to the other host');
+      assert.equal(logger.warnings.length, 1);
+    } finally {
+      elsewhere.close();
+    }
   });
 
   describe('DeployToAKS in a classic release', () => {
