@@ -87,7 +87,6 @@ export type ErrorCode =
   | 'SmokeTestFailed'
   // Azure DevOps run records
   | 'InvalidRecord'
-  | 'RecordNotFound'
   | 'DevOpsError';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
