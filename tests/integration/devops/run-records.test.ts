@@ -21,6 +21,7 @@ import {
   type ImageRecord,
 } from '../../../shared/devops';
 import type { Logger } from '../../../shared/log';
+import { startBlackHole } from '../../helpers/black-hole';
 import { ALL_PERMISSIONS, startFakeDevOps, type FakeDevOps, type Permission } from '../../helpers/fake-devops';
 
 const TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.job-token.sig';
@@ -187,6 +188,21 @@ describe('Azure DevOps run records (azure-devops-node-api against a fake organiz
       assert.equal(logger.warnings.length, 1);
     } finally {
       elsewhere.close();
+    }
+  });
+
+  it('an organization that never answers: one warning within the network timeout, modelChanged true', async () => {
+    const hole = await startBlackHole();
+    try {
+      const vars = { ...buildVars(12), 'System.CollectionUri': `${hole.url}/contoso/` };
+      const logger = recordingLogger();
+      const started = Date.now();
+      const change = await recordFetchedModel({ context: ctx(vars), token: TOKEN, logger, timeoutMs: 500 }, 'diabetes', RECORD.model);
+      assert.equal(change.changed, true);
+      assert.equal(logger.warnings.length, 1, logger.warnings.join('\n'));
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await hole.stop();
     }
   });
 
