@@ -75,6 +75,10 @@ function summary(r: ChainResult, s: Services): void {
     `  deployment ${r.deployMode === 'renderOnly' ? `rendered only (no KUBECONFIG): ${r.deploy.renderedManifests}` : `revision ${r.deploy.revision}, endpoint ${r.deploy.serviceEndpoint || '(none)'}`}`,
   );
   out(`             image ${r.deploy.deployedImage}`);
+  if (r.release) {
+    out(`  release    classic release, no image input: ${r.release.rest.deployedImage} (from the build run; the record file agrees without the token)`);
+  }
+  out(`  model      modelChanged ${r.modelChanged.first} on the first run, ${r.modelChanged.again ?? '?'} on the next scheduled run (same model)`);
   out(line);
   out(`${r.checks.length} checks passed.`);
   // The services' own skips say why and how to enable; the chain's add what else was left out (e.g. the skopeo cross-check).

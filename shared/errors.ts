@@ -88,7 +88,6 @@ export type ErrorCode =
   | 'SmokeTestFailed'
   // Azure DevOps run records
   | 'InvalidRecord'
-  | 'RecordNotFound'
   | 'DevOpsError'
   // model-server checks (shared/check)
   | 'CheckFailed'

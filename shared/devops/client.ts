@@ -59,7 +59,8 @@ function propertyString(v: unknown): string | undefined {
 export function createRunRecordsApi(options: RunRecordsApiOptions): RunRecordsApi {
   const requestOptions: IRequestOptions = { socketTimeout: options.timeoutMs ?? 100_000, allowRetries: true, maxRetries: 2 };
   if (options.proxy) requestOptions.proxy = options.proxy;
-  const web = new WebApi(options.collectionUri, getBearerHandler(options.token), requestOptions);
+  // The token goes to the organization's host only: not to a host a location answer names (the library's default would).
+  const web = new WebApi(options.collectionUri, getBearerHandler(options.token, false), requestOptions);
   let build: Promise<IBuildApi> | undefined;
   const api = async (what: string): Promise<IBuildApi> => {
     build ??= web.getBuildApi();

@@ -95,7 +95,14 @@ const BUILD_LOCATIONS = [
   location('0a6312e9-0627-49b7-8083-7d74a64849c9', 'build', 'properties', '{project}/_apis/{area}/builds/{buildId}/{resource}', 1),
 ];
 
-export async function startFakeDevOps(options: { org?: string; projects?: { id: string; name: string }[] } = {}): Promise<FakeDevOps> {
+export async function startFakeDevOps(
+  options: {
+    org?: string;
+    projects?: { id: string; name: string }[];
+    /** Where ResourceAreas says the Build area lives (default: this server), for a hostile answer. */
+    buildAreaUrl?: string;
+  } = {},
+): Promise<FakeDevOps> {
   const org = options.org ?? 'contoso';
   const projects = options.projects ?? [{ id: '6c2b0933-3600-42ae-bf8b-93d4f7e8a000', name: 'Models' }];
   const builds = new Map<number, FakeBuild>();
@@ -214,7 +221,7 @@ export async function startFakeDevOps(options: { org?: string; projects?: { id: 
         );
       if (rest[0] === '_apis' && rest[1]?.toLowerCase() === 'resourceareas' && req.method === 'GET') {
         const areas = [
-          { id: BUILD_AREA_ID, name: 'build', locationUrl: base },
+          { id: BUILD_AREA_ID, name: 'build', locationUrl: options.buildAreaUrl ?? base },
           { id: LOCATION_AREA_ID, name: 'Location', locationUrl: base },
         ];
         return send(res, 200, { count: areas.length, value: areas });

@@ -6,6 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -19,6 +21,7 @@ import {
   type ImageRecord,
 } from '../../../shared/devops';
 import type { Logger } from '../../../shared/log';
+import { startBlackHole } from '../../helpers/black-hole';
 import { ALL_PERMISSIONS, startFakeDevOps, type FakeDevOps, type Permission } from '../../helpers/fake-devops';
 
 const TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.job-token.sig';
@@ -161,6 +164,46 @@ describe('Azure DevOps run records (azure-devops-node-api against a fake organiz
     await recordPushedImage({ context: ctx(buildVars(12)), token: 'expired', logger: rejected }, RECORD, undefined);
     assert.equal(rejected.warnings.length, 1);
     assert.match(rejected.warnings[0], /HTTP 401/);
+  });
+
+  it('the token goes to the organization only, not to another host a resource-area answer names', async () => {
+    await devops.stop();
+    const seen: (string | undefined)[] = [];
+    const elsewhere = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"message":"no"}');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.2', resolve));
+    try {
+      devops = await startFakeDevOps({ buildAreaUrl: `http://127.0.0.2:${(elsewhere.address() as AddressInfo).port}/contoso/` });
+      grant();
+      devops.addBuild({ id: 12, definitionId: 7, status: 'inProgress', result: undefined });
+      const logger = recordingLogger();
+      const out = await recordPushedImage({ context: ctx(buildVars(12)), token: TOKEN, logger }, RECORD, undefined);
+      assert.equal(out.onRun, false);
+      assert.ok(seen.length > 0, 'the client went to the named host');
+      assert.deepEqual(seen.filter(Boolean), [], 'no Authorization header sent to the other host');
+      assert.equal(logger.warnings.length, 1);
+    } finally {
+      elsewhere.close();
+    }
+  });
+
+  it('an organization that never answers: one warning within the network timeout, modelChanged true', async () => {
+    const hole = await startBlackHole();
+    try {
+      const vars = { ...buildVars(12), 'System.CollectionUri': `${hole.url}/contoso/` };
+      const logger = recordingLogger();
+      const started = Date.now();
+      const change = await recordFetchedModel({ context: ctx(vars), token: TOKEN, logger, timeoutMs: 500 }, 'diabetes', RECORD.model);
+      assert.equal(change.changed, true);
+      assert.equal(logger.warnings.length, 1, logger.warnings.join('\n'));
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await hole.stop();
+    }
   });
 
   describe('DeployToAKS in a classic release', () => {
