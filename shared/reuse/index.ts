@@ -17,3 +17,6 @@ export {
 } from './records';
 export { lookupLayer, mappingTag, writeMapping, MAPPING_TAG_PREFIX, type LayerHit, type LookupResult } from './mapping';
 export { findReusableLayer, identityFor, type LayerReuseOptions } from './fetch';
+export { planModelLayer, type ModelPlan } from './bundle-model';
+export { DEFAULT_LAYER_CACHE_ENTRIES, LayerCache } from './layer-cache';
+export { layoutReuse, modelBytesUploaded, recordModelLayer, type LayoutReuse } from './push';

@@ -65,6 +65,15 @@ function workingDirectory(): string | undefined {
   return dir;
 }
 
+/** The model layer cache folder, or undefined when the cache is off or the agent has no work folder. */
+function layerCacheDirectory(): string | undefined {
+  if (!adapter.getBool('layerCache', true)) return undefined;
+  const given = adapter.getString('layerCacheDirectory');
+  if (given) return given;
+  const work = adapter.getVariable('Agent.WorkFolder');
+  return work ? `${work}/_modeltoaks/layers` : undefined;
+}
+
 function outputPath(): string {
   const given = adapter.getString('outputPath');
   if (given) return given;
@@ -121,6 +130,7 @@ void adapter.runTask(async () => {
       ports: parsePorts(adapter.getLines('ports'), 'ports'),
       user: adapter.getString('user'),
       labels: labelMap(),
+      layerCache: layerCacheDirectory(),
       signal,
     });
   });

@@ -10,6 +10,11 @@ import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpected
 import { InputError } from '../../shared/errors';
 import { parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
+import { readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
+import { parseRepository } from '../../shared/inputs';
+import { DEFAULT_COMPRESSION, DEFAULT_MODEL_DESTINATION, defaultMtime } from '../../shared/oci';
+import { configureTimeouts, RegistryClient } from '../../shared/oci/registry';
+import type { LayerReuseOptions } from '../../shared/reuse';
 
 const MiB = 1024 * 1024;
 
@@ -28,8 +33,31 @@ async function main(): Promise<void> {
     throw new InputError('destination', "Input 'destination' is empty and Agent.TempDirectory is not set: give the folder to download the model into.");
 
   const limits = adapter.getNetworkLimits();
+  useAgentProxy();
+  const registry = adapter.getBool('reuseLayers', true) ? readOptionalRegistryConnection('reuseRegistryConnection') : undefined;
+  const reuseRepository = registry ? parseRepository(adapter.getRequiredString('reuseRepository'), registry.registry) : undefined;
+  const reuseModelDestination = adapter.getString('reuseModelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) as string;
+  const reuseCompression = adapter.getChoice('reuseCompression', ['auto', 'none', 'gzip'] as const, DEFAULT_COMPRESSION);
   const result = await withNetworkDeadline(limits, (signal) => {
     const { store, location } = readModelStore({ limits, signal });
+    let reuse: LayerReuseOptions | undefined;
+    if (registry && reuseRepository) {
+      configureTimeouts(limits, signal);
+      reuse = {
+        client: new RegistryClient({
+          registry: registry.registry,
+          credentials: registry.credentials,
+          credentialsInput: registry.input,
+          logger: adapter.taskLogger,
+          signal,
+          retries: 2,
+        }),
+        repository: reuseRepository,
+        modelDestination: reuseModelDestination,
+        compression: reuseCompression,
+        mtime: defaultMtime(),
+      };
+    }
     return fetchModel({
       store,
       modelPath,
@@ -47,6 +75,8 @@ async function main(): Promise<void> {
       retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES, min: 0, max: 20 }),
       stallTimeoutMs: limits.idleTimeoutMs,
       location,
+      reuse,
+      reverify: adapter.getBool('reverify', false),
       logger: adapter.taskLogger,
       signal,
     });
@@ -57,6 +87,8 @@ async function main(): Promise<void> {
   adapter.setOutput('modelVersion', result.modelVersion);
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
+  adapter.setOutput('modelBytesDownloaded', result.bytesDownloaded);
+  adapter.setOutput('modelLayerReused', result.layerReused ? 'true' : 'false');
   for (const line of summarize(result)) console.log(line);
   adapter.succeed(fetchMessage(result));
 }
