@@ -22,6 +22,8 @@ import {
 } from '../../shared/oci';
 import { configureTimeouts } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
+import { readModelRecord } from '../../shared/reuse';
+import { existsSync } from 'node:fs';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
@@ -103,6 +105,12 @@ void adapter.runTask(async () => {
   const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
     configureTimeouts(limits, signal);
     if (mode === 'docker') {
+      const record = await readModelRecord(modelPath);
+      if (record?.reused && !existsSync(modelPath))
+        throw new InputError(
+          'mode',
+          `FetchModel downloaded nothing because ${record.reused.registry}/${record.reused.repository} holds the model's layer, but Docker mode builds from the model file: set FetchModel's reuseLayers to false for Docker mode, or use mode daemonless.`,
+        );
       return bundleWithDocker({
         ...common,
         dockerfile: adapter.getString('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,

@@ -18,6 +18,7 @@ import { mappingTag } from '../../shared/reuse/mapping';
 import { singleFileRecipe } from '../../shared/reuse/recipe';
 import { startAzurite, type TestAzurite } from '../helpers/azurite';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
+import { startS3Server, type TestS3Server } from '../helpers/s3server';
 import { ensureBuilt, runMock, type EndpointSpec, type MockRun } from './mock-task';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -296,6 +297,59 @@ describe('layer reuse: zero-byte app-only builds (FetchModel -> BundleModelImage
     });
     assert.equal(r.succeeded, false);
     assert.match(failure(r), /holds its layer for \/models\/model\.bin .* but this step puts it at \/opt\/model\/model\.bin .*reuseModelDestination/);
+  });
+
+  describe('S3 (s3rver): the single-part ETag is the identity', () => {
+    let s3: TestS3Server;
+    before(async () => {
+      s3 = await startS3Server();
+      await s3.createBucket('models');
+      await s3.putObject('models', 'bert/model.bin', model);
+    });
+    after(async () => {
+      await s3?.stop();
+    });
+    const s3Fetch = async (dest: string): Promise<MockRun> => {
+      const r = await runMock({
+        task: 'FetchModel',
+        inputs: {
+          provider: 's3',
+          s3Connection: 's3conn',
+          bucket: 'models',
+          modelPath: 'bert/model.bin',
+          destination: dest,
+          reuseRegistryConnection: 'reg',
+          reuseRepository: 'models/bert',
+        },
+        endpoints: {
+          ...connection(),
+          s3conn: {
+            scheme: 'UsernamePassword',
+            url: s3.endpoint,
+            parameters: { username: s3.accessKeyId, password: s3.secretAccessKey },
+            data: { region: 'us-east-1', forcePathStyle: 'true' },
+          },
+        },
+      });
+      assert.ok(r.succeeded, failure(r));
+      return r;
+    };
+
+    it('first build records the layer; a fresh agent then downloads nothing and builds the same digest', async () => {
+      const first = await s3Fetch(join(work, 's3-agent1'));
+      assert.equal(first.outputs['modelBytesDownloaded'], String(MODEL_SIZE));
+      const b1 = await bundle(first, 'app-v1', join(work, 's3-out1'));
+      const p1 = await push(b1.outputs['imageLayout'] as string, 'models/bert');
+      assert.match(p1.stdout, /Recorded model layer/);
+      const second = await s3Fetch(join(work, 's3-agent2'));
+      assert.match(second.stdout, /identity: single-part ETag/);
+      assert.equal(second.outputs['modelBytesDownloaded'], '0');
+      assert.equal(second.outputs['modelSha256'], sha(model));
+      const b2 = await bundle(second, 'app-v1', join(work, 's3-out2'));
+      assert.equal(b2.outputs['imageDigest'], b1.outputs['imageDigest']);
+      const p2 = await push(b2.outputs['imageLayout'] as string, 'models/bert');
+      assert.equal(p2.outputs['modelBytesUploaded'], '0');
+    });
   });
 
   describe('warm agent: the model layer cache', () => {
