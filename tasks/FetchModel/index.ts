@@ -10,13 +10,20 @@ import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpected
 import { InputError } from '../../shared/errors';
 import { parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
-import { readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
-import { parseRepository } from '../../shared/inputs';
+import { readAcrAccess, readOptionalRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
+import { parseRegistryHost, parseRepository } from '../../shared/inputs';
 import { DEFAULT_COMPRESSION, DEFAULT_MODEL_DESTINATION, defaultMtime } from '../../shared/oci';
 import { configureTimeouts, RegistryClient } from '../../shared/oci/registry';
 import type { LayerReuseOptions } from '../../shared/reuse';
 
 const MiB = 1024 * 1024;
+
+/** The registry to look for a layer of the model in: an ACR through an Azure connection, or a Docker registry connection. */
+function reuseRegistry(): RegistryAccess | undefined {
+  const acr = adapter.getString('reuseAzureContainerRegistry');
+  if (acr) return readAcrAccess(parseRegistryHost(acr, 'reuseAzureContainerRegistry'), 'reuseAzureSubscription');
+  return readOptionalRegistryConnection('reuseRegistryConnection');
+}
 
 async function main(): Promise<void> {
   // Validate cheap inputs before touching the network.
@@ -34,7 +41,7 @@ async function main(): Promise<void> {
 
   const limits = adapter.getNetworkLimits();
   useAgentProxy();
-  const registry = adapter.getBool('reuseLayers', true) ? readOptionalRegistryConnection('reuseRegistryConnection') : undefined;
+  const registry = adapter.getBool('reuseLayers', true) ? reuseRegistry() : undefined;
   const reuseRepository = registry ? parseRepository(adapter.getRequiredString('reuseRepository'), registry.registry) : undefined;
   const reuseModelDestination = adapter.getString('reuseModelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) as string;
   const reuseCompression = adapter.getChoice('reuseCompression', ['auto', 'none', 'gzip'] as const, DEFAULT_COMPRESSION);
