@@ -443,7 +443,10 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     const seconds = (Date.now() - started) / 1000;
     if (layout === 'file') {
       const how = unverified.length === 0 ? `verified by ${verdicts[0]?.method ?? 'expectedSha256'}` : 'hashed on arrival (nothing published a checksum)';
-      await recordModel(options, model, modelUri, name, modelSha256, how);
+      // Without the record the model is bundled as before; only layer reuse and the layer cache are lost.
+      await recordModel(options, model, modelUri, name, modelSha256, how).catch((err: Error) =>
+        logger.debug(`The model record for BundleModelImage could not be written: ${err.message}`),
+      );
     }
     const methods = [...new Set(verdicts.filter((v) => v.verified).map((v) => v.method))];
     const verification =

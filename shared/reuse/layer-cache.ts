@@ -42,7 +42,7 @@ interface Entry {
   usedAt: number;
 }
 
-export type CacheLookup = { hit: CachedLayer } | { hit?: undefined; reason: string };
+export type CacheLookup = { hit: CachedLayer; reason?: undefined } | { hit?: undefined; reason: string };
 
 async function linkOrCopy(from: string, to: string): Promise<void> {
   await fsp.rm(to, { force: true });
