@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -168,6 +169,26 @@ describe('layer reuse: zero-byte app-only builds (FetchModel -> BundleModelImage
     assert.equal(p.outputs['modelBytesUploaded'], '0');
     assert.equal(Number(p.outputs['bytesUploaded']), (app?.size ?? 0) + found.manifest.config.size + manifestSize, 'app layer + config + manifest');
     assert.match(p.stdout, /already recorded/);
+    // The pushed image is whole: pulled back by skopeo and unpacked by umoci (which checks each layer's diff_id), it holds the model.
+    const pulled = join(work, 'pulled');
+    execFileSync(
+      'skopeo',
+      [
+        'copy',
+        '--insecure-policy',
+        '--src-tls-verify=false',
+        '--src-creds',
+        'pusher:pusher-pw',
+        `docker://${registry.host}/models/scorer:latest`,
+        `oci:${pulled}:x`,
+      ],
+      {
+        stdio: 'pipe',
+      },
+    );
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${pulled}:x`, join(work, 'unpacked')], { stdio: 'pipe' });
+    assert.equal(sha(readFileSync(join(work, 'unpacked', 'rootfs', 'models', 'model.bin'))), sha(model));
+    assert.equal(readFileSync(join(work, 'unpacked', 'rootfs', 'app', 'serve.py'), 'utf8'), 'print("app v2")\n');
   });
 
   it('the full path builds the same image digest; reuseLayers false turns the lookup off', async () => {
