@@ -10,13 +10,19 @@
  *   2. the same set of object keys with identical ETag / version id and size
  *      (an object with neither ETag nor version id never hits),
  *   3. every recorded local file exists as a regular file with its size, and
- *   4. every local file re-hashes to its recorded sha256.
- * Decision: step 4 is a full sha256 pass over the local files, not just a
- * size check. A cache hit must give the same guarantee as a fresh, verified
- * download (a truncated or edited file on a reused agent must not pass), and
- * hashing from the local disk (~1 GB/s) is several times faster than
- * downloading again. The marker is written atomically (temp + rename) after
- * the model is in place, and removed before a model is replaced.
+ *   4. every local file is unchanged since it was verified.
+ * Decision for step 4 (what is trusted): right after a verified download the
+ * marker records each file's size, mtime, ctime and inode. A file whose four
+ * values are still the same is trusted without reading it: any write through
+ * the file system changes mtime and ctime, a replaced file has another inode,
+ * and ctime cannot be set back from user space (utimes sets mtime but moves
+ * ctime to now). What this does not catch is a write below the file system
+ * (raw device, another OS) or a clock set back to the exact nanosecond, which
+ * is why `reverify` (FetchModel's `reverify` input) re-hashes every file in
+ * full against its recorded sha256, as does a file whose values differ or
+ * that has no recorded values (markers of older versions). The marker is
+ * written atomically (temp + rename) after the model is in place, and removed
+ * before a model is replaced.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -42,6 +48,8 @@ interface CachedFile {
   path: string;
   size: number;
   sha256: string;
+  /** stat of the file right after it was verified (written by writeCacheMarker). */
+  stamp?: { mtimeMs: number; ctimeMs: number; ino: number };
 }
 
 interface CacheMarker {
@@ -73,9 +81,14 @@ export interface CacheQuery {
   version: string;
   layout: string;
   objects: ExpectedObject[];
+  /** Re-hash every file in full even when its size, times and inode are unchanged. */
+  reverify?: boolean;
 }
 
-type CacheCheck = { hit: true; marker: CacheMarker } | { hit: false; reason: string };
+/** On a hit, `how` says how the local files were checked: `re-hashed` or the trusted-stat phrase. */
+type CacheCheck = { hit: true; marker: CacheMarker; how: string } | { hit: false; reason: string };
+
+export const TRUSTED_STAT = 'size, mtime, ctime and inode unchanged since it was verified';
 
 /** sha256 (hex) of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
@@ -108,24 +121,36 @@ export async function checkCache(dest: string, query: CacheQuery): Promise<Cache
     if (q.etag === undefined && q.versionId === undefined) return miss(`${q.key} has neither an ETag nor a version id to compare`);
     if (m.size !== q.size || m.etag !== q.etag || m.versionId !== q.versionId) return miss(`${q.key} changed since the earlier download`);
   }
+  let rehashed = 0;
   for (const f of marker.files) {
     if (typeof f.path !== 'string' || f.path.split('/').includes('..') || f.path.startsWith('/')) return miss('the cache marker is invalid');
     const p = join(dest, f.path);
+    let unchanged = false;
     try {
       const s = await lstat(p);
       if (!s.isFile() || s.size !== f.size) return miss(`local file ${f.path} was modified`);
+      unchanged = !!f.stamp && s.mtimeMs === f.stamp.mtimeMs && s.ctimeMs === f.stamp.ctimeMs && s.ino === f.stamp.ino;
     } catch {
       return miss(`local file ${f.path} is missing`);
     }
+    if (unchanged && !query.reverify) continue;
+    rehashed++;
     if ((await sha256File(p)) !== f.sha256) return miss(`local file ${f.path} no longer matches its sha256`);
   }
-  return { hit: true, marker };
+  return { hit: true, marker, how: rehashed > 0 ? 're-hashed' : TRUSTED_STAT };
 }
 
 /** Record what was fetched (atomically). */
 export async function writeCacheMarker(dest: string, marker: Omit<CacheMarker, 'format' | 'fetchedAt'> & { fetchedAt?: string }): Promise<void> {
   const full: CacheMarker = { format: FORMAT, fetchedAt: marker.fetchedAt ?? new Date().toISOString(), ...marker } as CacheMarker;
   full.format = FORMAT;
+  // The files as they are now, just verified and in place: what a later cheap check compares.
+  full.files = await Promise.all(
+    full.files.map(async (f) => {
+      const s = await lstat(join(dest, f.path)).catch(() => undefined);
+      return s?.isFile() && s.size === f.size ? { ...f, stamp: { mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino } } : f;
+    }),
+  );
   await writeFileAtomic(join(dest, CACHE_MARKER), `${JSON.stringify(full, null, 2)}\n`);
 }
 

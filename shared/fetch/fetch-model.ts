@@ -27,6 +27,8 @@ import { checkCache, writeCacheMarker, removeCacheMarker } from '../download/cac
 import { archiveKind, extractArchive, type ExtractLimits } from '../download/extract';
 import { checkModelKeys, checkModelPathInput } from './keys';
 import { mapLimit } from '../oci/registry/pool';
+import { findReusableLayer, identityFor, type LayerReuseOptions } from '../reuse/fetch';
+import { removeModelRecord, stampOf, writeModelRecord } from '../reuse/records';
 import { completeVersionLookup, listOptionsFor, resolveModel, type ResolvedModel, type VersionSelection } from './resolve';
 
 export interface FetchModelOptions {
@@ -51,6 +53,13 @@ export interface FetchModelOptions {
   stallTimeoutMs?: number;
   /** Where the objects live, for messages: e.g. "container 'models'". */
   location?: string;
+  /**
+   * Look for a layer of the model in the registry first (single-file models):
+   * when one checks out, nothing is downloaded (shared/reuse).
+   */
+  reuse?: LayerReuseOptions;
+  /** Re-hash a cached copy in full instead of trusting its recorded size, times and inode. */
+  reverify?: boolean;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -79,6 +88,10 @@ export interface FetchModelResult {
   verification: string;
   reason: string;
   seconds: number;
+  /** Model bytes read from the store by this run (0 for a cached copy or a reused layer). */
+  bytesDownloaded: number;
+  /** Set when nothing was downloaded because the registry holds a checked layer of the model. */
+  layerReused?: { registry: string; repository: string; digest: string };
 }
 
 async function collect(store: ModelStore, prefix: string, options: ReturnType<typeof listOptionsFor>): Promise<StoredObject[]> {
@@ -246,14 +259,16 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     version: model.version,
     layout,
     objects: model.files.map((f) => ({ key: f.object.key, etag: f.object.etag, versionId: f.object.versionId, size: f.object.size })),
+    reverify: options.reverify,
   });
   if (cache.hit) {
     const m = cache.marker;
     if (expectedSha256 && expectedSha256 !== m.modelSha256) {
       logger.info(`The destination holds version ${m.version}, but its sha256 differs from expectedSha256: downloading again.`);
     } else {
-      logger.info(`${destination} already holds ${modelUri} version ${m.version} (same ETag/version id, local files re-hashed): download skipped.`);
+      logger.info(`${destination} already holds ${modelUri} version ${m.version} (same ETag/version id, ${cache.how}): download skipped.`);
       const files = m.objects.map((o, i) => ({ relativePath: model.files[i]?.relativePath ?? o.key, key: o.key, size: o.size, sha256: o.sha256 }));
+      if (layout === 'file') await recordModel(options, model, modelUri, name, m.modelSha256, 'cached copy of a verified download').catch(() => undefined);
       return {
         modelPath: modelPathLocal,
         modelUri,
@@ -264,13 +279,60 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
         files,
         cached: true,
         verified: true,
-        verification: 'cached copy re-hashed against the sha256 recorded when it was verified',
+        verification: cache.how === 're-hashed' ? 'cached copy re-hashed against the sha256 recorded when it was verified' : `cached copy: ${cache.how}`,
         reason: model.reason,
         seconds: (Date.now() - started) / 1000,
+        bytesDownloaded: 0,
       };
     }
   } else {
     logger.debug(`No usable cached copy: ${cache.reason}`);
+  }
+
+  // Layer reuse: the registry may already hold a layer made of these bytes.
+  if (options.reuse) {
+    const only = model.files[0];
+    if (layout !== 'file' || !only) {
+      logger.info(`Layer reuse: not tried, it covers single-file models that are not extracted; downloading.`);
+    } else {
+      const found = await findReusableLayer(options.reuse, { object: only.object, kind: store.kind, uri: modelUri, fileName: name, expectedSha256 }, logger);
+      if (found) {
+        // The destination no longer holds a model at modelPath: an older copy there is not this model.
+        await removeCacheMarker(destination).catch(() => undefined);
+        await rm(modelPathLocal, { force: true, recursive: true });
+        await writeModelRecord(destination, {
+          name,
+          modelUri,
+          modelVersion: model.version,
+          modelSha256: found.hit.modelSha256,
+          size: only.object.size,
+          identity: found.identity.key,
+          verifiedBy: found.hit.verifiedBy,
+          reused: {
+            registry: options.reuse.client.registry,
+            repository: options.reuse.repository,
+            recipe: found.recipe,
+            layer: { digest: found.hit.layer.digest, size: found.hit.layer.size, diffId: found.hit.layer.diffId, encoding: found.hit.layer.encoding },
+          },
+        });
+        return {
+          modelPath: modelPathLocal,
+          modelUri,
+          modelVersion: model.version,
+          modelSha256: found.hit.modelSha256,
+          modelSizeBytes: totalBytes,
+          kind: model.kind,
+          files: [{ relativePath: only.relativePath, key: only.object.key, size: only.object.size, sha256: found.hit.modelSha256 }],
+          cached: false,
+          verified: true,
+          verification: `not downloaded: the registry holds a layer of it, recorded by a run that hashed it (${found.hit.verifiedBy})`,
+          reason: model.reason,
+          seconds: (Date.now() - started) / 1000,
+          bytesDownloaded: 0,
+          layerReused: { registry: options.reuse.client.registry, repository: options.reuse.repository, digest: found.hit.layer.digest },
+        };
+      }
+    }
   }
 
   // Where bytes are written before they are trusted.
@@ -356,6 +418,7 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     }
 
     await removeCacheMarker(destination).catch(() => undefined);
+    await removeModelRecord(destination).catch(() => undefined);
     await placement.commit();
     await writeCacheMarker(destination, {
       uri: modelUri,
@@ -378,6 +441,13 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
     });
 
     const seconds = (Date.now() - started) / 1000;
+    if (layout === 'file') {
+      const how = unverified.length === 0 ? `verified by ${verdicts[0]?.method ?? 'expectedSha256'}` : 'hashed on arrival (nothing published a checksum)';
+      // Without the record the model is bundled as before; only layer reuse and the layer cache are lost.
+      await recordModel(options, model, modelUri, name, modelSha256, how).catch((err: Error) =>
+        logger.debug(`The model record for BundleModelImage could not be written: ${err.message}`),
+      );
+    }
     const methods = [...new Set(verdicts.filter((v) => v.verified).map((v) => v.method))];
     const verification =
       unverified.length === 0 ? methods.join('; ') || 'expectedSha256 (manifest)' : methods.length ? `partly (${methods.join('; ')})` : 'not verified';
@@ -394,6 +464,7 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
       verification,
       reason: model.reason,
       seconds,
+      bytesDownloaded: totalBytes,
     };
   } catch (err) {
     // A cleanup that fails must not hide the failure being reported.
@@ -403,9 +474,37 @@ async function fetchInto(options: FetchModelOptions): Promise<FetchModelResult> 
   }
 }
 
-/** A few lines describing a fetch, for the end of the log. */
+/**
+ * Leaves the record BundleModelImage reads next to the model (shared/reuse/records.ts):
+ * the model's identity and its file as it is now, right after verification.
+ */
+async function recordModel(
+  options: FetchModelOptions,
+  model: ResolvedModel,
+  modelUri: string,
+  name: string,
+  modelSha256: string,
+  verifiedBy: string,
+): Promise<void> {
+  const only = model.files[0];
+  if (!only) return;
+  const id = identityFor(only.object, options.store.kind, modelUri, parseExpectedSha256(options.expectedSha256));
+  await writeModelRecord(options.destination, {
+    name,
+    modelUri,
+    modelVersion: model.version,
+    modelSha256,
+    size: only.object.size,
+    identity: id.identity?.key,
+    verifiedBy,
+    local: await stampOf(join(options.destination, name)),
+  });
+}
+
 /** The task's closing line. */
 export function fetchMessage(result: FetchModelResult): string {
+  if (result.layerReused)
+    return `Found ${result.modelUri} version ${result.modelVersion} as layer ${result.layerReused.digest.slice(0, 19)} in ${result.layerReused.registry}/${result.layerReused.repository}: nothing downloaded`;
   const message = `${result.cached ? 'Already had' : 'Fetched'} ${result.modelUri} version ${result.modelVersion}`;
   return result.verified ? message : `${message} (unverified)`;
 }
@@ -419,7 +518,8 @@ export function summarize(result: FetchModelResult): string[] {
     `  sha256:    ${result.modelSha256}${result.kind === 'folder' ? ' (manifest of the folder)' : ''}`,
     `  size:      ${formatBytes(result.modelSizeBytes)} in ${result.files.length === 1 ? '1 file' : `${result.files.length} files`}`,
     `  local:     ${result.modelPath}`,
-    `  fetched:   ${result.cached ? 'no, the destination already held this version' : `in ${formatDuration(result.seconds)}${rate}`}`,
+    `  fetched:   ${result.layerReused ? `no, layer ${result.layerReused.digest} in ${result.layerReused.registry}/${result.layerReused.repository} holds it` : result.cached ? 'no, the destination already held this version' : `in ${formatDuration(result.seconds)}${rate}`}`,
+    `  bytes:     ${formatBytes(result.bytesDownloaded)} downloaded`,
     `  verified:  ${result.verification}`,
   ];
 }

@@ -21,6 +21,12 @@ import { prepareStaging, resolveOutputPath } from './staging';
 import { collectEntries, defaultMtime, type TreeSource } from './tar';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from './types';
 import { finishImage, validateTags, type BundleResult, type LayerSummary } from './write-image';
+import { planModelLayer, type ModelPlan } from '../reuse/bundle-model';
+import { LayerCache } from '../reuse/layer-cache';
+import { isReusableEncoding, recipeOf } from '../reuse/recipe';
+import { writeLayerSidecar } from '../reuse/records';
+import { layerMediaType } from './layer';
+import { DEFERRED_SCHEMA, deferredSegments, readDeferred, type DeferredBlob } from './deferred';
 
 /** The registry pull (shared/oci/registry/pull.ts), replaceable for tests. */
 type PullImageFn = (options: PullOptions) => Promise<PullResult>;
@@ -57,6 +63,8 @@ export interface BundleOptions extends Omit<ImageSettings, 'platform' | 'created
   imageName?: string;
   tags?: string[];
   outputPath: string;
+  /** Folder of this agent's model layer cache (shared/reuse/layer-cache.ts); undefined: no cache. */
+  layerCache?: string;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -134,6 +142,92 @@ function validateImageDestination(value: string, input: string): string {
   return value;
 }
 
+/**
+ * The model layer from the file: linked from this agent's layer cache when it
+ * holds it, else written (and cached); recorded in the layout for PushToACR's
+ * mapping when FetchModel vouches for the file and the encoding is reproducible.
+ */
+async function buildModelLayer(
+  layout: OciLayout,
+  entries: Awaited<ReturnType<typeof collectEntries>>,
+  o: { compression: CompressionPolicy; format: ImageFormat; mtime: number; logger: Logger; label: string; signal?: AbortSignal },
+  options: BundleOptions,
+  plan: ModelPlan | undefined,
+  where: TreeSource,
+): Promise<LayerResult> {
+  const logger = o.logger;
+  const trusted = plan?.kind === 'local' ? plan.trusted : undefined;
+  if (plan?.kind === 'local' && plan.why) logger.debug(`Model layer not cached or recorded for reuse: ${plan.why}.`);
+  const recipe = recipeOf(entries, o.mtime, o.compression);
+  const cache = trusted && options.layerCache ? new LayerCache(options.layerCache) : undefined;
+  const key = trusted ? LayerCache.key(trusted.modelSha256, recipe) : '';
+  let layer: LayerResult | undefined;
+  if (cache && trusted && !options.writeModelBlob) {
+    // A deferred layer of this model was built here before: its descriptor (no blob) skips the hashing pass.
+    const got = await cache.takeDeferred(key, trusted.modelSha256, recipe).catch(() => undefined);
+    if (got) {
+      const record: DeferredBlob = { ...got, schema: DEFERRED_SCHEMA, segments: await deferredSegments(entries, o.mtime) };
+      await layout.writeDeferred(record);
+      layer = { ...got, uncompressedSize: got.tarSize, seconds: 0, deferred: true };
+      logger.info(
+        `Model layer ${layer.digest}: from this agent's layer cache (${options.layerCache}); not hashed again, produced from the model file when pushed.`,
+      );
+    }
+  }
+  if (!layer && cache && trusted) {
+    const started = Date.now();
+    const tmp = layout.tempPath();
+    const got = await cache.take(key, trusted.modelSha256, recipe, tmp).catch((err: Error) => ({ hit: undefined, reason: err.message }));
+    if (got.hit) {
+      await layout.commitTemp(tmp, got.hit.digest);
+      layer = { ...got.hit, mediaType: layerMediaType(got.hit.encoding, o.format), seconds: (Date.now() - started) / 1000 };
+      logger.info(`Model layer ${layer.digest}: from this agent's layer cache (${options.layerCache}); not rebuilt.`);
+    } else {
+      await fsp.rm(tmp, { force: true });
+      logger.info(`Layer cache: ${got.reason}; building the model layer.`);
+    }
+  }
+  if (!layer) {
+    logger.info(`Writing model layer from ${where.hostPath} to ${where.destination} (${entries.filter((e) => e.type === 'file').length} files)`);
+    layer = (options.writeModelBlob ? undefined : await deferLayer(layout, entries, o)) ?? (await writeLayer(layout, entries, o));
+    if (layer.deferred)
+      logger.info(
+        `Model layer ${layer.digest} is deferred: the layout records how to produce it from the model files, which must stay in place until the image is pushed (set writeModelBlob to write it into the layout).`,
+      );
+    if (cache && trusted) {
+      const record = layer.deferred ? await readDeferred(layout.dir, layer.digest) : undefined;
+      const failed = record
+        ? await cache.putDeferred(key, trusted.modelSha256, recipe, {
+            digest: record.digest,
+            size: record.size,
+            mediaType: record.mediaType,
+            diffId: record.diffId,
+            tarSize: record.tarSize,
+            encoding: record.encoding,
+            ...(record.crc32 !== undefined ? { crc32: record.crc32 } : {}),
+          })
+        : await cache.put(
+            key,
+            trusted.modelSha256,
+            recipe,
+            { digest: layer.digest, size: layer.size, diffId: layer.diffId, uncompressedSize: layer.uncompressedSize, encoding: layer.encoding },
+            layout.blobPath(layer.digest),
+          );
+      if (failed) logger.warn(`The model layer could not be kept in the layer cache ${options.layerCache} (${failed}); the next build rebuilds it.`);
+    }
+  }
+  if (trusted?.identity && isReusableEncoding(layer.encoding)) {
+    await writeLayerSidecar(layout.dir, {
+      identity: trusted.identity,
+      recipe,
+      modelSha256: trusted.modelSha256,
+      verifiedBy: trusted.verifiedBy,
+      layer: { digest: layer.digest, size: layer.size, diffId: layer.diffId, encoding: layer.encoding, mediaType: layer.mediaType },
+    });
+  }
+  return layer;
+}
+
 export async function bundleImage(options: BundleOptions): Promise<BundleResult> {
   const logger = options.logger ?? silentLogger;
   const platform = options.platform ?? DEFAULT_PLATFORM;
@@ -172,13 +266,15 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
       input: 'appDirectory',
     };
   }
-  if (modelSource && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
+  // Where the model layer comes from: the registry (FetchModel downloaded nothing), the layer cache, or the file.
+  const plan: ModelPlan | undefined = modelSource ? await planModelLayer(modelSource.hostPath, modelSource.destination, compression, mtime) : undefined;
+  if (modelSource && plan?.kind !== 'remote' && !(await fsp.stat(modelSource.hostPath).catch(() => undefined))) {
     throw new InputError(
       'modelPath',
       `Model path '${options.model?.path}' given in 'modelPath' does not exist: check the path (typically the modelPath output of FetchModel).`,
     );
   }
-  const modelEntries = modelSource ? await collectEntries([modelSource]) : undefined;
+  const modelEntries = modelSource && plan?.kind !== 'remote' ? await collectEntries([modelSource]) : undefined;
   const appEntries = appSource ? await collectEntries([appSource]) : undefined;
 
   const staging = await prepareStaging(outputPath);
@@ -195,17 +291,39 @@ export async function bundleImage(options: BundleOptions): Promise<BundleResult>
     const layerDescriptors: Descriptor[] = [...(base?.manifest.layers ?? [])];
     let modelLayer: LayerResult | undefined;
     let appLayer: LayerResult | undefined;
-    if (modelEntries) {
+    if (plan?.kind === 'remote') {
+      const { layer, registry, repository } = plan.record.reused;
       logger.info(
-        `Writing model layer from ${modelSource?.hostPath} to ${modelSource?.destination} (${modelEntries.filter((e) => e.type === 'file').length} files)`,
+        `Model layer ${layer.digest}: taken from ${registry}/${repository} (FetchModel found it there and downloaded nothing); its blob is not in the layout.`,
       );
-      const layerOptions = { compression, format, mtime, logger, label: 'model layer', signal: options.signal };
-      modelLayer =
-        (options.writeModelBlob ? undefined : await deferLayer(layout, modelEntries, layerOptions)) ?? (await writeLayer(layout, modelEntries, layerOptions));
-      if (modelLayer.deferred)
-        logger.info(
-          `Model layer ${modelLayer.digest} is deferred: the layout records how to produce it from the model files, which must stay in place until the image is pushed (set writeModelBlob to write it into the layout).`,
-        );
+      modelLayer = {
+        mediaType: layerMediaType(layer.encoding, format),
+        digest: layer.digest,
+        size: layer.size,
+        diffId: layer.diffId,
+        uncompressedSize: 0,
+        encoding: layer.encoding,
+        seconds: 0,
+      };
+      await writeLayerSidecar(layout.dir, {
+        identity: plan.record.identity ?? '',
+        recipe: plan.recipe,
+        modelSha256: plan.record.modelSha256,
+        verifiedBy: plan.record.verifiedBy,
+        layer: { ...layer, mediaType: modelLayer.mediaType },
+        remote: { registry, repository },
+      });
+    } else if (modelEntries) {
+      modelLayer = await buildModelLayer(
+        layout,
+        modelEntries,
+        { compression, format, mtime, logger, label: 'model layer', signal: options.signal },
+        options,
+        plan,
+        modelSource as TreeSource,
+      );
+    }
+    if (modelLayer) {
       newLayers.push({
         diffId: modelLayer.diffId,
         createdBy: `BundleModelImage: model -> ${modelSource?.destination}`,

@@ -15,7 +15,7 @@ export { createdFromSources } from './provenance';
 export type { Provenance } from './provenance';
 export { formatReference, isValidTag, normaliseRegistry, parseReference, registryProblem, sameRepository, sanitizeTag } from './reference';
 export type { ImageReference, ParseReferenceOptions } from './reference';
-export { collectEntries } from './tar';
+export { collectEntries, defaultMtime } from './tar';
 export type { TarStreamOptions, TreeSource } from './tar';
 export { Annotation, isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT, MediaType } from './types';
 export type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from './types';

@@ -27,7 +27,7 @@ import { MediaType } from './types';
 export type CompressionPolicy = 'auto' | 'gzip' | 'none';
 /** Compress unless the content does not shrink. */
 export const DEFAULT_COMPRESSION: CompressionPolicy = 'auto';
-type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
+export type LayerEncoding = 'gzip' | 'gzip-stored' | 'none';
 
 const SAMPLE_SIZE = 64 * 1024;
 /** Compressed/original ratio above which content counts as incompressible. */
@@ -100,7 +100,7 @@ export async function chooseEncoding(policy: CompressionPolicy, entries: TarEntr
   return { encoding: ratio > INCOMPRESSIBLE_RATIO ? 'gzip-stored' : 'gzip', ratio };
 }
 
-function layerMediaType(encoding: LayerEncoding, format: 'oci' | 'docker'): string {
+export function layerMediaType(encoding: LayerEncoding, format: 'oci' | 'docker'): string {
   if (format === 'docker') return encoding === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip;
   return encoding === 'none' ? MediaType.OciLayer : MediaType.OciLayerGzip;
 }

@@ -195,6 +195,19 @@ function addParents(map: Map<string, TarEntry>, path: string): void {
   }
 }
 
+/**
+ * The entries a single file of `size` bytes named `fileName` makes when placed
+ * under `destination` (as {@link collectEntries} lists them; mode 0644), for
+ * describing a layer without the file on disk (shared/reuse).
+ */
+export function singleFileEntries(destination: string, fileName: string, size: number, mode = 0o644): TarEntry[] {
+  const path = [cleanDestination(destination), fileName].filter((s) => s).join('/');
+  const map = new Map<string, TarEntry>();
+  addParents(map, path);
+  map.set(path, { path, type: 'file', mode: normalizeMode('file', mode), size });
+  return sortEntries([...map.values()]);
+}
+
 function isInside(root: string, target: string): boolean {
   const rel = relative(root, target);
   // Outside means `..` as the first segment (a name like `..data` is inside).

@@ -22,6 +22,8 @@ import {
 } from '../../shared/oci';
 import { configureTimeouts } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
+import { readModelRecord } from '../../shared/reuse';
+import { existsSync } from 'node:fs';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
@@ -65,6 +67,15 @@ function workingDirectory(): string | undefined {
   return dir;
 }
 
+/** The model layer cache folder, or undefined when the cache is off or the agent has no work folder. */
+function layerCacheDirectory(): string | undefined {
+  if (!adapter.getBool('layerCache', true)) return undefined;
+  const given = adapter.getString('layerCacheDirectory');
+  if (given) return given;
+  const work = adapter.getVariable('Agent.WorkFolder');
+  return work ? `${work}/_modeltoaks/layers` : undefined;
+}
+
 function outputPath(): string {
   const given = adapter.getPath('outputPath');
   if (given) return given;
@@ -95,6 +106,12 @@ void adapter.runTask(
     const result = await withNetworkDeadline(limits, async (signal): Promise<BundleResult> => {
       configureTimeouts(limits, signal);
       if (mode === 'docker') {
+        const record = await readModelRecord(modelPath);
+        if (record?.reused && !existsSync(modelPath))
+          throw new InputError(
+            'mode',
+            `FetchModel downloaded nothing because ${record.reused.registry}/${record.reused.repository} holds the model's layer, but Docker mode builds from the model file: set FetchModel's reuseLayers to false for Docker mode, or use mode daemonless.`,
+          );
         return bundleWithDocker({
           ...common,
           dockerfile: adapter.getPath('dockerfile', { defaultValue: DEFAULT_DOCKERFILE }) as string,
@@ -125,6 +142,7 @@ void adapter.runTask(
         ports: parsePorts(adapter.getLines('ports'), 'ports'),
         user: adapter.getString('user'),
         labels: labelMap(),
+        layerCache: layerCacheDirectory(),
         signal,
       });
     });

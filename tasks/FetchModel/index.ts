@@ -12,8 +12,20 @@ import { INPUT_RULES, parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
 import { devopsAccess } from '../../shared/adapter/devops';
 import { modelName, recordFetchedModel } from '../../shared/devops';
+import { readAcrAccess, readOptionalRegistryConnection, useAgentProxy, type RegistryAccess } from '../../shared/adapter/registry';
+import { parseRegistryHost, parseRepository } from '../../shared/inputs';
+import { DEFAULT_COMPRESSION, DEFAULT_MODEL_DESTINATION, defaultMtime } from '../../shared/oci';
+import { configureTimeouts, RegistryClient } from '../../shared/oci/registry';
+import type { LayerReuseOptions } from '../../shared/reuse';
 
 const MiB = 1024 * 1024;
+
+/** The registry to look for a layer of the model in: an ACR through an Azure connection, or a Docker registry connection. */
+function reuseRegistry(): RegistryAccess | undefined {
+  const acr = adapter.getString('reuseAzureContainerRegistry');
+  if (acr) return readAcrAccess(parseRegistryHost(acr, 'reuseAzureContainerRegistry'), 'reuseAzureSubscription');
+  return readOptionalRegistryConnection('reuseRegistryConnection');
+}
 
 async function main(): Promise<void> {
   // Validate cheap inputs before touching the network.
@@ -31,8 +43,31 @@ async function main(): Promise<void> {
     throw new InputError('destination', "Input 'destination' is empty and Pipeline.Workspace is not set: give the folder to download the model into.");
 
   const limits = adapter.getNetworkLimits();
+  useAgentProxy();
+  const registry = adapter.getBool('reuseLayers', true) ? reuseRegistry() : undefined;
+  const reuseRepository = registry ? parseRepository(adapter.getRequiredString('reuseRepository'), registry.registry) : undefined;
+  const reuseModelDestination = adapter.getString('reuseModelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }) as string;
+  const reuseCompression = adapter.getChoice('reuseCompression', ['auto', 'none', 'gzip'] as const, DEFAULT_COMPRESSION);
   const result = await withNetworkDeadline(limits, (signal) => {
     const { store, location } = readModelStore({ limits, signal });
+    let reuse: LayerReuseOptions | undefined;
+    if (registry && reuseRepository) {
+      configureTimeouts(limits, signal);
+      reuse = {
+        client: new RegistryClient({
+          registry: registry.registry,
+          credentials: registry.credentials,
+          credentialsInput: registry.input,
+          logger: adapter.taskLogger,
+          signal,
+          retries: 2,
+        }),
+        repository: reuseRepository,
+        modelDestination: reuseModelDestination,
+        compression: reuseCompression,
+        mtime: defaultMtime(),
+      };
+    }
     return fetchModel({
       store,
       modelPath,
@@ -50,6 +85,8 @@ async function main(): Promise<void> {
       retries: adapter.getInt('retries', { defaultValue: DEFAULT_RETRIES }),
       stallTimeoutMs: limits.idleTimeoutMs,
       location,
+      reuse,
+      reverify: adapter.getBool('reverify', false),
       logger: adapter.taskLogger,
       signal,
     });
@@ -60,6 +97,8 @@ async function main(): Promise<void> {
   adapter.setOutput('modelVersion', result.modelVersion);
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
+  adapter.setOutput('modelBytesDownloaded', result.bytesDownloaded);
+  adapter.setOutput('modelLayerReused', result.layerReused ? 'true' : 'false');
   const change = await recordFetchedModel(devopsAccess(limits), modelName(modelPath), {
     uri: result.modelUri,
     version: result.modelVersion,

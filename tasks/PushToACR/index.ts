@@ -9,6 +9,7 @@ import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutI
 import { withNetworkDeadline } from '../../shared/net';
 import { devopsAccess } from '../../shared/adapter/devops';
 import { recordPushedImage } from '../../shared/devops';
+import { layoutReuse, modelBytesUploaded, recordModelLayer } from '../../shared/reuse';
 
 const MiB = 1024 * 1024;
 
@@ -33,13 +34,16 @@ async function main(): Promise<void> {
   const concurrency = adapter.getInt('concurrency', { defaultValue: DEFAULT_CONCURRENCY });
   const layout = await openLayoutInput(layoutDir);
   const target = readTarget();
-  const result = await withNetworkDeadline(limits, (signal) => {
+  const reuse = await layoutReuse(layoutDir);
+  const recordLayer = adapter.getBool('recordModelLayer', true);
+  const repository = parseRepository(adapter.getRequiredString('repository'), target.registry);
+  const result = await withNetworkDeadline(limits, async (signal) => {
     configureTimeouts(limits, signal);
-    return pushLayout({
+    const pushed = await pushLayout({
       layout,
       source: sourceTag,
       registry: target.registry,
-      repository: parseRepository(adapter.getRequiredString('repository'), target.registry),
+      repository,
       tags,
       addModelVersionTag,
       credentials: target.credentials,
@@ -48,9 +52,24 @@ async function main(): Promise<void> {
       chunkSize: chunkSizeMiB * MiB,
       concurrency,
       mountFrom: listItems(adapter.getLines('mountFrom')),
+      externalBlobs: reuse.externalBlobs,
       logger: adapter.taskLogger,
       signal,
     });
+    if (reuse.sidecar && recordLayer)
+      await recordModelLayer(
+        {
+          registry: target.registry,
+          repository,
+          credentials: target.credentials,
+          credentialsInput: target.input,
+          insecure,
+          logger: adapter.taskLogger,
+          signal,
+        },
+        reuse.sidecar,
+      );
+    return pushed;
   });
   // For a classic release (DeployToAKS with `image` empty) and later runs: the record file and the run's build property.
   const record = { imageRef: result.reference, digest: result.digest, tags: result.tags, model: result.model };
@@ -60,7 +79,17 @@ async function main(): Promise<void> {
   adapter.setOutput('imageTags', result.tags.join(','));
   adapter.setOutput('bytesUploaded', result.bytesUploaded);
   adapter.setOutput('bytesSkipped', result.bytesSkipped);
+  adapter.setOutput('modelBytesUploaded', modelBytesUploaded(result.blobs, reuse.sidecar?.layer.digest ?? (await modelLayerOf(layout, sourceTag))));
   adapter.succeed(pushMessage(result));
+}
+
+/** The model layer of the image (the layer BundleModelImage's history names 'model'), when it has one. */
+async function modelLayerOf(layout: Awaited<ReturnType<typeof openLayoutInput>>, source: string | undefined): Promise<string | undefined> {
+  const found = await layout.findManifest(source).catch(() => undefined);
+  if (!found) return undefined;
+  const history = (found.config.history ?? []).filter((h) => !h.empty_layer);
+  const i = history.findIndex((h) => h.created_by?.startsWith('BundleModelImage: model'));
+  return i >= 0 ? found.manifest.layers[i]?.digest : undefined;
 }
 
 void adapter.runTask(main, { inputRules: INPUT_RULES.PushToACR });

@@ -83,6 +83,31 @@ const fetchBase = (c: Ctx): Record<string, string> => ({
 });
 
 const fetchCases: BadCase[] = [
+  {
+    name: 'reuse registry without a repository',
+    input: 'reuseRepository',
+    inputs: () => ({ reuseRegistryConnection: 'reg' }),
+    endpoints: () => ({
+      reg: {
+        scheme: 'UsernamePassword',
+        parameters: { registry: 'http://127.0.0.1:9', username: 'u', password: 'reuse-registry-password' },
+        data: { registrytype: 'Others' },
+      },
+    }),
+  },
+  {
+    name: 'reuse ACR without its Azure connection',
+    input: 'reuseAzureSubscription',
+    inputs: () => ({ reuseAzureContainerRegistry: 'contoso.azurecr.io', reuseRepository: 'models/a' }),
+  },
+  {
+    name: 'reuse ACR name not a host',
+    input: 'reuseAzureContainerRegistry',
+    inputs: () => ({ reuseAzureContainerRegistry: 'not a host!', reuseRepository: 'models/a' }),
+  },
+  { name: 'reuseCompression unknown', input: 'reuseCompression', inputs: () => ({ reuseCompression: 'zstd' }) },
+  { name: 'reuseLayers not a boolean', input: 'reuseLayers', inputs: () => ({ reuseLayers: 'sometimes' }) },
+  { name: 'reverify not a boolean', input: 'reverify', inputs: () => ({ reverify: 'always' }) },
   { name: 'unknown provider', input: 'provider', inputs: () => ({ provider: 'gcs' }) },
   { name: 'unknown authType', input: 'authType', inputs: () => ({ authType: 'sasToken' }) },
   { name: 'unknown versionSelection', input: 'versionSelection', inputs: () => ({ versionSelection: 'newest' }) },
@@ -200,6 +225,7 @@ const bundleBase = (c: Ctx): Record<string, string> => ({
 });
 
 const bundleCases: BadCase[] = [
+  { name: 'layerCache not a boolean', input: 'layerCache', inputs: () => ({ layerCache: 'sometimes' }) },
   { name: 'unknown mode', input: 'mode', inputs: () => ({ mode: 'kaniko' }) },
   { name: 'unknown compression', input: 'compression', inputs: () => ({ compression: 'zstd' }) },
   { name: 'unknown imageFormat', input: 'imageFormat', inputs: () => ({ imageFormat: 'singularity' }) },
@@ -332,6 +358,7 @@ const pushEndpoints = (): Record<string, EndpointSpec> => ({
 });
 
 const pushCases: BadCase[] = [
+  { name: 'recordModelLayer not a boolean', input: 'recordModelLayer', inputs: () => ({ recordModelLayer: 'sometimes' }) },
   { name: 'imageLayout missing', input: 'imageLayout', inputs: () => ({ imageLayout: undefined }) },
   { name: 'imageLayout that does not exist', input: 'imageLayout', inputs: (c) => ({ imageLayout: join(c.fixtures, 'no-such-layout') }) },
   { name: 'imageLayout that is a file', input: 'imageLayout', inputs: (c) => ({ imageLayout: join(c.fixtures, 'model', 'model.onnx') }) },

@@ -22,7 +22,15 @@ const MiB = 1024 * 1024;
 const network = { networkTimeout: DEFAULT_NETWORK_TIMEOUT_SECONDS, networkDeadline: DEFAULT_NETWORK_DEADLINE_MINUTES };
 
 const expected: Record<string, Record<string, string | number | boolean>> = {
-  FetchModel: { ...network, concurrency: FETCH_CONCURRENCY, blockSizeMiB: DEFAULT_BLOCK_SIZE / MiB, retries: DEFAULT_RETRIES },
+  FetchModel: {
+    ...network,
+    concurrency: FETCH_CONCURRENCY,
+    blockSizeMiB: DEFAULT_BLOCK_SIZE / MiB,
+    retries: DEFAULT_RETRIES,
+    // Layer reuse must look for the layer BundleModelImage builds by default.
+    reuseModelDestination: DEFAULT_MODEL_DESTINATION,
+    reuseCompression: DEFAULT_COMPRESSION,
+  },
   PushToACR: { ...network, chunkSizeMiB: DEFAULT_CHUNK_SIZE / MiB, concurrency: PUSH_CONCURRENCY },
   BundleModelImage: {
     ...network,

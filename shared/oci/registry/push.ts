@@ -63,6 +63,12 @@ export interface PushOptions {
   onChunk?: (info: { digest: string; start: number; end: number }) => void | Promise<void>;
   /** Task input named in credential errors. */
   credentialsInput?: string;
+  /**
+   * Blobs of the image that are not in the layout but in a registry repository
+   * (a model layer FetchModel found there, shared/reuse): skipped when the
+   * target has them, mounted when they are on the same registry, else an error.
+   */
+  externalBlobs?: Map<string, { registry: string; repository: string }>;
 }
 
 type BlobAction = 'skipped' | 'mounted' | 'uploaded';
@@ -169,6 +175,45 @@ export class BlobPusher {
         code: 'NotARegistry',
       });
     return new URL(loc, base);
+  }
+
+  /**
+   * A blob that is not on disk but in `from` (a repository of `registry`):
+   * skipped when the target repository has it, mounted when it is on this
+   * registry; otherwise an error saying how to get it there.
+   */
+  async pushExternal(d: Descriptor, from: { registry: string; repository: string }): Promise<BlobReport> {
+    const started = Date.now();
+    const report = (action: BlobAction, mountedFrom?: string): BlobReport => ({
+      digest: d.digest,
+      size: d.size,
+      mediaType: d.mediaType,
+      action,
+      mountedFrom,
+      seconds: (Date.now() - started) / 1000,
+      bytesSent: 0,
+      restarts: 0,
+      chunks: 0,
+    });
+    if ((await this.client.blobSize(this.repository, d.digest, this.scopes)) !== undefined) return report('skipped');
+    if (from.registry === this.client.registry && from.repository !== this.repository) {
+      const url = new URL(`/v2/${this.repository}/blobs/uploads/`, this.client.baseUrl);
+      url.searchParams.set('mount', d.digest);
+      url.searchParams.set('from', from.repository);
+      const res = await this.client.request({
+        method: 'POST',
+        path: url,
+        scopes: [...this.scopes, repositoryScope(from.repository, 'pull')],
+        expect: [201, 202],
+        context: this.ctx(`mount of blob ${short(d.digest)}`),
+      });
+      await drain(res);
+      if (res.status === 201) return report('mounted', from.repository);
+    }
+    throw new UserError(
+      `Layer ${d.digest} is not in the OCI image layout: FetchModel found it in ${from.registry}/${from.repository} and downloaded nothing, but ${this.client.registry}/${this.repository} lacks it and cannot mount it from there: push to that repository, or set FetchModel's reuseLayers to false so the model is downloaded and bundled.`,
+      { code: 'InvalidLayout', input: 'repository' },
+    );
   }
 
   /** Push one blob from `source` (a file path or a BlobSource); returns what was done. */
@@ -407,6 +452,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   // Deferred layers (BundleModelImage without writeModelBlob) are produced from the model files while they upload.
   const sources = new Map<string, BlobSource>();
   for (const b of blobs) {
+    if (options.externalBlobs?.has(b.digest) && !(await options.layout.hasBlob(b.digest))) continue;
     if (await options.layout.hasBlob(b.digest)) {
       sources.set(b.digest, fileSource(options.layout.blobPath(b.digest)));
       continue;
@@ -443,8 +489,9 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   let reports: BlobReport[];
   try {
     reports = await mapLimit(blobs, Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY), async (b) => {
-      const source = sources.get(b.digest) as BlobSource;
-      const r = await pusher.push(b, source);
+      const external = options.externalBlobs?.get(b.digest);
+      const source = sources.get(b.digest);
+      const r = external && !source ? await pusher.pushExternal(b, external) : await pusher.push(b, source as BlobSource);
       const kind = b === manifest.config ? 'Config' : 'Layer';
       const streamed = source instanceof DeferredBlobReader ? ' from the model files' : '';
       if (r.action === 'uploaded') {

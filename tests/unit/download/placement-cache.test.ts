@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../../shared/errors';
 import { beginPlacement, ensureWritableDir, replaceAtomically, sweepStaleTemporaries } from '../../../shared/download/placement';
-import { CACHE_MARKER, checkCache, removeCacheMarker, sha256File, writeCacheMarker, type CacheQuery } from '../../../shared/download/cache';
+import { CACHE_MARKER, checkCache, removeCacheMarker, sha256File, TRUSTED_STAT, writeCacheMarker, type CacheQuery } from '../../../shared/download/cache';
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const isRoot = process.getuid?.() === 0;
@@ -160,6 +160,40 @@ describe('download/cache', () => {
     writeFileSync(join(dir, '1.2.0', 'sub', 'b.bin'), 'BBBB');
     const r = await checkCache(dir, query);
     assert.deepEqual(r, { hit: false, reason: 'local file 1.2.0/sub/b.bin no longer matches its sha256' });
+  });
+
+  it('trusts files whose size, mtime, ctime and inode are unchanged since verification (no re-hash)', async () => {
+    const r = await checkCache(dir, query);
+    assert.equal(r.hit, true);
+    if (r.hit) assert.equal(r.how, TRUSTED_STAT);
+  });
+
+  it('re-hashes every file with reverify', async () => {
+    const r = await checkCache(dir, { ...query, reverify: true });
+    assert.equal(r.hit, true);
+    if (r.hit) assert.equal(r.how, 're-hashed');
+  });
+
+  it('catches a same-size edit whose mtime was set back (ctime moved): re-hashed, miss', async () => {
+    const p = join(dir, '1.2.0', 'sub', 'b.bin');
+    // A whole-second mtime, recorded, so that it can be set back exactly after the edit.
+    utimesSync(p, 1_700_000_000, 1_700_000_000);
+    await writeCacheMarker(dir, JSON.parse(readFileSync(join(dir, CACHE_MARKER), 'utf8')) as Parameters<typeof writeCacheMarker>[1]);
+    assert.equal((await checkCache(dir, query)).hit, true);
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(p, 'BBBB');
+    utimesSync(p, 1_700_000_000, 1_700_000_000);
+    assert.equal(statSync(p).mtimeMs, 1_700_000_000_000);
+    assert.deepEqual(await checkCache(dir, query), { hit: false, reason: 'local file 1.2.0/sub/b.bin no longer matches its sha256' });
+  });
+
+  it('re-hashes a file replaced by an identical copy (other inode) and still hits', async () => {
+    const p = join(dir, '1.2.0', 'a.bin');
+    writeFileSync(`${p}.new`, 'aaa');
+    renameSync(`${p}.new`, p);
+    const r = await checkCache(dir, query);
+    assert.equal(r.hit, true);
+    if (r.hit) assert.equal(r.how, 're-hashed');
   });
 
   it('misses when a local file was truncated or deleted', async () => {

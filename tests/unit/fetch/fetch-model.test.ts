@@ -104,8 +104,8 @@ describe('fetchModel (in-process, in-memory store)', () => {
         r.files.map((f) => f.relativePath),
         ['model.onnx'],
       );
-      // Only the model and the cache marker: no temporaries left.
-      assert.deepEqual(tree(dest), ['.fetchmodel-cache.json', 'model.onnx']);
+      // Only the model, the cache marker and the model record (for BundleModelImage): no temporaries left.
+      assert.deepEqual(tree(dest), ['.fetchmodel-cache.json', '.fetchmodel-model.json', 'model.onnx']);
     });
 
     it('fetches the newest version folder as a folder model into <destination>/<version>/, keeping the layout', async () => {
@@ -483,6 +483,7 @@ describe('fetchModel (in-process, in-memory store)', () => {
         verification: 'not verified',
         reason: 'exact key',
         seconds: 2,
+        bytesDownloaded: 2048,
       }).join('\n');
       assert.match(text, /size: +2\.0 KiB in 1 file$/m);
       assert.ok(!text.includes('manifest'), text);
