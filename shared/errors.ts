@@ -84,7 +84,9 @@ export type ErrorCode =
   | 'Invalid'
   | 'RolloutFailed'
   | 'RolledBack'
-  | 'SmokeTestFailed';
+  | 'SmokeTestFailed'
+  // model-server checks (shared/check)
+  | 'CheckFailed';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {
