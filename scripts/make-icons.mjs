@@ -78,9 +78,19 @@ const glyphs = {
       [0.3, 0.65],
       [0.7, 0.65],
     ].some(([a, b]) => Math.hypot(x - a, y - b) < 0.11),
+  // a check mark: the image passed its test
+  TestModelImage: (x, y) =>
+    (x >= 0.22 && x <= 0.42 && Math.abs(y - (0.52 + (x - 0.22))) < 0.07) || (x >= 0.4 && x <= 0.78 && Math.abs(y - (0.72 - (x - 0.4) * 1.05)) < 0.07),
   extension: (x, y) => (Math.hypot(x - 0.5, y - 0.5) < 0.28 && Math.hypot(x - 0.5, y - 0.5) > 0.16) || Math.hypot(x - 0.5, y - 0.5) < 0.08,
 };
-const colours = { FetchModel: [0, 120, 212], BundleModelImage: [92, 45, 145], PushToACR: [0, 138, 120], DeployToAKS: [202, 80, 16], extension: [0, 90, 158] };
+const colours = {
+  FetchModel: [0, 120, 212],
+  BundleModelImage: [92, 45, 145],
+  PushToACR: [0, 138, 120],
+  DeployToAKS: [202, 80, 16],
+  TestModelImage: [16, 124, 16],
+  extension: [0, 90, 158],
+};
 for (const [name, glyph] of Object.entries(glyphs)) {
   const [r, g, b] = colours[name];
   const img = png(128, (x, y) => (!tile(x, y) ? [0, 0, 0, 0] : glyph(x, y) ? [255, 255, 255, 255] : [r, g, b, 255]));

@@ -86,7 +86,14 @@ export type ErrorCode =
   | 'RolledBack'
   | 'SmokeTestFailed'
   // model-server checks (shared/check)
-  | 'CheckFailed';
+  | 'CheckFailed'
+  // running an image on the agent (shared/testimage)
+  | 'NoContainerEngine'
+  | 'ImageLoadFailed'
+  | 'ContainerStartFailed'
+  | 'ContainerExited'
+  | 'NotReady'
+  | 'Cancelled';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {

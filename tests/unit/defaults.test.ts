@@ -16,6 +16,7 @@ import { DEFAULT_IMAGE_FORMAT } from '../../shared/oci/image';
 import { DEFAULT_COMPRESSION } from '../../shared/oci/layer';
 import { DEFAULT_PLATFORM, formatPlatform } from '../../shared/oci/platform';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY as PUSH_CONCURRENCY } from '../../shared/oci/registry/push';
+import { TEST_DEFAULTS } from '../../shared/testimage/test-image';
 
 const MiB = 1024 * 1024;
 const network = { networkTimeout: DEFAULT_NETWORK_TIMEOUT_SECONDS, networkDeadline: DEFAULT_NETWORK_DEADLINE_MINUTES };
@@ -41,6 +42,7 @@ const expected: Record<string, Record<string, string | number | boolean>> = {
     renderOnly: DEPLOY_DEFAULTS.renderOnly,
     statusPollIntervalMs: DEPLOY_DEFAULTS.pollIntervalMs,
   },
+  TestModelImage: { ...TEST_DEFAULTS },
 };
 
 interface TaskJson {
