@@ -77,7 +77,7 @@ function visible(rule: string | undefined, values: Map<string, string>): boolean
   );
 }
 
-const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelImage: 'image', PushToACR: 'push', DeployToAKS: 'deploy' };
+const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelImage: 'image', TestModelImage: 'test', PushToACR: 'push', DeployToAKS: 'deploy' };
 
 function yamlExample(task: TaskJson): string {
   const values = new Map<string, string>();

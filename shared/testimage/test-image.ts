@@ -19,6 +19,7 @@ import {
   parseJsonPath,
   parseStatus,
   renderFailure,
+  type PathSegment,
   runChecks,
   type Check,
   type CheckOutcome,
@@ -53,6 +54,8 @@ export interface TestImageOptions {
   layout: OciLayout;
   /** Ref name of the image in the layout (empty: its only image). */
   sourceTag?: string;
+  /** The image and port, when the caller resolved them already ({@link resolveImage}). */
+  image?: ResolvedImage;
   engine: ContainerEngine;
   /** The port the app listens on in the container; default: the image's only exposed TCP port. */
   containerPort?: number;
@@ -150,13 +153,45 @@ export function parseHostPort(text: string): number | undefined {
   return undefined;
 }
 
+/** The image of the layout to test and the port to probe, checked before any engine is involved. */
+export interface ResolvedImage {
+  found: FoundImage;
+  containerPort: number;
+}
+type FoundImage = Awaited<ReturnType<OciLayout['findManifest']>>;
+
+/**
+ * Finds the image (`sourceTag`, or the layout's only one) and the container
+ * port; errors name the input to fix (sourceTag, containerPort).
+ */
+export async function resolveImage(layout: OciLayout, sourceTag: string | undefined, containerPort: number | undefined): Promise<ResolvedImage> {
+  let found: FoundImage;
+  try {
+    found = await layout.findManifest(sourceTag || undefined);
+  } catch (err) {
+    if (err instanceof UserError && (err.code === 'NotFound' || err.code === 'Ambiguous')) {
+      throw new InputError('sourceTag', `${err.message.replace(/\.$/, '')}: set 'sourceTag' to one of the layout's images.`, err);
+    }
+    throw err;
+  }
+  return { found, containerPort: pickContainerPort(found.config.config?.ExposedPorts, containerPort) };
+}
+
+/** A JSON path input, checked: an InputError naming `input` when it is not one. */
+export function jsonPathInput(text: string, input: string): PathSegment[] {
+  try {
+    return parseJsonPath(text);
+  } catch (err) {
+    throw new InputError(input, `Input '${input}' is not a JSON path like $.modelSha256: ${errorMessage(err)}.`);
+  }
+}
+
 export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
   const log = o.logger;
   const mask = o.mask ?? ((s: string) => s);
   const engine = o.engine;
-  const found = await o.layout.findManifest(o.sourceTag || undefined);
+  const { found, containerPort } = o.image ?? (await resolveImage(o.layout, o.sourceTag, o.containerPort));
   const annotations = { ...(found.config.config?.Labels ?? {}), ...(found.manifest.annotations ?? {}) };
-  const containerPort = pickContainerPort(found.config.config?.ExposedPorts, o.containerPort);
   const expectedSha = o.modelSha256
     ? normalizeSha(o.modelSha256)
     : annotations[Annotation.ModelSha256]
@@ -166,13 +201,7 @@ export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
   const readinessPath = o.readinessPath ?? TEST_DEFAULTS.readinessPath;
   const versionPath = o.versionPath ?? TEST_DEFAULTS.versionPath;
   const versionSha256Path = o.versionSha256Path ?? TEST_DEFAULTS.versionSha256Path;
-  const shaSegments = (() => {
-    try {
-      return parseJsonPath(versionSha256Path);
-    } catch (err) {
-      throw new InputError('versionSha256Path', `Input 'versionSha256Path' is not a JSON path like $.modelSha256: ${errorMessage(err)}.`);
-    }
-  })();
+  const shaSegments = jsonPathInput(versionSha256Path, 'versionSha256Path');
   const runId = randomBytes(6).toString('hex');
   const image = `modeltoaks-test:${runId}`;
   const name = `modeltoaks-test-${runId}`;

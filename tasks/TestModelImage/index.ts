@@ -8,7 +8,7 @@ import { checksFromInputs, loadSpecFile, type Check } from '../../shared/check';
 import { errorMessage, InputError, isUserError } from '../../shared/errors';
 import { parseKeyValues, parseSha256Hex } from '../../shared/inputs';
 import { OciLayout } from '../../shared/oci';
-import { detectEngine, TEST_DEFAULTS, testImage, type EngineChoice, type NetworkMode } from '../../shared/testimage';
+import { detectEngine, jsonPathInput, resolveImage, TEST_DEFAULTS, testImage, type EngineChoice, type NetworkMode } from '../../shared/testimage';
 
 const SECRET_KEY = /pass|secret|token|key|credential|pwd/i;
 
@@ -81,14 +81,15 @@ async function main(): Promise<void> {
     logLines: adapter.getInt('logLines', { defaultValue: TEST_DEFAULTS.logLines, min: 0, max: 10000 }),
     versionSha256Path: adapter.getString('versionSha256Path', { defaultValue: TEST_DEFAULTS.versionSha256Path }) ?? TEST_DEFAULTS.versionSha256Path,
   };
+  jsonPathInput(options.versionSha256Path, 'versionSha256Path');
   const checks = readChecks();
   const layout = await openLayout(layoutDir);
+  const image = await resolveImage(layout, adapter.getString('sourceTag'), containerPort);
   const engine = await detectEngine(engineChoice, { signal, input: 'engine' });
   const result = await testImage({
     layout,
-    sourceTag: adapter.getString('sourceTag'),
+    image,
     engine,
-    containerPort,
     network,
     env,
     readinessPath,
