@@ -65,21 +65,26 @@ export class ContainerEngine {
       const keep = (acc: string, chunk: string) => (acc.length + chunk.length > MAX_OUTPUT ? (acc + chunk).slice(-MAX_OUTPUT) : acc + chunk);
       child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout = keep(stdout, c)));
       child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr = keep(stderr, c)));
-      let failure: unknown;
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      // Rejected at once: a killed CLI's own children may hold its output open for a while.
       const stop = (reason: unknown) => {
-        failure ??= reason;
         child.kill('SIGKILL');
+        settle(() => reject(reason));
       };
       const onAbort = () => stop(o.signal?.reason);
       o.signal?.addEventListener('abort', onAbort, { once: true });
       const timeoutMs = o.timeoutMs ?? 120_000;
+      const took = timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`;
       const timer = setTimeout(
         () =>
-          stop(
-            new UserError(`'${this.kind} ${args[0]}' did not finish within ${Math.round(timeoutMs / 1000)} s: check the ${this.kind} engine is healthy.`, {
-              code: 'Unreachable',
-            }),
-          ),
+          stop(new UserError(`'${this.kind} ${args[0]}' did not finish within ${took}: check the ${this.kind} engine is healthy.`, { code: 'Unreachable' })),
         timeoutMs,
       );
       if (o.input && child.stdin) {
@@ -89,12 +94,7 @@ export class ContainerEngine {
         o.input.pipe(stdin);
       }
       child.on('error', (err) => stop(err));
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        o.signal?.removeEventListener('abort', onAbort);
-        if (failure !== undefined) reject(failure);
-        else resolve({ code: code ?? -1, stdout, stderr });
-      });
+      child.on('close', (code) => settle(() => resolve({ code: code ?? -1, stdout, stderr })));
     });
   }
 }
