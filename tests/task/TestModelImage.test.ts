@@ -74,7 +74,7 @@ describe('TestModelImage task (real Docker engine)', function () {
 
   let runs = 0;
   async function run(inputs: TaskSpec['inputs'], extra: Partial<TaskSpec> = {}): Promise<MockRun & { port: number; summary: string }> {
-    const port = await freePort();
+    const port = Number(inputs.containerPort ?? (await freePort()));
     const temp = join(work, `agent-temp-${++runs}`);
     mkdirSync(temp);
     const r = await runMock({
@@ -98,7 +98,17 @@ describe('TestModelImage task (real Docker engine)', function () {
   }
 
   it('passes an image that answers as the spec expects: outputs, summary, nothing left behind', async () => {
-    const r = await run({ predictionRequest: 'GET /version', predictionExpect: 'status 200\n$.modelVersion == "1.1.0"' });
+    const port = await freePort();
+    const r = await run(
+      {
+        containerPort: port,
+        env: `PORT=${port}\nHOST=127.0.0.1\nMODEL_API_TOKEN=tok-test-model-image-1234`,
+        predictionRequest: 'GET /version',
+        predictionExpect: 'status 200\n$.modelVersion == "1.1.0"',
+      },
+      { secrets: ['tok-test-model-image-1234'] },
+    );
+    assert.ok(r.secrets.includes('tok-test-model-image-1234'), 'a secret-looking env value is registered');
     assert.ok(r.succeeded, `${r.message}\n${r.log.join('\n')}`);
     assert.match(r.message, new RegExp(`^The image passed 5 check\\(s\\) on docker: ready in [\\d.]+ s, serving model sha256 ${model.folderSha256}\\.$`));
     assert.equal(r.outputs.passed, 'true');
@@ -191,7 +201,8 @@ describe('TestModelImage task (real Docker engine)', function () {
 
   it('a model sha256 other than the bundle expects fails as a mismatch', async () => {
     const other = 'ab'.repeat(32);
-    const r = await run({ modelSha256: other, checkSpec: '' });
+    // An empty filePath input reaches the task as the working directory (the agent fills it in): no spec.
+    const r = await run({ modelSha256: other, checkSpec: root });
     assert.equal(r.result, 'Failed');
     assert.equal(
       r.message,
