@@ -2,7 +2,7 @@
  * `npm run demo`: the whole pipeline on this machine, no Azure subscription
  * and no internet. Starts Azurite, an S3 server, a local registry and a Docker
  * engine (where they can run), publishes two versions of the sample model,
- * and runs the four built task bundles as the agent would, passing output
+ * and runs the five built task bundles as the agent would, passing output
  * variables from step to step (scripts/lib/chain.ts). Ends with a summary of
  * the chain and stops every service it started, also on failure or Ctrl-C.
  * State lives in .demo/ (gitignored); the Node base image is cached there.
@@ -21,7 +21,7 @@ const root = resolve(__dirname, '..');
 const verbose = process.env.DEMO_VERBOSE === '1';
 const started = Date.now();
 const out = (line = '') => process.stdout.write(`${line}\n`);
-const TASKS = ['FetchModel', 'BundleModelImage', 'PushToACR', 'DeployToAKS'];
+const TASKS = ['FetchModel', 'BundleModelImage', 'TestModelImage', 'PushToACR', 'DeployToAKS'];
 
 let services: Services | undefined;
 let stopping: Promise<void> | undefined;
@@ -57,6 +57,12 @@ function summary(r: ChainResult, s: Services): void {
   out(
     `             annotations ${Annotation.ModelVersion}=${r.layoutAnnotations[Annotation.ModelVersion]}, ${Annotation.ModelSha256}=${r.layoutAnnotations[Annotation.ModelSha256]?.slice(0, 16)}...`,
   );
+  if (r.test) {
+    out(`  tested     passed=${r.test.passed}, ready in ${r.test.readySeconds} s, serving sha256 ${r.test.reportedModelSha256?.slice(0, 16)}...`);
+    for (const l of r.testLines ?? []) out(`             ${l}`);
+  } else {
+    out('  tested     (skipped: no Docker engine)');
+  }
   if (r.push) {
     out(`  pushed     ${r.push.imageRef}`);
     out(
@@ -102,7 +108,7 @@ async function main(): Promise<number> {
   const workDir = join(demoDir, 'run');
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
-  out('Model to AKS: local demo of the four tasks (state in .demo/, services on 127.0.0.1)\n');
+  out('Model to AKS: local demo of the five tasks (state in .demo/, services on 127.0.0.1)\n');
   out('> Starting local services');
   const skip = (process.env.DEMO_SKIP ?? '').split(',').map((x) => x.trim());
   services = await startServices({ log: (l) => out(`  ${l}`), stopDocker: true, registry: !skip.includes('registry'), docker: !skip.includes('docker') });
@@ -124,7 +130,11 @@ async function main(): Promise<number> {
     },
     taskOutput: (task, line) => {
       if (interrupted) return;
-      if (verbose || /^(Resolved |Image manifest|Pushed|Summary|  (model|version|sha256|local):|Rendered )/.test(line)) out(`    [${task}] ${line}`);
+      if (
+        verbose ||
+        /^(Resolved |Image manifest|Pushed|Summary|  (model|version|sha256|local):|Rendered |PASS |FAIL |Ready after |The container reports )/.test(line)
+      )
+        out(`    [${task}] ${line}`);
     },
   });
   if (result.deployMode === 'renderOnly') {

@@ -146,7 +146,7 @@ function formsSection(task: TaskJson): string[] {
   return out;
 }
 
-const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelImage: 'image', PushToACR: 'push', DeployToAKS: 'deploy' };
+const STEP_NAMES: Record<string, string> = { FetchModel: 'model', BundleModelImage: 'image', TestModelImage: 'test', PushToACR: 'push', DeployToAKS: 'deploy' };
 
 function yamlExample(task: TaskJson): string {
   const values = new Map<string, string>();

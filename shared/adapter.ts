@@ -7,8 +7,10 @@
 // A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
-import { resolve as resolvePath } from 'node:path';
-import { InputError, isUserError, errorMessage } from './errors';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { InputError, isUserError, errorMessage, UserError } from './errors';
 import { inputLines } from './inputs/parse';
 import { NETWORK_RULES, ruleMessage, ruleViolation, type InputRules } from './inputs/rules';
 import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
@@ -209,14 +211,41 @@ function isDebug(): boolean {
 export function setSecret(value: string | undefined): void {
   if (!value) return;
   if (!/[\r\n]/.test(value)) {
-    tl.setSecret(value);
-    for (const piece of secretPieces(value)) tl.setSecret(piece);
+    registerMasked(value);
+    for (const piece of secretPieces(value)) registerMasked(piece);
     return;
   }
   for (const line of value.split(/\r?\n/)) {
     const t = line.trim();
-    if (t.length >= 16 && !t.startsWith('-----')) tl.setSecret(t);
+    if (t.length >= 16 && !t.startsWith('-----')) registerMasked(t);
   }
+}
+
+/** Every value registered with the agent by this process, longest first (for {@link maskSecrets}). */
+const registeredSecrets: string[] = [];
+
+function registerMasked(value: string): void {
+  tl.setSecret(value);
+  if (!registeredSecrets.includes(value)) {
+    registeredSecrets.push(value);
+    registeredSecrets.sort((a, b) => b.length - a.length);
+  }
+}
+
+/** Registers a value the task learned (e.g. a secret-looking container env value) to be masked. */
+export function registerSecret(value: string | undefined): void {
+  setSecret(value);
+}
+
+/**
+ * Masks every secret this process registered, as the agent masks the log:
+ * for text the task writes where the agent does not mask (a summary file,
+ * an output variable).
+ */
+export function maskSecrets(text: string): string {
+  let out = text;
+  for (const secret of registeredSecrets) if (secret) out = out.split(secret).join('***');
+  return out;
 }
 
 /**
@@ -231,6 +260,50 @@ export function setKubeconfigSecrets(kubeconfig: string | undefined): void {
 
 export function setOutput(name: string, value: string | number): void {
   tl.setVariable(name, String(value), false, true);
+}
+
+/**
+ * Adds a markdown section to the pipeline run's summary page
+ * (`##vso[task.addattachment type=Distributedtask.Core.Summary;name=<title>]`,
+ * the named form of `task.uploadsummary`). The file is written to
+ * Agent.TempDirectory (the agent uploads it when the task ends); the text is
+ * masked first. A failure to write is a warning: the summary never fails a task.
+ */
+export function uploadSummary(title: string, markdown: string): void {
+  const dir = getVariable('Agent.TempDirectory') || tmpdir();
+  const slug =
+    title
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'summary';
+  const file = join(dir, `${slug}-${process.pid}-${Date.now()}.md`);
+  try {
+    writeFileSync(file, maskSecrets(markdown), 'utf8');
+  } catch (err) {
+    tl.warning(`Could not write the run summary '${title}' (${errorMessage(err)}): the task result is not affected.`);
+    return;
+  }
+  tl.addAttachment('Distributedtask.Core.Summary', title, file);
+}
+
+/**
+ * An AbortSignal aborted when the agent cancels the job: the agent sends
+ * SIGINT, then SIGTERM after a grace period, then kills. Handling both keeps
+ * the process alive for the task's cleanup (the handlers stay installed, so a
+ * second signal does not end it early); the abort reason is a UserError
+ * `Cancelled` naming what was cleaned up as the task words it.
+ */
+export function cancellationSignal(message = 'The job was cancelled.'): AbortSignal {
+  const controller = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (!controller.signal.aborted) {
+        console.log(`Received ${sig}: cancelling.`);
+        controller.abort(new UserError(message, { code: 'Cancelled' }));
+      }
+    });
+  }
+  return controller.signal;
 }
 
 function reportProgress(update: ProgressUpdate): void {

@@ -94,7 +94,14 @@ export type ErrorCode =
   // canary releases (DeployToAKS action/strategy)
   | 'NoCanary'
   | 'NoStableWorkload'
-  | 'CanaryFailed';
+  | 'CanaryFailed'
+  // running an image on the agent (shared/testimage)
+  | 'NoContainerEngine'
+  | 'ImageLoadFailed'
+  | 'ContainerStartFailed'
+  | 'ContainerExited'
+  | 'NotReady'
+  | 'Cancelled';
 
 /** What `retry.ts` needs to know about a failure; the fields are optional on a {@link UserError}. */
 export interface RetryHints {

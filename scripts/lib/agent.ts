@@ -55,6 +55,12 @@ export interface RunTaskOptions {
   echo?: (line: string) => void;
   /** Secret values the scan cannot infer (it finds endpoint credentials, secret inputs and secret env itself). */
   secrets?: string[];
+  /**
+   * Cancels the job as the agent does when this returns true for a line the
+   * task prints (masked): SIGINT, then SIGTERM after 7.5 s, then SIGKILL
+   * after 2.5 s more, each only while the task process is still running.
+   */
+  cancelWhen?: (line: string) => boolean;
 }
 
 export type TaskResult = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Unknown';
@@ -203,7 +209,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
   const candidates = collectSecrets({ ...options, inputs });
   if (tempDir) tempDirsInUse.add(tempDir);
   try {
-    const run = await spawnTask(join(root, 'dist', 'tasks', options.task, 'index.js'), env, options.echo);
+    const run = await spawnTask(join(root, 'dist', 'tasks', options.task, 'index.js'), env, options.echo, options.cancelWhen);
     assertNoSecretLeak(options.task, options, run, candidates);
     return run;
   } finally {
@@ -212,9 +218,31 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
   }
 }
 
-function spawnTask(bundle: string, env: Record<string, string>, echo: ((line: string) => void) | undefined): Promise<TaskRun> {
+/** The agent's grace periods after SIGINT and after SIGTERM when a job is cancelled. */
+export const CANCEL_SIGINT_GRACE_MS = 7500;
+export const CANCEL_SIGTERM_GRACE_MS = 2500;
+
+function spawnTask(
+  bundle: string,
+  env: Record<string, string>,
+  echo: ((line: string) => void) | undefined,
+  cancelWhen: ((line: string) => boolean) | undefined,
+): Promise<TaskRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let cancelled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const cancel = () => {
+      cancelled = true;
+      const running = () => child.exitCode === null && child.signalCode === null;
+      child.kill('SIGINT');
+      timers.push(
+        setTimeout(() => {
+          if (running()) child.kill('SIGTERM');
+          timers.push(setTimeout(() => running() && child.kill('SIGKILL'), CANCEL_SIGTERM_GRACE_MS));
+        }, CANCEL_SIGINT_GRACE_MS),
+      );
+    };
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -230,6 +258,7 @@ function spawnTask(bundle: string, env: Record<string, string>, echo: ((line: st
         const masked = mask(line);
         log.push(masked);
         echo?.(masked);
+        if (!cancelled && cancelWhen?.(masked)) cancel();
         return;
       }
       const [, command, rawProps, data] = m as unknown as [string, string, string, string];
@@ -267,6 +296,7 @@ function spawnTask(bundle: string, env: Record<string, string>, echo: ((line: st
     });
     child.on('error', reject);
     child.on('close', (code) => {
+      for (const t of timers) clearTimeout(t);
       if (pending) onLine(pending);
       const exitCode = code ?? -1;
       const visible = stdout

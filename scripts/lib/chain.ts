@@ -1,12 +1,14 @@
 /**
  * The whole pipeline, run locally: publish two versions of the sample model
- * in Azure Blob Storage (Azurite) and S3, then run the four built task bundles
+ * in Azure Blob Storage (Azurite) and S3, then run the five built task bundles
  * exactly as the agent would (scripts/lib/agent.ts: INPUT_* environment,
  * endpoints, variables, `##vso` outputs parsed), passing each step's output
  * variables to the next:
  *
  *   FetchModel (Azure, highestVersion) + FetchModel (S3, latestModified)
  *   -> BundleModelImage (daemonless, onto a local Node base image, sample app)
+ *   -> TestModelImage (the layout run in the Docker engine: health, model identity,
+ *      the sample check spec samples/checks/model-api.yaml)
  *   -> PushToACR (local docker-registry, as a Docker registry connection)
  *   -> the pushed image run in a Docker engine, /version and /score checked
  *   -> DeployToAKS (a kubeconfig when given, otherwise renderOnly)
@@ -82,6 +84,9 @@ export interface ChainResult {
   bundle: Record<string, string>;
   /** Annotations of the image manifest in the layout. */
   layoutAnnotations: Record<string, string>;
+  /** TestModelImage's outputs and the check lines it printed (when a Docker engine runs). */
+  test?: Record<string, string>;
+  testLines?: string[];
   push?: Record<string, string>;
   /** Digest the registry answers for the first pushed tag (Docker-Content-Digest). */
   registryDigest?: string;
@@ -296,7 +301,40 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
     `${Annotation.ModelVersion}=${layoutAnnotations[Annotation.ModelVersion]}, ${Annotation.ModelSha256}=${layoutAnnotations[Annotation.ModelSha256]?.slice(0, 12)}...`,
   );
 
-  // 5. PushToACR to the local registry (a Docker registry service connection of type Others).
+  // 5. TestModelImage: the layout run in the Docker engine before the push (host network: the engine has no bridge).
+  let test: Record<string, string> | undefined;
+  let testLines: string[] | undefined;
+  if (services.docker) {
+    const port = await freePort();
+    const testRun = await run(
+      'TestModelImage in the Docker engine, sample check spec',
+      'TestModelImage',
+      {
+        imageLayout: bundle.imageLayout,
+        modelSha256: fetchAzure.modelSha256,
+        network: 'host',
+        containerPort: port,
+        env: `PORT=${port}\nHOST=127.0.0.1`,
+        readinessPath: '/',
+        versionPath: '/version',
+        checkSpec: join(root, 'samples', 'checks', 'model-api.yaml'),
+      },
+      { env: { DOCKER_HOST: services.docker.host } },
+    );
+    test = testRun.outputs;
+    testLines = testRun.log.filter((l) => /^(PASS|FAIL) /.test(l));
+    check('TestModelImage', 'every check passed', test.passed === 'true', `${testLines.length} checks, ready in ${test.readySeconds} s`);
+    check(
+      'TestModelImage',
+      'the container serves the fetched model',
+      test.reportedModelSha256 === fetchAzure.modelSha256,
+      `sha256 ${test.reportedModelSha256}`,
+    );
+  } else {
+    skipped.push('TestModelImage (needs a Docker engine: root and sudo apt-get install -y docker.io)');
+  }
+
+  // 6. PushToACR to the local registry (a Docker registry service connection of type Others).
   let push: Record<string, string> | undefined;
   let registryDigest: string | undefined;
   let skopeoDigest: string | undefined;
@@ -358,7 +396,7 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
     skipped.push('PushToACR and running the image (sudo apt-get install -y docker-registry)');
   }
 
-  // 6. Run the pushed image and ask it which model it serves.
+  // 7. Run the pushed image and ask it which model it serves.
   let container: ChainResult['container'];
   const docker = services.docker;
   if (docker && reg && push) {
@@ -429,7 +467,7 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
     skipped.push('running the pushed image (needs root and sudo apt-get install -y docker.io)');
   }
 
-  // 7. DeployToAKS: a real apply with a kubeconfig, otherwise renderOnly.
+  // 8. DeployToAKS: a real apply with a kubeconfig, otherwise renderOnly.
   const deployMode = options.kubeconfigPath ? 'kubeconfig' : 'renderOnly';
   const deployInputs: Record<string, string | boolean | number | undefined> = {
     connectionType: 'kubeconfig',
@@ -556,6 +594,8 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
     base,
     bundle,
     layoutAnnotations,
+    test,
+    testLines,
     push,
     registryDigest,
     skopeoDigest,

@@ -376,7 +376,8 @@ function numberedLines(text: string): Array<{ line: number; text: string }> {
 /** True when an inline request input names a spec file rather than a request line. */
 export function isSpecFileReference(text: string): boolean {
   const lines = numberedLines(text);
-  return lines.length === 1 && !/\s/.test(lines[0]!.text) && /\.(ya?ml|json)$/i.test(lines[0]!.text) && !lines[0]!.text.startsWith('/');
+  // A request line is at least METHOD and path: one word ending in a spec extension is a file (absolute or relative).
+  return lines.length === 1 && !/\s/.test(lines[0]!.text) && /\.(ya?ml|json)$/i.test(lines[0]!.text);
 }
 
 /**

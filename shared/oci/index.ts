@@ -6,6 +6,7 @@ export { bundleImage, DEFAULT_APP_DESTINATION, DEFAULT_MODEL_DESTINATION } from 
 export type { BundleOptions } from './bundle';
 export { bundleWithDocker, DEFAULT_DOCKERFILE } from './docker-build';
 export type { DockerBundleOptions } from './docker-build';
+export { dockerArchiveStream } from './docker-archive';
 export { canonicalJson, DEFAULT_IMAGE_FORMAT } from './image';
 export { DEFAULT_COMPRESSION, writeLayer } from './layer';
 export type { LayerResult, SampleResult, WriteLayerOptions } from './layer';

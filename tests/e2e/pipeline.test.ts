@@ -30,9 +30,9 @@ import { freePort } from '../helpers/registry';
 import { missingPrerequisite, requirePrerequisite } from '../helpers/prerequisite';
 
 const root = join(__dirname, '..', '..');
-const TASKS = ['FetchModel', 'BundleModelImage', 'PushToACR', 'DeployToAKS'];
+const TASKS = ['FetchModel', 'BundleModelImage', 'TestModelImage', 'PushToACR', 'DeployToAKS'];
 
-describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run -> DeployToAKS', function () {
+describe('end to end: FetchModel -> BundleModelImage -> TestModelImage -> PushToACR -> docker run -> DeployToAKS', function () {
   this.timeout(600_000);
   let services: Services | undefined;
   let apiServer: FakeApiServer | undefined;
@@ -113,6 +113,23 @@ describe('end to end: FetchModel -> BundleModelImage -> PushToACR -> docker run 
     await pipeline(Readable.from(layout.openBlob(result.bundle.modelLayerDigest as string)), createGunzip(), extract);
     assert.deepEqual([...files.keys()], ['models/model.json']);
     assert.deepEqual(files.get('models/model.json'), expected.body);
+  });
+
+  it('TestModelImage runs the layout in the Docker engine before the push: every check passes, the fetched model is served', function () {
+    requirePrerequisite(this, Boolean(services?.docker), 'a Docker engine (root and Debian docker.io)');
+    const test = result.test as Record<string, string>;
+    assert.equal(test.passed, 'true');
+    assert.equal(test.reportedModelSha256, expectedFolderSha);
+    assert.equal(test.reportedModelVersion, '1.1.0');
+    assert.deepEqual(
+      (JSON.parse(test.checkResults as string) as Array<{ name: string; passed: boolean }>).map((c) => [c.name, c.passed]),
+      [
+        ['health', true],
+        ['model identity', true],
+        ['prediction', true],
+        ['malformed input is refused', true],
+      ],
+    );
   });
 
   it('PushToACR reports the digest the registry and skopeo see, and the pushed manifest keeps the annotations', function () {

@@ -130,7 +130,7 @@ describe('the .vsix package', function () {
   });
 
   it('stamps the extension version into every task.json', async () => {
-    assert.equal(tasks.length, 4, `tasks found: ${tasks.join(', ')}`);
+    assert.equal(tasks.length, 5, `tasks found: ${tasks.join(', ')}`);
     for (const t of tasks) {
       const packaged = JSON.parse(await readZipEntry(vsix, `tasks/${t}/task.json`)) as { version: unknown };
       assert.deepEqual(packaged.version, { Major: 1, Minor: 2, Patch: 3 }, `tasks/${t}/task.json in the vsix`);

@@ -25,7 +25,7 @@ import { bundleImage } from '../../shared/oci/bundle';
 import { startAzurite, type TestAzurite } from '../helpers/azurite';
 import { runMock, type EndpointSpec, type MockRun, type TaskSpec } from './mock-task';
 
-type TaskName = 'FetchModel' | 'BundleModelImage' | 'PushToACR' | 'DeployToAKS';
+type TaskName = 'FetchModel' | 'BundleModelImage' | 'TestModelImage' | 'PushToACR' | 'DeployToAKS';
 
 interface Ctx {
   /** This case's own empty folder: destinations and outputs point here. */
@@ -339,6 +339,92 @@ const bundleCases: BadCase[] = [
   },
 ];
 
+// ------------------------------------------------------------------ TestModelImage
+
+// Every case fails before a container engine is involved, except the engine's own cases (DOCKER_HOST names no socket).
+const testBase = (c: Ctx): Record<string, string> => ({ imageLayout: join(c.fixtures, 'layout'), containerPort: '8080' });
+const spec = (c: Ctx, name: string, text: string): string => {
+  const file = join(c.sandbox, name);
+  writeFileSync(file, text);
+  return file;
+};
+
+const testCases: BadCase[] = [
+  { name: 'imageLayout missing', input: 'imageLayout', inputs: () => ({ imageLayout: undefined }) },
+  { name: 'imageLayout that does not exist', input: 'imageLayout', inputs: (c) => ({ imageLayout: join(c.fixtures, 'no-such-layout') }) },
+  { name: 'imageLayout a folder that is not a layout', input: 'imageLayout', inputs: (c) => ({ imageLayout: join(c.fixtures, 'app') }) },
+  { name: 'sourceTag not in the layout', input: 'sourceTag', inputs: () => ({ sourceTag: 'nope' }), expect: /has no image named 'nope'/ },
+  { name: 'modelSha256 not 64 hex digits', input: 'modelSha256', inputs: () => ({ modelSha256: 'abc' }) },
+  { name: 'engine not a choice', input: 'engine', inputs: () => ({ engine: 'containerd' }) },
+  {
+    name: 'engine docker whose engine does not answer',
+    input: 'engine',
+    inputs: () => ({ engine: 'docker' }),
+    expect: /The Docker CLI is on PATH but its engine does not answer/,
+  },
+  {
+    name: 'engine podman not installed',
+    input: 'engine',
+    inputs: () => ({ engine: 'podman' }),
+    env: (c) => ({ PATH: c.sandbox }),
+    expect: /with Podman, and none is on PATH/,
+  },
+  { name: 'network not a choice', input: 'network', inputs: () => ({ network: 'bridge' }) },
+  { name: 'containerPort not a number', input: 'containerPort', inputs: () => ({ containerPort: 'http' }) },
+  { name: 'containerPort out of range', input: 'containerPort', inputs: () => ({ containerPort: '70000' }) },
+  {
+    name: 'containerPort empty and the image exposes none',
+    input: 'containerPort',
+    inputs: () => ({ containerPort: undefined }),
+    expect: /exposes no TCP port/,
+  },
+  { name: 'env line without =', input: 'env', inputs: () => ({ env: 'PORT=1\nNOEQUALS' }) },
+  { name: 'readinessPath without a leading slash', input: 'readinessPath', inputs: () => ({ readinessPath: 'healthz' }) },
+  { name: 'readinessTimeoutSeconds not a number', input: 'readinessTimeoutSeconds', inputs: () => ({ readinessTimeoutSeconds: 'soon' }) },
+  { name: 'readinessTimeoutSeconds zero', input: 'readinessTimeoutSeconds', inputs: () => ({ readinessTimeoutSeconds: '0' }) },
+  { name: 'versionPath without a leading slash', input: 'versionPath', inputs: () => ({ versionPath: 'version' }) },
+  { name: 'versionSha256Path not a JSON path', input: 'versionSha256Path', inputs: () => ({ versionSha256Path: 'modelSha256' }) },
+  { name: 'checkSpec that does not exist', input: 'checkSpec', inputs: (c) => ({ checkSpec: join(c.fixtures, 'no-such-spec.yaml') }) },
+  {
+    name: 'checkSpec not YAML',
+    input: 'checkSpec',
+    inputs: (c) => ({ checkSpec: spec(c, 's.yaml', 'checks:\n  - request: [\n') }),
+    expect: /line \d+: not valid YAML or JSON/,
+  },
+  {
+    name: 'checkSpec with a misspelt key',
+    input: 'checkSpec',
+    inputs: (c) => ({ checkSpec: spec(c, 's.yaml', 'checks:\n  - request: { path: / }\n    expects: { status: 200 }\n') }),
+    expect: /line 3: unknown key 'expects' in a check/,
+  },
+  {
+    name: 'checkSpec whose body file is missing',
+    input: 'checkSpec',
+    inputs: (c) => ({ checkSpec: spec(c, 's.yaml', '- request: { method: POST, path: /score, bodyFile: gone.json }\n') }),
+    expect: /line 1: body file .*gone\.json cannot be read \(ENOENT\)/,
+  },
+  { name: 'predictionRequest without a method', input: 'predictionRequest', inputs: () => ({ predictionRequest: '/score' }) },
+  {
+    name: 'predictionRequest body file missing',
+    input: 'predictionRequest',
+    inputs: (c) => ({ predictionRequest: `POST /score @${join(c.fixtures, 'nope.json')}` }),
+  },
+  { name: 'predictionExpect without a request', input: 'predictionExpect', inputs: () => ({ predictionExpect: 'status 200' }) },
+  {
+    name: 'predictionExpect unquoted text',
+    input: 'predictionExpect',
+    inputs: () => ({ predictionRequest: 'GET /', predictionExpect: 'status 200\n$.label == setosa' }),
+    expect: /line 2: .*quote text/,
+  },
+  {
+    name: 'predictionExpect beside a spec file in predictionRequest',
+    input: 'predictionExpect',
+    inputs: (c) => ({ predictionRequest: spec(c, 'p.yaml', '- request: { path: / }\n'), predictionExpect: 'status 200' }),
+  },
+  { name: 'requestTimeoutSeconds negative', input: 'requestTimeoutSeconds', inputs: () => ({ requestTimeoutSeconds: '-1' }) },
+  { name: 'logLines not a number', input: 'logLines', inputs: () => ({ logLines: 'many' }) },
+];
+
 // ------------------------------------------------------------------ PushToACR
 
 const pushBase = (c: Ctx): Record<string, string> => ({
@@ -583,6 +669,7 @@ const deployCases: BadCase[] = [
 const MATRIX: Array<{ task: TaskName; base: (c: Ctx) => Record<string, string>; endpoints?: () => Record<string, EndpointSpec>; cases: BadCase[] }> = [
   { task: 'FetchModel', base: fetchBase, cases: fetchCases },
   { task: 'BundleModelImage', base: bundleBase, cases: bundleCases },
+  { task: 'TestModelImage', base: testBase, cases: testCases },
   { task: 'PushToACR', base: pushBase, endpoints: pushEndpoints, cases: pushCases },
   { task: 'DeployToAKS', base: deployBase, cases: deployCases },
 ];

@@ -22,6 +22,8 @@ export interface TaskSpec {
   env?: Record<string, string | undefined>;
   /** Secret values the scan cannot infer from the spec (it finds endpoint credentials, secret inputs and secret env itself). */
   secrets?: string[];
+  /** Cancel the job as the agent does (SIGINT, SIGTERM, SIGKILL) once a printed line matches. */
+  cancelWhen?: (line: string) => boolean;
 }
 
 /** The run as tests see it: succeeded, message, outputs, secrets, visible, stdout, stderr (and the rest of TaskRun). */

@@ -6,7 +6,7 @@
  * asks task-lib to load them again.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -188,6 +188,42 @@ describe('task-lib adapter', () => {
     assert.equal(capture(() => adapter.getChoice('mode', ['latest', 'pinned'] as const, 'latest')).value, 'pinned');
     assert.throws(() => capture(() => adapter.getChoice('name', ['latest', 'pinned'] as const, 'latest')), /one of latest, pinned/);
     assert.deepEqual(capture(() => adapter.getLines('lines')).value, ['a=1', 'b=2']);
+  });
+
+  it('masks the secrets it registered in text the agent does not mask (summaries, outputs), longest first', () => {
+    capture(() => adapter.registerSecret('tok-123'));
+    capture(() => adapter.registerSecret('tok-123-and-more'));
+    assert.equal(adapter.maskSecrets('a tok-123-and-more b tok-123 c'), 'a *** b *** c');
+    assert.equal(adapter.maskSecrets('nothing here'), 'nothing here');
+  });
+
+  it('uploads a run summary: a masked markdown file in Agent.TempDirectory, attached under its title', () => {
+    capture(() => adapter.registerSecret('summary-secret-value'));
+    const { out } = capture(() => adapter.uploadSummary('Model image test', '# ok\nleaked summary-secret-value?'));
+    const m = out.match(/^##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=Model image test;\](.+)$/m);
+    assert.ok(m, out);
+    const file = (m[1] as string).trim();
+    assert.ok(file.startsWith(env.AGENT_TEMPDIRECTORY as string), file);
+    assert.equal(readFileSync(file, 'utf8'), '# ok\nleaked ***?');
+  });
+
+  it('turns the SIGINT (or SIGTERM) of a cancelled job into an aborted signal with a Cancelled UserError, and keeps the process alive', () => {
+    const before = { int: process.listenerCount('SIGINT'), term: process.listenerCount('SIGTERM') };
+    const signal = capture(() => adapter.cancellationSignal('Cancelled: cleaned up.')).value;
+    try {
+      assert.equal(signal.aborted, false);
+      const { out } = capture(() => process.emit('SIGINT', 'SIGINT'));
+      assert.match(out, /Received SIGINT: cancelling\./);
+      assert.equal(signal.aborted, true);
+      assert.ok(signal.reason instanceof UserError && signal.reason.code === 'Cancelled' && signal.reason.message === 'Cancelled: cleaned up.');
+      capture(() => process.emit('SIGTERM', 'SIGTERM'));
+      assert.equal(signal.aborted, true);
+    } finally {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        const extra = process.listeners(sig).slice(sig === 'SIGINT' ? before.int : before.term);
+        for (const l of extra) process.removeListener(sig, l);
+      }
+    }
   });
 
   it('reads a secret input without echoing it and registers it', () => {

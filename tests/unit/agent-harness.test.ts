@@ -19,6 +19,14 @@ const TASK = `
 const fs = require('fs');
 const env = process.env;
 if (env.INPUT_MODE === 'sleep') { setTimeout(() => {}, 300); }
+if (env.INPUT_MODE === 'cancel') {
+  const started = Date.now();
+  process.on('SIGINT', () => console.log('got SIGINT after ' + (Date.now() - started) + ' ms'));
+  process.on('SIGTERM', () => { console.log('got SIGTERM after ' + (Date.now() - started) + ' ms'); console.log('##vso[' + 'task.complete result=Failed;]cancelled'); process.exit(0); });
+  console.log('ready to be cancelled');
+  setInterval(() => {}, 1000);
+  return;
+}
 if (env.INPUT_MODE === 'leak') { console.log('the key is ' + env.INPUT_PASSWORD); }
 console.log('##vso[task.setsecret]' + env.INPUT_PASSWORD);
 console.log('plain line with ' + env.INPUT_PASSWORD);
@@ -116,6 +124,18 @@ describe('agent emulation (scripts/lib/agent.ts)', () => {
     assert.equal(crashed.result, 'Unknown');
     assert.equal(crashed.exitCode, 3);
     assert.equal(crashed.succeeded, false);
+  });
+
+  it('cancels a job as the agent does: SIGINT once a line matches, SIGTERM after the grace period', async function () {
+    this.timeout(30_000);
+    const r = await runTask({ task: 'Echo', root, inputs: { password: 'pw-123456', mode: 'cancel' }, cancelWhen: (l) => l === 'ready to be cancelled' });
+    const sigint = r.log.find((l) => l.startsWith('got SIGINT after '));
+    const sigterm = r.log.find((l) => l.startsWith('got SIGTERM after '));
+    assert.ok(sigint && sigterm, r.log.join('\n'));
+    const ms = (l: string) => Number(/after (\d+) ms/.exec(l)?.[1]);
+    assert.ok(ms(sigterm) - ms(sigint) >= 7000, `SIGTERM ${ms(sigterm) - ms(sigint)} ms after SIGINT`);
+    assert.equal(r.result, 'Failed');
+    assert.equal(r.message, 'cancelled');
   });
 
   it('rejects with SecretLeakError when a secret input is printed before it is registered', async () => {

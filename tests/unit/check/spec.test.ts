@@ -278,7 +278,7 @@ describe('check/spec', () => {
       ['samples/checks.yaml', true],
       ['checks.JSON', true],
       ['GET /checks.yaml', false],
-      ['/abs/checks.yaml', false],
+      ['/abs/checks.yaml', true],
       ['a.yaml\nb.yaml', false],
     ] as const) {
       it(`isSpecFileReference(${JSON.stringify(text)}) = ${isFile}`, () => assert.equal(isSpecFileReference(text), isFile));

@@ -14,8 +14,8 @@ const root = join(__dirname, '..', '..', '..');
 describe('task reference docs', () => {
   const names = taskNames(root);
 
-  it('exist for the four tasks', () => {
-    assert.deepEqual(names, ['BundleModelImage', 'DeployToAKS', 'FetchModel', 'PushToACR']);
+  it('exist for the five tasks', () => {
+    assert.deepEqual(names, ['BundleModelImage', 'DeployToAKS', 'FetchModel', 'PushToACR', 'TestModelImage']);
   });
 
   for (const name of names) {

@@ -12,6 +12,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
+import { loadSpecFile } from '../../../shared/check';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -236,10 +237,27 @@ describe('sample pipelines', () => {
       const { steps, stages } = collect(doc);
       const ours = steps.filter((s) => s.task);
 
-      it('uses the four tasks, each at an existing major version', () => {
-        assert.deepEqual([...new Set(ours.map((s) => s.task?.split('@')[0]))].sort(), ['BundleModelImage', 'DeployToAKS', 'FetchModel', 'PushToACR']);
+      it('uses the four tasks (the main sample also TestModelImage), each at an existing major version', () => {
+        const four = ['BundleModelImage', 'DeployToAKS', 'FetchModel', 'PushToACR'];
+        const expected = file === 'azure-pipelines.yml' ? [...four, 'TestModelImage'] : four;
+        assert.deepEqual([...new Set(ours.map((s) => s.task?.split('@')[0]))].sort(), expected);
         checkTaskVersions(file, ours);
       });
+
+      if (file === 'azure-pipelines.yml') {
+        it('tests the bundled image between BundleModelImage and PushToACR, with a spec file that exists', () => {
+          const order = ours.map((s) => s.task?.split('@')[0]);
+          const test = order.indexOf('TestModelImage');
+          assert.ok(order.indexOf('BundleModelImage') < test && test < order.indexOf('PushToACR'), order.join(' -> '));
+          const inputs = ours[test]?.raw.inputs as Record<string, string>;
+          assert.equal(inputs.imageLayout, '$(image.imageLayout)');
+          assert.ok(existsSync(join(root, inputs.checkSpec as string)), `checkSpec ${inputs.checkSpec} exists`);
+          assert.deepEqual(
+            loadSpecFile(join(root, inputs.checkSpec as string), 'checkSpec').map((c) => c.name),
+            ['prediction', 'malformed input is refused'],
+          );
+        });
+      }
 
       it('sets only inputs that exist, and every visible required input', () => {
         checkInputs(file, ours);
