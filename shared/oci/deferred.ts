@@ -292,9 +292,15 @@ export class DeferredBlobReader {
   /** Blob bytes [pos, pos + len) (len at most about a MiB). */
   private async produce(pos: number, len: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(len);
+    await this.produceInto(out, pos, len, Buffer.allocUnsafe(len));
+    return out;
+  }
+
+  /** Writes blob bytes [pos, pos + len) into out[0, len); `scratch` (at least len bytes) holds the tar bytes meanwhile. */
+  private async produceInto(out: Buffer, pos: number, len: number, scratch: Buffer): Promise<void> {
     if (this.record.encoding === 'none') {
       await this.fillTar(out, 0, pos, len);
-      return out;
+      return;
     }
     const tail = this.tail as Buffer;
     const tailStart = this.size - TAIL;
@@ -337,11 +343,36 @@ export class DeferredBlobReader {
       const first = copies[0].tarPos;
       const last = copies[copies.length - 1];
       const total = last.tarPos + last.n - first;
-      const scratch = Buffer.allocUnsafe(total);
       await this.fillTar(scratch, 0, first, total);
       for (const c of copies) scratch.copy(out, c.outOff, c.tarPos - first, c.tarPos - first + c.n);
     }
-    return out;
+  }
+
+  /**
+   * Blob bytes [start, end] (inclusive) pulled into the caller's buffers
+   * (the registry client's upload path: no garbage per piece). Verified like
+   * {@link open}: the read that would return the last byte throws instead
+   * when the digest does not match.
+   */
+  pull(start: number, end: number): { read(buf: Buffer): Promise<number>; close(): Promise<void> } {
+    let pos = start;
+    let scratch: Buffer | undefined;
+    return {
+      read: async (buf: Buffer) => {
+        await this.check();
+        if (pos > end) return 0;
+        const n = Math.min(buf.length, end + 1 - pos);
+        if (pos > this.next) await this.hashTo(pos);
+        if (!scratch || scratch.length < n) scratch = Buffer.allocUnsafeSlow(n);
+        await this.produceInto(buf, pos, n, scratch);
+        const piece = buf.subarray(0, n);
+        this.absorb(pos, piece);
+        pos += n;
+        if (pos === this.size) this.assertVerified();
+        return n;
+      },
+      close: async () => undefined,
+    };
   }
 
   /** Hashes the part of [pos, pos + buf.length) that extends the verified prefix. */
