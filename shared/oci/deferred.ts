@@ -20,6 +20,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -175,6 +176,15 @@ export async function readDeferred(layoutDir: string, digest: string): Promise<D
 
 const CHUNK = 16 * STRIDE; // ~1 MiB of output, whole stored blocks
 
+/** Source files opened by one reading pass (a stream or a pull), closed when it ends. */
+type OpenFiles = Map<string, Promise<FileHandle>>;
+
+async function closeFiles(files: OpenFiles): Promise<void> {
+  const handles = [...files.values()];
+  files.clear();
+  for (const h of handles) await (await h.catch(() => undefined))?.close();
+}
+
 interface Placed {
   start: number;
   end: number;
@@ -247,8 +257,8 @@ export class DeferredBlobReader {
     }
   }
 
-  /** Reads tar bytes [pos, pos + len) into buf at off. */
-  private async fillTar(buf: Buffer, off: number, pos: number, len: number): Promise<void> {
+  /** Reads tar bytes [pos, pos + len) into buf at off (source files opened once per `files` map). */
+  private async fillTar(buf: Buffer, off: number, pos: number, len: number, files: OpenFiles): Promise<void> {
     let lo = 0;
     let hi = this.placed.length - 1;
     while (lo < hi) {
@@ -264,37 +274,44 @@ export class DeferredBlobReader {
       const seg = p.seg;
       if ('bytes' in seg) (p.literal as Buffer).copy(buf, off, from, from + n);
       else if ('zeros' in seg) buf.fill(0, off, off + n);
-      else await this.readFile(seg.path, buf, off, from, n);
+      else await this.readFile(files, seg.path, buf, off, from, n);
       off += n;
       pos += n;
       len -= n;
     }
   }
 
-  private async readFile(path: string, buf: Buffer, off: number, filePos: number, len: number): Promise<void> {
-    const fh = await fsp.open(path, 'r');
-    try {
-      while (len > 0) {
-        const { bytesRead } = await fh.read(buf, off, len, filePos);
-        if (bytesRead === 0)
-          throw new UserError(`'${path}' became shorter while layer ${this.record.digest} was being read from it: run BundleModelImage again.`, {
-            code: 'FileChanged',
-          });
-        off += bytesRead;
-        filePos += bytesRead;
-        len -= bytesRead;
-      }
-    } finally {
-      await fh.close();
+  private async readFile(files: OpenFiles, path: string, buf: Buffer, off: number, filePos: number, len: number): Promise<void> {
+    let fh = files.get(path);
+    if (!fh) {
+      fh = fsp.open(path, 'r');
+      files.set(path, fh);
+    }
+    const handle = await fh;
+    while (len > 0) {
+      const { bytesRead } = await handle.read(buf, off, len, filePos);
+      if (bytesRead === 0)
+        throw new UserError(`'${path}' became shorter while layer ${this.record.digest} was being read from it: run BundleModelImage again.`, {
+          code: 'FileChanged',
+        });
+      off += bytesRead;
+      filePos += bytesRead;
+      len -= bytesRead;
     }
   }
 
   /** Blob bytes [pos, pos + len) (len at most about a MiB). */
-  private async produce(pos: number, len: number): Promise<Buffer> {
+  private async produce(pos: number, len: number, files: OpenFiles): Promise<Buffer> {
     const out = Buffer.allocUnsafe(len);
+    await this.produceInto(out, pos, len, Buffer.allocUnsafe(len), files);
+    return out;
+  }
+
+  /** Writes blob bytes [pos, pos + len) into out[0, len); `scratch` (at least len bytes) holds the tar bytes meanwhile. */
+  private async produceInto(out: Buffer, pos: number, len: number, scratch: Buffer, files: OpenFiles): Promise<void> {
     if (this.record.encoding === 'none') {
-      await this.fillTar(out, 0, pos, len);
-      return out;
+      await this.fillTar(out, 0, pos, len, files);
+      return;
     }
     const tail = this.tail as Buffer;
     const tailStart = this.size - TAIL;
@@ -337,11 +354,37 @@ export class DeferredBlobReader {
       const first = copies[0].tarPos;
       const last = copies[copies.length - 1];
       const total = last.tarPos + last.n - first;
-      const scratch = Buffer.allocUnsafe(total);
-      await this.fillTar(scratch, 0, first, total);
+      await this.fillTar(scratch, 0, first, total, files);
       for (const c of copies) scratch.copy(out, c.outOff, c.tarPos - first, c.tarPos - first + c.n);
     }
-    return out;
+  }
+
+  /**
+   * Blob bytes [start, end] (inclusive) pulled into the caller's buffers
+   * (the registry client's upload path: no garbage per piece). Verified like
+   * {@link open}: the read that would return the last byte throws instead
+   * when the digest does not match.
+   */
+  pull(start: number, end: number): { read(buf: Buffer): Promise<number>; close(): Promise<void> } {
+    let pos = start;
+    let scratch: Buffer | undefined;
+    const files: OpenFiles = new Map();
+    return {
+      read: async (buf: Buffer) => {
+        await this.check();
+        if (pos > end) return 0;
+        const n = Math.min(buf.length, end + 1 - pos);
+        if (pos > this.next) await this.hashTo(pos, files);
+        if (!scratch || scratch.length < n) scratch = Buffer.allocUnsafeSlow(n);
+        await this.produceInto(buf, pos, n, scratch, files);
+        const piece = buf.subarray(0, n);
+        this.absorb(pos, piece);
+        pos += n;
+        if (pos === this.size) this.assertVerified();
+        return n;
+      },
+      close: () => closeFiles(files),
+    };
   }
 
   /** Hashes the part of [pos, pos + buf.length) that extends the verified prefix. */
@@ -353,10 +396,10 @@ export class DeferredBlobReader {
   }
 
   /** Makes the verified prefix reach `pos` (reads what was skipped). */
-  private async hashTo(pos: number): Promise<void> {
+  private async hashTo(pos: number, files: OpenFiles): Promise<void> {
     while (this.next < pos && !this.result) {
       const n = Math.min(CHUNK, pos - this.next);
-      this.absorb(this.next, await this.produce(this.next, n));
+      this.absorb(this.next, await this.produce(this.next, n, files));
     }
   }
 
@@ -373,7 +416,12 @@ export class DeferredBlobReader {
   /** Reads (where needed) and verifies the whole blob; throws ChecksumMismatchError when it does not match. */
   async verify(): Promise<void> {
     await this.check();
-    await this.hashTo(this.size);
+    const files: OpenFiles = new Map();
+    try {
+      await this.hashTo(this.size, files);
+    } finally {
+      await closeFiles(files);
+    }
     this.assertVerified();
   }
 
@@ -388,14 +436,19 @@ export class DeferredBlobReader {
 
   private async *generate(start: number, end: number): AsyncGenerator<Buffer> {
     await this.check();
-    for (let pos = start; pos <= end;) {
-      const n = Math.min(CHUNK, end + 1 - pos);
-      if (pos > this.next) await this.hashTo(pos);
-      const buf = await this.produce(pos, n);
-      this.absorb(pos, buf);
-      pos += n;
-      if (pos === this.size) this.assertVerified();
-      yield buf;
+    const files: OpenFiles = new Map();
+    try {
+      for (let pos = start; pos <= end;) {
+        const n = Math.min(CHUNK, end + 1 - pos);
+        if (pos > this.next) await this.hashTo(pos, files);
+        const buf = await this.produce(pos, n, files);
+        this.absorb(pos, buf);
+        pos += n;
+        if (pos === this.size) this.assertVerified();
+        yield buf;
+      }
+    } finally {
+      await closeFiles(files);
     }
   }
 }

@@ -9,7 +9,7 @@
  * (memory bounded), each retried on transient failures and resumed from the
  * offset the registry reports for the upload, always at the Location it gave.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { errorMessage, ChecksumMismatchError, UserError } from '../../errors';
 import { formatBytes, formatRate } from '../../format';
@@ -24,7 +24,7 @@ import type { Descriptor, ImageManifest } from '../types';
 import { repositoryScope, type RegistryCredentials } from './auth';
 import { RegistryClient } from './client';
 import { RegistryError } from './errors';
-import { drain, header, type HttpResponse } from './http';
+import { drain, header, type HttpResponse, type PullSource, type RequestBody } from './http';
 import { mapLimit } from './pool';
 import { CountingStream } from '../../stream/count';
 
@@ -80,15 +80,40 @@ type BlobAction = 'skipped' | 'mounted' | 'uploaded';
 export interface BlobSource {
   /** Bytes [start, end] (inclusive), a fresh stream each time (uploads resume and retry). */
   open(start: number, end: number): Readable;
+  /** The same bytes pulled into the sender's reused buffers (preferred when present: no garbage per piece). */
+  pull?(start: number, end: number): PullSource;
   /** Called once the registry lacks the blob, before any byte is sent (e.g. the source files are still there). */
   check?(): Promise<void>;
   /** Called before the upload is completed: throws when the bytes sent do not hash to the digest. */
   verify?(): Promise<void>;
 }
 
-/** A blob file read in 1 MiB pieces. */
+/** A blob file, read straight into the sender's buffers. */
 export function fileSource(path: string): BlobSource {
-  return { open: (start, end) => createReadStream(path, { start, end, highWaterMark: 1 << 20 }) };
+  return {
+    open: (start, end) => createReadStream(path, { start, end, highWaterMark: 1 << 20 }),
+    pull: (start, end) => {
+      let fh: fsp.FileHandle | undefined;
+      let pos = start;
+      return {
+        read: async (buf) => {
+          if (pos > end) return 0;
+          fh ??= await fsp.open(path, 'r');
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end + 1 - pos), pos);
+          if (bytesRead === 0)
+            throw new UserError(`Blob file '${path}' is shorter than its descriptor says: the OCI image layout is corrupt; rebuild it.`, {
+              code: 'InvalidLayout',
+            });
+          pos += bytesRead;
+          return bytesRead;
+        },
+        close: async () => {
+          await fh?.close();
+          fh = undefined;
+        },
+      };
+    },
+  };
 }
 
 interface BlobReport {
@@ -298,7 +323,31 @@ export class BlobPusher {
     let failures = 0;
     /** A failure of the source itself (file changed, digest mismatch): never retried, never blamed on the registry. */
     let sourceError: unknown;
-    const open = (start: number, end: number) => () => {
+    const open = (start: number, end: number): RequestBody => {
+      if (source.pull) {
+        const pull = source.pull.bind(source);
+        return {
+          pull: () => {
+            const inner = pull(start, end);
+            return {
+              read: async (buf: Buffer) => {
+                try {
+                  const n = await inner.read(buf);
+                  bytes += n;
+                  return n;
+                } catch (e) {
+                  sourceError = e;
+                  throw e;
+                }
+              },
+              close: () => inner.close(),
+            };
+          },
+        };
+      }
+      return openStream(start, end);
+    };
+    const openStream = (start: number, end: number) => () => {
       const file = source.open(start, end);
       file.on('error', (e) => {
         sourceError = e;
