@@ -82,6 +82,18 @@ export const INPUT_RULES: Readonly<Record<string, InputRules>> = {
     },
     tags: TAGS,
   },
+  TestModelImage: {
+    containerPort: int(1, 65535),
+    readinessTimeoutSeconds: int(1, 3600),
+    requestTimeoutSeconds: int(1, 3600),
+    logLines: int(0, 10000),
+    modelSha256: {
+      kind: 'pattern',
+      pattern: '(sha256:)?[0-9a-f]{64}',
+      ignoreCase: true,
+      message: "must be 64 hexadecimal characters (a sha256 digest, optionally prefixed 'sha256:')",
+    },
+  },
   DeployToAKS: {
     replicas: int(0, 1000),
     containerPort: int(1, 65535),

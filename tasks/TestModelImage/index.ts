@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import * as adapter from '../../shared/adapter';
 import { checksFromInputs, loadSpecFile, type Check } from '../../shared/check';
 import { errorMessage, InputError, isUserError } from '../../shared/errors';
-import { parseKeyValues, parseSha256Hex } from '../../shared/inputs';
+import { INPUT_RULES, parseKeyValues, parseSha256Hex } from '../../shared/inputs';
 import { OciLayout } from '../../shared/oci';
 import { detectEngine, jsonPathInput, resolveImage, TEST_DEFAULTS, testImage, type EngineChoice, type NetworkMode } from '../../shared/testimage';
 
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   );
   const engineChoice = adapter.getChoice<EngineChoice>('engine', ['auto', 'docker', 'podman'], 'auto');
   const network = adapter.getChoice<NetworkMode>('network', ['publish', 'host'], TEST_DEFAULTS.network);
-  const containerPort = adapter.getString('containerPort') ? adapter.getInt('containerPort', { defaultValue: 0, min: 1, max: 65535 }) : undefined;
+  const containerPort = adapter.getString('containerPort') ? adapter.getInt('containerPort', { defaultValue: 0 }) : undefined;
   const env = parseKeyValues(adapter.getLines('env', { quiet: true }), 'env', 'env');
   for (const [k, v] of env) if (SECRET_KEY.test(k)) adapter.registerSecret(v);
   const readinessPath = adapter.getString('readinessPath', { defaultValue: TEST_DEFAULTS.readinessPath }) ?? '';
@@ -76,9 +76,9 @@ async function main(): Promise<void> {
   if (versionPath && !versionPath.startsWith('/'))
     throw new InputError('versionPath', `Input 'versionPath' must start with '/' (got '${versionPath}'), or be empty to skip the identity check.`);
   const options = {
-    readinessTimeoutSeconds: adapter.getInt('readinessTimeoutSeconds', { defaultValue: TEST_DEFAULTS.readinessTimeoutSeconds, min: 1, max: 3600 }),
-    requestTimeoutSeconds: adapter.getInt('requestTimeoutSeconds', { defaultValue: TEST_DEFAULTS.requestTimeoutSeconds, min: 1, max: 3600 }),
-    logLines: adapter.getInt('logLines', { defaultValue: TEST_DEFAULTS.logLines, min: 0, max: 10000 }),
+    readinessTimeoutSeconds: adapter.getInt('readinessTimeoutSeconds', { defaultValue: TEST_DEFAULTS.readinessTimeoutSeconds }),
+    requestTimeoutSeconds: adapter.getInt('requestTimeoutSeconds', { defaultValue: TEST_DEFAULTS.requestTimeoutSeconds }),
+    logLines: adapter.getInt('logLines', { defaultValue: TEST_DEFAULTS.logLines }),
     versionSha256Path: adapter.getString('versionSha256Path', { defaultValue: TEST_DEFAULTS.versionSha256Path }) ?? TEST_DEFAULTS.versionSha256Path,
   };
   jsonPathInput(options.versionSha256Path, 'versionSha256Path');
@@ -125,4 +125,4 @@ async function main(): Promise<void> {
   );
 }
 
-void adapter.runTask(main);
+void adapter.runTask(main, { inputRules: INPUT_RULES.TestModelImage });
