@@ -29,6 +29,11 @@
  * repetition on a fresh registry and an emptied engine). Results are printed
  * and written to docs/benchmarks.md under "## Chain".
  *
+ * Ours runs with its defaults plus FetchModel's reuseRegistryConnection and
+ * reuseRepository pointing at the registry PushToACR pushes to (the zero-byte
+ * path for an app-only commit); --fetch-input reuseLayers=false measures it
+ * without.
+ *
  * Usage: npm run bench:chain -- [--size-mib 1024] [--runs 1] [--no-doc]
  *          [--fetch-input name=value ...] [--bundle-input name=value ...] [--push-input name=value ...]
  * Needs root (dockerd), docker.io, docker-registry, azure-cli, skopeo.
@@ -285,6 +290,9 @@ async function main(): Promise<void> {
           modelPath: BLOB,
           destination: join(oursAgent, 'model'),
           requireChecksum: 'true',
+          // The zero-byte path (docs/layer-reuse.md): a model layer the registry already holds is not downloaded.
+          reuseRegistryConnection: 'reg',
+          reuseRepository: 'ours/app',
           ...fetchInputs,
         });
         await oursStep('BundleModelImage', 'BundleModelImage', {
