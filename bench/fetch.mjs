@@ -30,7 +30,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startShapingProxy } from './lib/shaping-proxy.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = join(root, 'bench', '.work', 'fetch');
@@ -285,13 +284,32 @@ async function uploadS3(s3, file, key) {
 }
 
 const proxies = [];
-/** The same server seen through the WAN model: every URL points at a shaping proxy in front of it. */
+/**
+ * The same server seen through the WAN model: every URL points at a shaping
+ * proxy in front of it. The proxy runs as its own process (the tools run under
+ * spawnSync, which blocks this process's event loop).
+ */
 async function shaped(server) {
-  const proxy = await startShapingProxy({ targetPort: server.port, ...wan });
-  proxies.push(proxy);
-  log(`  ${proxy.describe()} in front of 127.0.0.1:${server.port}`);
-  const swap = (text) => text.replaceAll(`127.0.0.1:${server.port}`, proxy.host);
-  const out = { ...server, port: proxy.port, endpoint: swap(server.endpoint) };
+  const port = await freePort();
+  const script = join(root, 'bench', 'lib', 'shaping-proxy.mjs');
+  const argv = [
+    script,
+    '--target',
+    `127.0.0.1:${server.port}`,
+    '--port',
+    String(port),
+    '--rate-mbps',
+    String(wan.rateMBps),
+    '--latency-ms',
+    String(wan.latencyMs),
+  ];
+  startServer('shaping-proxy', argv, root);
+  await waitForPort(port);
+  const describe = `WAN model: ${wan.rateMBps > 0 ? `${wan.rateMBps} MB/s per connection per direction` : 'no rate cap'}, ${wan.latencyMs} ms one-way latency (${2 * wan.latencyMs} ms RTT)`;
+  proxies.push({ describe: () => describe });
+  log(`  ${describe} in front of 127.0.0.1:${server.port}`);
+  const swap = (text) => text.replaceAll(`127.0.0.1:${server.port}`, `127.0.0.1:${port}`);
+  const out = { ...server, port, endpoint: swap(server.endpoint) };
   if (server.connectionString) out.connectionString = swap(server.connectionString);
   return out;
 }
