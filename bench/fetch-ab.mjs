@@ -10,7 +10,7 @@
 //
 // Usage: node bench/fetch-ab.mjs --variant base=/path/to/FetchModel/index.js --variant new=dist/tasks/FetchModel/index.js
 //          [--size-mib 256] [--runs 3] [--only azure|s3] [--wan RATE_MBPS,LATENCY_MS]
-import { spawnSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
@@ -95,11 +95,20 @@ function baseEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
-function measure(label, cmd, argv, env, out, bytes, check) {
+/** Run a tool as its own process (asynchronously: the WAN proxy runs in this process's event loop). */
+async function measure(label, cmd, argv, env, out, bytes, check) {
   rmSync(out, { recursive: true, force: true });
   const timeFile = join(work, 'time.txt');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...argv], { env, encoding: 'utf8', maxBuffer: 64 * MiB });
+  const r = await new Promise((done, fail) => {
+    const p = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...argv], { env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout = (stdout + d).slice(-64 * 1024)));
+    p.stderr.on('data', (d) => (stderr = (stderr + d).slice(-64 * 1024)));
+    p.on('error', fail);
+    p.on('close', (status) => done({ status, stdout, stderr }));
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status}):\n${(r.stdout ?? '').slice(-2000)}\n${(r.stderr ?? '').slice(-2000)}`);
   const [rssKiB, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
@@ -132,16 +141,16 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-function round(tools, bytes) {
+async function round(tools, bytes) {
   const results = tools.map(() => []);
   for (let i = 0; i < runs; i++) {
-    tools.forEach((t, j) => {
-      const r = t.run();
+    for (const [j, t] of tools.entries()) {
+      const r = await t.run();
       console.log(
         `  ${t.label} run ${i + 1}: ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(2)} s, CPU ${r.cpu.toFixed(2)} s, RSS ${r.rssMiB.toFixed(0)} MiB`,
       );
       results[j].push(r);
-    });
+    }
   }
   const gib = bytes / 1024 ** 3;
   return tools.map((t, j) => ({
@@ -203,7 +212,7 @@ async function main() {
     const tools = variants.map(([label, bundle]) => ({ label, run: () => fetchModel(label, resolve(bundle), inputs, {}, bytes, src.sha256) }));
     const out = join(work, 'out-sdk.bin');
     tools.push({ label: 'SDK downloadToFile', peer: true, run: () => measure('sdk', process.execPath, [sdk, cs, key, out], baseEnv(), out, bytes) });
-    report('Azurite', round(tools, bytes));
+    report('Azurite', await round(tools, bytes));
   }
   if (only !== 'azure') {
     const port = await freePort();
@@ -250,7 +259,7 @@ async function main() {
           bytes,
         ),
     });
-    report('s3rver', round(tools, bytes));
+    report('s3rver', await round(tools, bytes));
   }
   for (const p of closers) await p.close();
   console.log(`load at the end: ${os.loadavg()[0].toFixed(1)}`);
