@@ -5,11 +5,11 @@
  * - The object is cut into blocks of `blockSize` bytes (one block, one request
  *   when the object is smaller than a block). Up to `concurrency` blocks are in
  *   flight at once, each read with `store.readRange()`. Each in-flight range
- *   owns one small write buffer (1 MiB): received bytes are copied into it and
+ *   owns one small write buffer (512 KiB): received bytes are copied into it and
  *   written with a positional write on the one file descriptor whenever it is
  *   full or the range ends. Memory is therefore bounded by
- *   `concurrency x 1 MiB` (+ one hash buffer), whatever the object or block
- *   size: ~10 MiB with the defaults.
+ *   `concurrency x 512 KiB` (+ one hash buffer), whatever the object or block
+ *   size: ~5 MiB with the defaults.
  * - sha256 (and MD5 when asked for) is computed exactly once, over the bytes
  *   in object order, by RE-READING the file from the page cache as the
  *   contiguous prefix of finished blocks grows (a block that finishes early
@@ -22,10 +22,10 @@
  *   what the user gets. If the page cache was evicted, the re-read hits the
  *   disk: slower, still correct. Fast path: a write that lands exactly at the
  *   end of the hashed prefix is hashed straight from its buffer, so in-order
- *   data (always, with concurrency 1) is never read back. Optionally
- *   (`hashInWorker`) a worker thread does the read-back and hashing instead,
- *   so the hash (~1 s of CPU per GiB) runs beside the main thread's network
- *   handling; off by default (see the option).
+ *   data is never read back. By default (`hashInWorker`, objects of more than
+ *   one block) a worker thread (hash-worker.ts) does the read-back and hashing
+ *   instead, so the hash (~1 s of CPU per GiB, ~2 s with MD5) runs beside the
+ *   main thread's network handling, off the download's critical path.
  * - Every range is checked for its exact byte count. A transient failure
  *   (5xx, 429, resets, timeouts, truncated bodies, stalls) is retried with
  *   backoff, RESUMING the range at the first byte not yet received. A read that
@@ -44,11 +44,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { RetryableError, UserError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { backoffDelay, httpStatusOf, isTransientError, sleep } from '../retry';
 import type { ModelStore, StoredObject } from '../storage/store';
+import { WorkerHasher } from './hash-worker';
 
 export type HashAlgorithm = 'sha256' | 'md5';
 
@@ -70,10 +70,12 @@ export interface DownloadOptions {
   /** A read that delivers no byte for this long is aborted and retried (default 60 s). */
   stallTimeoutMs?: number;
   /**
-   * Hash on a worker thread (reading the file back) instead of the main
-   * thread. Default false: on the 2-core benchmark machine it gave no
-   * measurable throughput gain and cost 10-20 MiB of peak RSS (a second V8
-   * isolate); worth enabling on agents with idle cores and fast links.
+   * Hash on a worker thread (shared/download/hash-worker.ts: it reads the
+   * finished prefix back from the page cache) instead of the main thread, so
+   * the hash (about 1 s of CPU per GiB, 2 s with MD5) runs beside the main
+   * thread's HTTP parsing and writes. Default true; it costs about 10 MiB of
+   * peak RSS (a second V8 isolate), paid for by the smaller write buffers.
+   * Objects of one block are hashed on the main thread (nothing to overlap).
    */
   hashInWorker?: boolean;
   /** Backoff base and ceiling (defaults 500 ms and 15 s); tests lower them. */
@@ -116,92 +118,10 @@ export const PROGRESS_PARTS = 64;
 export function minProgressBytes(rangeLength: number): number {
   return Math.max(1, Math.min(MIN_PROGRESS_BYTES, Math.ceil(rangeLength / PROGRESS_PARTS)));
 }
-/** Write buffer per in-flight range. */
-const WRITE_BUFFER = 1024 * 1024;
+/** Write buffer per in-flight range (512 KiB: half the write calls of 256 KiB, half the memory of 1 MiB). */
+const WRITE_BUFFER = 512 * 1024;
 /** Read buffer of the in-order hasher. */
 const HASH_BUFFER = 2 * 1024 * 1024;
-
-/**
- * The hash worker (plain CommonJS, run with `eval` so it survives bundling):
- * reads the file back in order up to each `limit` it is sent and hashes it;
- * on `done` it answers with the digests.
- */
-const HASH_WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const crypto = require('node:crypto');
-const fd = fs.openSync(workerData.file, 'r');
-const sha = crypto.createHash('sha256');
-const md5 = workerData.md5 ? crypto.createHash('md5') : undefined;
-const buf = Buffer.allocUnsafeSlow(workerData.bufferSize);
-let hashed = 0;
-parentPort.on('message', (m) => {
-  try {
-    while (hashed < m.limit) {
-      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, m.limit - hashed), hashed);
-      if (n <= 0) throw new Error('could not read back bytes ' + hashed + '-' + (m.limit - 1) + ' of ' + workerData.file);
-      const b = n === buf.length ? buf : buf.subarray(0, n);
-      sha.update(b);
-      if (md5) md5.update(b);
-      hashed += n;
-    }
-    if (m.done) {
-      fs.closeSync(fd);
-      parentPort.postMessage({ sha256: sha.digest('hex'), md5: md5 ? md5.digest('base64') : undefined, hashed });
-    }
-  } catch (e) {
-    parentPort.postMessage({ error: String((e && e.message) || e) });
-  }
-});
-`;
-
-interface WorkerDigest {
-  sha256?: string;
-  md5?: string;
-  hashed?: number;
-  error?: string;
-}
-
-/** sha256/MD5 of a file's prefix, computed on a worker thread as the prefix grows. */
-class WorkerHasher {
-  private readonly worker: Worker;
-  private readonly result: Promise<WorkerDigest>;
-
-  constructor(file: string, md5: boolean) {
-    // A tiny heap: the worker holds one read buffer (off-heap) and two hash states.
-    this.worker = new Worker(HASH_WORKER_SOURCE, {
-      eval: true,
-      workerData: { file, md5, bufferSize: HASH_BUFFER },
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 12, stackSizeMb: 1 },
-    });
-    this.result = new Promise<WorkerDigest>((resolve, reject) => {
-      this.worker.once('message', (m: WorkerDigest) => resolve(m));
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => reject(new Error(`the hash worker exited early (code ${code})`)));
-    });
-    this.result.catch(() => undefined);
-  }
-
-  hashUpTo(limit: number): void {
-    this.worker.postMessage({ limit });
-  }
-
-  async finish(size: number): Promise<{ sha256: string; md5?: string }> {
-    this.worker.postMessage({ limit: size, done: true });
-    try {
-      const r = await this.result;
-      if (r.error !== undefined || r.sha256 === undefined) throw new Error(`hashing the download failed: ${r.error ?? 'no digest'}`);
-      if (r.hashed !== size) throw new Error(`internal error: hashed ${r.hashed} of ${size} bytes`);
-      return { sha256: r.sha256, md5: r.md5 };
-    } finally {
-      await this.worker.terminate();
-    }
-  }
-
-  async abort(): Promise<void> {
-    await this.worker.terminate();
-  }
-}
 
 /** Number of blocks an object of `size` bytes is read in. */
 export function blockCount(size: number, blockSize: number): number {
@@ -288,7 +208,7 @@ function planDownload(store: ModelStore, object: StoredObject, options: Download
     maxDelayMs: options.maxDelayMs ?? 15_000,
     ifMatch: options.ifMatch === undefined ? object.etag : options.ifMatch || undefined,
     md5: options.hashes?.includes('md5') ?? false,
-    hashInWorker: blocks > 0 && (options.hashInWorker ?? false),
+    hashInWorker: blocks > 1 && (options.hashInWorker ?? true),
   };
 }
 
@@ -330,7 +250,7 @@ class InOrderHasher {
     private readonly stopped: () => boolean,
   ) {
     this.md5 = plan.md5 ? createHash('md5') : undefined;
-    if (plan.hashInWorker) this.worker = new WorkerHasher(destFile, plan.md5);
+    if (plan.hashInWorker) this.worker = new WorkerHasher(destFile, { md5: plan.md5, onError: (err) => this.fail(err) });
   }
 
   private prefixEnd(): number {

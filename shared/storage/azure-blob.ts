@@ -361,7 +361,9 @@ function toStoredObject(
  * so the caller resumes the range.
  */
 function rewrapBody(body: Readable, key: string, start: number, end: number): Readable {
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // A small buffer: the download engine pauses the body while it writes, and what this layer holds then
+  // (up to twice its highWaterMark, per range in flight) is resident memory, not speed.
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
   let received = 0;
   body.on('data', (chunk: Buffer) => {
     received += chunk.length;

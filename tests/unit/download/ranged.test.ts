@@ -276,6 +276,17 @@ describe('download/ranged', () => {
       assert.ok(readFileSync(dest).equals(data));
     });
 
+    it('hashes on the main thread when hashInWorker is false (read-back of out-of-order blocks)', async () => {
+      const data = randomBytes(3_000_017);
+      const store = new FakeStore(new Map([['k', data]]));
+      store.faults = (n, start) => (n < 8 && (start / 100_000) % 2 === 0 ? { kind: 'reset', afterBytes: 50_000 } : undefined);
+      const dest = join(dir, 'k');
+      const r = await downloadObject(store, store.object('k'), dest, { blockSize: 100_000, concurrency: 6, hashes: ['md5'], hashInWorker: false, ...fast });
+      assert.equal(r.sha256, sha(data));
+      assert.equal(r.md5, md5(data));
+      assert.ok(readFileSync(dest).equals(data));
+    });
+
     it('stops the worker and removes the file on failure', async () => {
       const data = randomBytes(500_000);
       const store = new FakeStore(new Map([['k', data]]));
