@@ -13,10 +13,12 @@ import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
 import { secretPieces } from './secret-pieces';
+import { pipelineRunFrom, type PipelineRun } from './adapter/run';
 import { DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_TIMEOUT_SECONDS, networkLimits, type NetworkLimits } from './net/timeouts';
 import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
 
 export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
+export type { PipelineRun };
 
 type MutableTaskLib = { debug: (message: string) => void };
 
@@ -131,13 +133,14 @@ export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   return { proxyUrl: url, bypassPatterns };
 }
 
-/** This pipeline run's page (System.CollectionUri, System.TeamProject, Build.BuildId), when all three are known. */
+/** The pipeline run this task belongs to (a YAML run, a classic build or a classic release; see adapter/run.ts). */
+export function pipelineRun(): PipelineRun | undefined {
+  return pipelineRunFrom(getVariable);
+}
+
+/** This pipeline run's page: the build results of a YAML run or classic build, the release page of a classic release. */
 export function pipelineRunUrl(): string | undefined {
-  const collection = getVariable('System.CollectionUri');
-  const project = getVariable('System.TeamProject');
-  const buildId = getVariable('Build.BuildId');
-  if (!collection || !project || !buildId) return undefined;
-  return `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}`;
+  return pipelineRun()?.url;
 }
 
 function isDebug(): boolean {
@@ -376,6 +379,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
   const p = auth.parameters;
   const typeRaw = (endpointData(id, 'authorizationType') ?? auth.scheme ?? 'Kubeconfig').toLowerCase();
   const accept = (endpointData(id, 'acceptUntrustedCerts') ?? '').toLowerCase() === 'true';
+  const namespace = endpointData(id, 'namespace')?.trim() || undefined;
   if (typeRaw === 'serviceaccount' || typeRaw === 'token') {
     const rawToken = p['apitoken'] ?? '';
     const token = rawToken ? Buffer.from(rawToken, 'base64').toString('utf8') : undefined;
@@ -383,7 +387,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
     const certificate = certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw;
     setSecret(rawToken);
     setSecret(token);
-    return { id, authorizationType: 'ServiceAccount', serverUrl: tl.getEndpointUrl(id, true), certificate, token, acceptUntrustedCerts: accept };
+    return { id, authorizationType: 'ServiceAccount', serverUrl: tl.getEndpointUrl(id, true), certificate, token, acceptUntrustedCerts: accept, namespace };
   }
   if (typeRaw === 'azuresubscription') {
     const token = p['serviceaccounttoken'] ? Buffer.from(p['serviceaccounttoken'], 'base64').toString('utf8') : undefined;
@@ -394,6 +398,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
       id,
       authorizationType: 'AzureSubscription',
       serverUrl: tl.getEndpointUrl(id, true),
+      namespace,
       token,
       certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw,
     };
@@ -401,7 +406,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
   const kubeconfig = p['kubeconfig'];
   setKubeconfigSecrets(kubeconfig);
   if (!kubeconfig) throw new InputError(input, `Kubernetes service connection '${id}' holds no kubeconfig: edit the service connection.`);
-  return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept };
+  return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept, namespace };
 }
 
 // ---------------------------------------------------------------- running a task

@@ -22,12 +22,14 @@ import { revisionOf, rollbackDeployment } from './rollback';
 import { rolloutStatus } from './rollout';
 import { smokeTest } from './smoke';
 import { renderTemplate, type TemplateOptions } from './template';
-import { applyTraceability, type TraceInfo } from './traceability';
+import { applyTraceability, type RunIdentity, type TraceInfo } from './traceability';
+import { checkNamespace } from './names';
 import { describeObject, isRecord, isWorkloadKind, type KubeObject } from './types';
 
 /** The deploy inputs' defaults (task.json repeats them as literals; tests/unit/defaults.test.ts keeps them equal). */
 export const DEPLOY_DEFAULTS = {
-  namespace: 'default',
+  /** Empty: the cluster connection's namespace (service connection, kubeconfig context), else {@link FALLBACK_NAMESPACE}. */
+  namespace: '',
   rolloutTimeoutSeconds: 600,
   rollbackOnFailure: true,
   renderOnly: false,
@@ -35,12 +37,31 @@ export const DEPLOY_DEFAULTS = {
   pollIntervalMs: 2000,
 } as const;
 
+/** The namespace when neither the input nor the cluster connection names one (as kubectl and KubernetesManifest do). */
+export const FALLBACK_NAMESPACE = 'default';
+
+/**
+ * What happened, filled in while deploy runs, so it is there when deploy throws
+ * too (the run summary is written from it, rollback included).
+ */
+export interface DeployReport {
+  namespace?: string;
+  image?: string;
+  applied?: string[];
+  /** The rollout wait: how long it took and how it ended (first failure, if any). */
+  rollout?: { ok: boolean; seconds: number; revision?: string; failed?: string; reason?: string };
+  rollback?: { fromRevision: string; toRevision: string; image?: string; ok: boolean; seconds: number };
+  serviceEndpoint?: string;
+  smokeTest?: { path: string; status: number };
+}
+
 export interface DeployOptions {
   /** Needed unless renderOnly (or connect). */
   client?: KubeClient;
   /** Called only once the manifests rendered fine, so bad input fails before any cluster access. */
   connect?: () => Promise<KubeClient>;
-  namespace: string;
+  /** Empty or undefined: the namespace of the cluster connection's context, else 'default'. */
+  namespace?: string;
   /** Files, folders or globs; empty: the built-in template. */
   manifests: string[];
   /** Folder manifests are relative to. */
@@ -53,6 +74,8 @@ export interface DeployOptions {
   model: { uri?: string; version?: string; sha256?: string };
   pipelineRunUrl?: string;
   pipelineRunId?: string;
+  /** The pipeline run (azure-pipelines/* annotations, the Environment deployed to). */
+  run?: RunIdentity;
   renderOnly: boolean;
   /** Folder the rendered manifests are written to. */
   renderDir: string;
@@ -68,6 +91,8 @@ export interface DeployOptions {
   fetchImageAnnotations?: (image: ImageReference) => Promise<Record<string, string> | undefined>;
   /** Digest of a tag-only image, when a registry client can reach it. */
   resolveDigest?: (image: ImageReference) => Promise<string | undefined>;
+  /** Filled in as deploy goes (see {@link DeployReport}). */
+  report?: DeployReport;
   /** Test hook: the clock. */
   now?: () => number;
 }
@@ -78,6 +103,8 @@ export interface DeployResult {
   serviceEndpoint: string;
   renderedManifests: string;
   applied: string[];
+  /** The namespace objects without their own went to. */
+  namespace: string;
 }
 
 /** The task's closing line. */
@@ -115,6 +142,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
     }
   }
   return {
+    run: o.run,
     pipelineRunUrl: o.pipelineRunUrl,
     pipelineRunId: o.pipelineRunId,
     image: pinned,
@@ -219,7 +247,7 @@ async function waitForRollout(client: KubeClient, applied: AppliedObject[], dead
 async function serviceEndpoint(client: KubeClient, applied: AppliedObject[], o: DeployOptions): Promise<{ endpoint: string; service?: KubeObject }> {
   const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
   if (!svc) return { endpoint: '' };
-  const ns = svc.object.metadata?.namespace ?? o.namespace;
+  const ns = svc.object.metadata?.namespace ?? o.namespace ?? FALLBACK_NAMESPACE;
   const name = svc.object.metadata?.name ?? '';
   const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}`;
   const now = o.now ?? Date.now;
@@ -263,23 +291,53 @@ function revisionString(live: KubeObject | undefined): string {
   return typeof st.updateRevision === 'string' ? st.updateRevision : String(st.observedGeneration ?? '');
 }
 
-export async function deploy(o: DeployOptions): Promise<DeployResult> {
+/**
+ * The namespace objects without their own go to: the input, else the cluster connection's (its context's
+ * namespace: a Kubernetes service connection's, a kubeconfig context's), else 'default'. One from the
+ * connection is checked here (the input was checked up front by checkDeployNames).
+ */
+function resolveNamespace(o: DeployOptions, client: KubeClient | undefined): string {
+  if (o.namespace) return o.namespace;
+  const fromConnection = client?.contextNamespace;
+  if (!fromConnection) return FALLBACK_NAMESPACE;
+  checkNamespace(
+    fromConnection,
+    `The namespace '${fromConnection}' of the cluster connection (its context's namespace) is not a DNS label (lower-case letters, digits and '-', at most 63 characters): set 'namespace' or fix the connection.`,
+  );
+  o.logger.info(`Namespace: ${fromConnection} (from the cluster connection; 'namespace' is empty).`);
+  return fromConnection;
+}
+
+export async function deploy(options: DeployOptions): Promise<DeployResult> {
+  let o = options;
+  const report: DeployReport = o.report ?? {};
   const { objects, image } = await renderObjects(o);
+  report.image = image;
   // Connect before writing anything: a connection that cannot be used leaves no rendered folder behind.
   const client = o.renderOnly ? undefined : (o.client ?? (o.connect ? await o.connect() : undefined));
-  const renderedManifests = await writeRendered(o.renderDir, objects, o.namespace);
+  const namespace = resolveNamespace(o, client);
+  o = { ...o, namespace };
+  report.namespace = namespace;
+  const renderedManifests = await writeRendered(o.renderDir, objects, namespace);
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], namespace };
   }
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const now = o.now ?? Date.now;
-  const applied = await applyObjects(client, objects, { namespace: o.namespace, fieldManager, logger: o.logger });
-  const deadline = now() + o.rolloutTimeoutSeconds * 1000;
+  const applied = await applyObjects(client, objects, { namespace, fieldManager, logger: o.logger });
+  report.applied = applied.map((a) => describeObject(a.object));
+  const rolloutStarted = now();
+  const deadline = rolloutStarted + o.rolloutTimeoutSeconds * 1000;
   const outcomes = await waitForRollout(client, applied, deadline, o);
   const failed = outcomes.find((x) => !x.ok);
+  report.rollout = {
+    ok: !failed,
+    seconds: (now() - rolloutStarted) / 1000,
+    ...(failed ? { failed: describeObject(failed.obj), reason: failed.reason, revision: revisionString(failed.live) || undefined } : {}),
+  };
   if (failed) {
     const what = describeObject(failed.obj);
     const failedRevision = revisionString(failed.live);
@@ -309,8 +367,16 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
     }
     o.logger.info(`Rolling ${what} back from revision ${rb.fromRevision} to revision ${rb.toRevision}${rb.image ? ` (${rb.image})` : ''}...`);
     const rbApplied = applied.filter((a) => a.object === failed.obj);
+    const rbStarted = now();
     const rbOutcome = await waitForRollout(client, rbApplied, now() + o.rolloutTimeoutSeconds * 1000, o);
     const rbOk = rbOutcome.every((x) => x.ok);
+    report.rollback = {
+      fromRevision: String(rb.fromRevision),
+      toRevision: String(rb.toRevision),
+      image: rb.image,
+      ok: rbOk,
+      seconds: (now() - rbStarted) / 1000,
+    };
     throw new UserError(
       `${cause}; rolled back to revision ${rb.toRevision}${rb.image ? ` (image ${rb.image})` : ''}${rbOk ? ', which is running again' : `, but that rollout did not finish either: ${rbOutcome.find((x) => !x.ok)?.reason ?? ''}`} (see the diagnosis above).`,
       { code: 'RolledBack' },
@@ -318,19 +384,22 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   }
   const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
   const revision = revisionString(primary?.live);
+  report.rollout.revision = revision || undefined;
   const { endpoint, service } = await serviceEndpoint(client, applied, o);
+  report.serviceEndpoint = endpoint || undefined;
   if (o.smokeTestPath) {
     if (!service)
       throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
     const ports = Array.isArray(service.spec?.ports) ? service.spec.ports.filter(isRecord) : [];
     const port = ports[0] ? (typeof ports[0].name === 'string' && ports[0].name ? ports[0].name : Number(ports[0].port)) : 80;
     const res = await smokeTest(client, {
-      namespace: service.metadata?.namespace ?? o.namespace,
+      namespace: service.metadata?.namespace ?? o.namespace ?? FALLBACK_NAMESPACE,
       service: service.metadata?.name ?? '',
       port,
       path: o.smokeTestPath,
     });
     o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
+    report.smokeTest = { path: o.smokeTestPath, status: res.status };
   }
-  return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)) };
+  return { deployedImage: image, revision, serviceEndpoint: endpoint, renderedManifests, applied: applied.map((a) => describeObject(a.object)), namespace };
 }

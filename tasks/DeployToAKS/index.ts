@@ -15,7 +15,7 @@ import {
   getRequiredString,
   getString,
   getVariable,
-  pipelineRunUrl,
+  pipelineRun,
   runTask,
   setOutput,
   succeed,
@@ -38,9 +38,12 @@ void runTask(async () => {
   const imagePullSecrets = listItems(getLines('imagePullSecrets'));
   const image = getRequiredString('image');
   const buildId = getVariable('Build.BuildId');
-  checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, getString('modelSha256'));
+  // Empty namespace: the cluster connection's (a Kubernetes service connection's, a kubeconfig context's), else default.
+  const namespace = getString('namespace') || undefined;
+  checkDeployNames(namespace, imagePullSecrets, getString('modelSha256'));
+  const run = pipelineRun();
   const options = {
-    namespace: getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string,
+    namespace,
     manifests,
     cwd: getVariable('System.DefaultWorkingDirectory') ?? process.cwd(),
     image,
@@ -66,8 +69,9 @@ void runTask(async () => {
     },
     imagePullSecrets,
     model: { uri: getString('modelUri'), version: getString('modelVersion'), sha256: getString('modelSha256') },
-    pipelineRunUrl: pipelineRunUrl(),
-    pipelineRunId: buildId,
+    pipelineRunUrl: run?.url,
+    pipelineRunId: run?.id,
+    run,
     renderOnly,
     renderDir: join(getVariable('Agent.TempDirectory') ?? tmpdir(), `DeployToAKS-${buildId ?? process.pid}-${Date.now()}`),
     rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: DEPLOY_DEFAULTS.rolloutTimeoutSeconds, min: 1, max: 86400 }),
