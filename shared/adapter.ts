@@ -4,6 +4,9 @@
  * results into output variables, and errors into one-line task failures.
  * Everything else in shared/ is plain TypeScript usable from any Node program.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 // A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import tl = require('azure-pipelines-task-lib/task');
@@ -159,14 +162,22 @@ function isDebug(): boolean {
 function setSecret(value: string | undefined): void {
   if (!value) return;
   if (!/[\r\n]/.test(value)) {
-    tl.setSecret(value);
-    for (const piece of secretPieces(value)) tl.setSecret(piece);
+    register(value);
+    for (const piece of secretPieces(value)) register(piece);
     return;
   }
   for (const line of value.split(/\r?\n/)) {
     const t = line.trim();
-    if (t.length >= 16 && !t.startsWith('-----')) tl.setSecret(t);
+    if (t.length >= 16 && !t.startsWith('-----')) register(t);
   }
+}
+
+/** Every value registered as a secret in this process: the agent masks them in the log, uploadSummary in summaries. */
+const registeredSecrets = new Set<string>();
+
+function register(value: string): void {
+  registeredSecrets.add(value);
+  tl.setSecret(value);
 }
 
 /**
@@ -177,6 +188,34 @@ function setSecret(value: string | undefined): void {
 export function setKubeconfigSecrets(kubeconfig: string | undefined): void {
   if (!kubeconfig) return;
   for (const value of kubeconfigCredentials(kubeconfig)) setSecret(value);
+}
+
+/**
+ * Uploads a Markdown run summary, shown in the run's Extensions tab (summary)
+ * as a section named `title`. It is the long form of
+ * `##vso[task.uploadsummary]<file>` (which names the section after the file,
+ * `.md` included): `##vso[task.addattachment type=Distributedtask.Core.Summary;name=<title>]<file>`.
+ * The file goes to Agent.TempDirectory; values registered as secrets are
+ * masked in it (the agent masks the log, not attachments). A summary that
+ * cannot be written is a warning: it never fails the task.
+ */
+export function uploadSummary(title: string, markdown: string): void {
+  // The agent refuses attachment names holding characters invalid in file names (on Windows agents too).
+  const name = title.replace(/[<>:"/\\|?*\x00-\x1f]+/g, ' ').trim() || 'Summary';
+  try {
+    const dir = join(getVariable('Agent.TempDirectory') ?? tmpdir(), 'model-to-aks-summaries');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${process.pid}-${Date.now()}.md`);
+    const secrets = [...registeredSecrets].sort((a, b) => b.length - a.length);
+    writeFileSync(
+      file,
+      secrets.reduce((text, secret) => text.split(secret).join('***'), markdown),
+      { mode: 0o600 },
+    );
+    tl.command('task.addattachment', { type: 'Distributedtask.Core.Summary', name }, file);
+  } catch (err) {
+    tl.warning(`The run summary '${name}' could not be written (${errorMessage(err)}); the task's result is not affected.`);
+  }
 }
 
 export function setOutput(name: string, value: string | number): void {

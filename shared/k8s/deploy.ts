@@ -47,6 +47,8 @@ export const FALLBACK_NAMESPACE = 'default';
 export interface DeployReport {
   namespace?: string;
   image?: string;
+  /** The model stamped on the objects (the image's annotations, else the inputs). */
+  model?: { uri?: string; version?: string; sha256?: string };
   applied?: string[];
   /** The rollout wait: how long it took and how it ended (first failure, if any). */
   rollout?: { ok: boolean; seconds: number; revision?: string; failed?: string; reason?: string };
@@ -173,7 +175,9 @@ async function renderObjects(o: DeployOptions): Promise<{ objects: KubeObject[];
     for (const s of subs) o.logger.info(`Image of ${s.object} container '${s.container}': ${s.from} -> ${s.to}`);
     addImagePullSecrets(objects, o.imagePullSecrets);
   }
-  applyTraceability(objects, await traceInfo(o, ref, image));
+  const trace = await traceInfo(o, ref, image);
+  if (o.report) o.report.model = { uri: trace.modelUri, version: trace.modelVersion, sha256: trace.modelSha256 };
+  applyTraceability(objects, trace);
   return { objects, image, ref };
 }
 
@@ -309,8 +313,8 @@ function resolveNamespace(o: DeployOptions, client: KubeClient | undefined): str
 }
 
 export async function deploy(options: DeployOptions): Promise<DeployResult> {
-  let o = options;
-  const report: DeployReport = o.report ?? {};
+  const report: DeployReport = options.report ?? {};
+  let o: DeployOptions = { ...options, report };
   const { objects, image } = await renderObjects(o);
   report.image = image;
   // Connect before writing anything: a connection that cannot be used leaves no rendered folder behind.

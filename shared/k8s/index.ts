@@ -6,7 +6,7 @@ export { fetchAksKubeconfig } from './aks';
 export { KubeClient } from './client';
 export type { KubeClientOptions } from './client';
 export { deploy, DEPLOY_DEFAULTS, deployMessage } from './deploy';
-export type { DeployOptions, DeployResult } from './deploy';
+export type { DeployOptions, DeployReport, DeployResult } from './deploy';
 export { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from './kubeconfig';
 export { kubeconfigCredentials } from './kubeconfig-credentials';
 export { checkDeployNames } from './names';

@@ -20,13 +20,15 @@ import {
   setOutput,
   succeed,
   taskLogger,
+  uploadSummary,
 } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
 import { listItems, parseEnvLines } from '../../shared/inputs';
-import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, TEMPLATE_DEFAULTS } from '../../shared/k8s';
+import { checkDeployNames, deploy, DEPLOY_DEFAULTS, deployMessage, KubeClient, TEMPLATE_DEFAULTS, type DeployReport } from '../../shared/k8s';
+import { DEPLOY_SUMMARY_TITLE, deploySummary } from '../../shared/summary';
 import { withNetworkDeadline } from '../../shared/net';
-import { InputError } from '../../shared/errors';
+import { errorMessage, InputError } from '../../shared/errors';
 import { configureTimeouts } from '../../shared/oci/registry';
 
 void runTask(async () => {
@@ -93,15 +95,27 @@ void runTask(async () => {
     acrFallback: connectionType === 'azureResourceManager' ? (registry) => readAcrAccess(registry, 'azureSubscription') : undefined,
     logger: taskLogger,
   });
+  // Filled in as deploy goes: the run summary is uploaded when it fails (rollback included) too.
+  const report: DeployReport = {};
+  const summary = (error?: unknown) =>
+    uploadSummary(
+      DEPLOY_SUMMARY_TITLE,
+      deploySummary(report, { error: error === undefined ? undefined : errorMessage(error), renderOnly, model: report.model, run }),
+    );
   const result = await withNetworkDeadline(limits, (signal) => {
     configureTimeouts(limits, signal);
     return deploy({
       ...options,
+      report,
       fetchImageAnnotations: reader.annotations,
       resolveDigest: reader.resolveDigest,
       connect: async () => new KubeClient(await readClusterConfig(connectionType, { limits, signal }), { limits, signal }),
     });
+  }).catch((err: unknown) => {
+    if (report.image) summary(err); // past rendering: there is something to show
+    throw err;
   });
+  summary();
   setOutput('deployedImage', result.deployedImage);
   setOutput('revision', result.revision);
   setOutput('serviceEndpoint', result.serviceEndpoint);

@@ -10,6 +10,7 @@ import { DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY, DEFAULT_RETRIES, parseExpected
 import { InputError } from '../../shared/errors';
 import { parseMetadataFilter } from '../../shared/inputs';
 import { withNetworkDeadline } from '../../shared/net';
+import { FETCH_SUMMARY_TITLE, fetchSummary } from '../../shared/summary';
 
 const MiB = 1024 * 1024;
 
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   adapter.setOutput('modelSha256', result.modelSha256);
   adapter.setOutput('modelSizeBytes', result.modelSizeBytes);
   for (const line of summarize(result)) console.log(line);
+  adapter.uploadSummary(FETCH_SUMMARY_TITLE, fetchSummary(result));
   adapter.succeed(fetchMessage(result));
 }
 

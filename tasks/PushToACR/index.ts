@@ -7,6 +7,7 @@ import { acrAccessOf, readRegistryConnection, useAgentProxy, type RegistryAccess
 import { listItems, parseRegistryHost, parseRegistryTags, parseRepository } from '../../shared/inputs';
 import { configureTimeouts, DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, openLayoutInput, pushLayout, pushMessage } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
+import { PUSH_SUMMARY_TITLE, pushSummary } from '../../shared/summary';
 
 const MiB = 1024 * 1024;
 
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   adapter.setOutput('imageTags', result.tags.join(','));
   adapter.setOutput('bytesUploaded', result.bytesUploaded);
   adapter.setOutput('bytesSkipped', result.bytesSkipped);
+  adapter.uploadSummary(PUSH_SUMMARY_TITLE, pushSummary(result));
   adapter.succeed(pushMessage(result));
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { MSI_HEADER } from '../helpers/fake-apiserver';
 import { CLASSIC_RELEASE, YAML_DEPLOYMENT_JOB } from '../helpers/agent-variables';
-import { ensureBuilt, root, runMock, type TaskSpec } from './mock-task';
+import { ensureBuilt, root, runMock, summaryOf, type TaskSpec } from './mock-task';
 
 const IMAGE = `127.0.0.1:5000/models/resnet@sha256:${'a'.repeat(64)}`;
 
@@ -215,6 +215,14 @@ describe('DeployToAKS task (as the agent runs it)', function () {
     }
     const svc = await get<Dep>(`${fake.url}/api/v1/namespaces/scoring/services/resnet`);
     assert.equal(svc.body.metadata.annotations?.['azure-pipelines/runuri'], runUri);
+    const summary = summaryOf(r, 'Deployment (DeployToAKS)');
+    assert.match(summary, /^### Deployment succeeded: revision 1/);
+    assert.ok(summary.includes('| **Namespace** | `scoring` |'), summary);
+    assert.ok(summary.includes('| **Environment** | `model-prod.scoring` |'));
+    assert.match(summary, /\| \*\*Rollout\*\* \| succeeded in [\d.]+ s \|/);
+    assert.ok(summary.includes('| **Endpoint** | `resnet.scoring.svc.cluster.local:80` |'));
+    assert.ok(summary.includes(`| **Run** | [20261201.3](${runUri}) |`));
+    assert.ok(summary.includes('- Deployment/resnet (namespace scoring)'));
   });
 
   it('in a classic release: the release page and release id, not the build of the artifact', async () => {

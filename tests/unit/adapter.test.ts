@@ -6,7 +6,7 @@
  * asks task-lib to load them again.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -190,6 +190,23 @@ describe('task-lib adapter', () => {
     assert.equal(value, 'super-secret-connection-string');
     assert.ok(out.includes('##vso[task.setsecret]super-secret-connection-string'));
     assert.ok(!out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('super-secret')), out);
+  });
+
+  it('uploads a run summary as a titled summary attachment, with registered secrets masked in the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'summary-'));
+    process.env.AGENT_TEMPDIRECTORY = dir;
+    try {
+      capture(() => adapter.getString('secretInput', { secret: true }));
+      const { out } = capture(() => adapter.uploadSummary('Model (FetchModel)', '### Model\nfrom super-secret-connection-string | ok'));
+      const m = /^##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=Model \(FetchModel\);\](.+)$/m.exec(out);
+      assert.ok(m, out);
+      assert.ok(m[1]!.startsWith(join(dir, 'model-to-aks-summaries')), m[1]);
+      assert.equal(readFileSync(m[1]!, 'utf8'), '### Model\nfrom *** | ok');
+      const bad = capture(() => adapter.uploadSummary('a:b/c', 'x')).out;
+      assert.match(bad, /name=a b c;\]/, 'characters invalid in a file name are left out of the name');
+    } finally {
+      delete process.env.AGENT_TEMPDIRECTORY;
+    }
   });
 
   it('registers the key, the SAS and its signature of a connection string on their own, not only the whole string', () => {

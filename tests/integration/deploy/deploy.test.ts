@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { KubeClient } from '../../../shared/k8s/client';
-import { deploy, type DeployOptions } from '../../../shared/k8s/deploy';
+import { deploy, type DeployOptions, type DeployReport } from '../../../shared/k8s/deploy';
 import { kubeConfigFromString } from '../../../shared/k8s/kubeconfig';
 import type { Logger } from '../../../shared/log';
 import { FakeApiServer, type FakeApiServerOptions } from '../../helpers/fake-apiserver';
@@ -161,7 +161,8 @@ describe('deploy end to end through the fake API server', function () {
   it('diagnoses a failed rollout (ProgressDeadlineExceeded, CrashLoopBackOff) and rolls back like kubectl rollout undo', async () => {
     const s = await fake();
     await deploy(options(s));
-    const o = options(s, { image: BAD });
+    const report: DeployReport = {};
+    const o = options(s, { image: BAD, report });
     await assert.rejects(deploy(o), (err: Error) => {
       assert.match(
         err.message,
@@ -182,6 +183,12 @@ describe('deploy end to end through the fake API server', function () {
     assert.equal(tpl.spec.containers[0]?.image, GOOD);
     assert.equal(tpl.metadata.labels['pod-template-hash'], undefined);
     assert.equal(d?.metadata.annotations?.['deployment.kubernetes.io/revision'], '3');
+    // What the run summary shows, there although deploy threw.
+    assert.deepEqual(report.applied, ['Deployment/resnet (namespace ml)', 'Service/resnet (namespace ml)']);
+    assert.equal(report.rollout?.ok, false);
+    assert.match(report.rollout?.reason ?? '', /exceeded its progress deadline/);
+    assert.deepEqual({ ...report.rollback, seconds: 0 }, { fromRevision: '2', toRevision: '1', image: GOOD, ok: true, seconds: 0 });
+    assert.equal(report.namespace, 'ml');
   });
 
   it('leaves the failed revision in place when rollbackOnFailure is false', async () => {
