@@ -21,7 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout } from '../../shared/oci/layout';
 import { Annotation, MANIFEST_ACCEPT } from '../../shared/oci/types';
-import { runTask, type Endpoint, type TaskRun } from './agent';
+import { runTask, SUMMARY_ATTACHMENT, type Endpoint, type TaskRun } from './agent';
 import { buildNodeBaseImage, type NodeBaseImage } from './node-base-image';
 import { predict, publishToAzureBlob, publishToS3, sampleModel, SAMPLE_VERSIONS, type SampleModelVersion } from './sample-model';
 import { onPath, type Services } from './services';
@@ -90,6 +90,15 @@ export interface ChainResult {
   renderedYaml: string;
   checks: Check[];
   skipped: string[];
+  /** The run summaries the tasks uploaded, in run order (FetchModel twice: Azure, then S3). */
+  summaries: ChainSummary[];
+}
+
+export interface ChainSummary {
+  task: string;
+  link: string;
+  title: string;
+  markdown: string;
 }
 
 const REPOSITORY = 'samples/model-api';
@@ -108,6 +117,7 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   const log = options.log ?? (() => undefined);
   const checks: Check[] = [];
   const skipped: string[] = [];
+  const summaries: ChainSummary[] = [];
   const agentTemp = join(workDir, 'agent-temp');
   const staging = join(workDir, 'staging');
   mkdirSync(agentTemp, { recursive: true });
@@ -115,6 +125,10 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
   const variables: Record<string, string> = {
     'Agent.TempDirectory': agentTemp,
     'Build.BuildId': BUILD_ID,
+    'Build.BuildNumber': `20261201.${BUILD_ID}`,
+    'Build.DefinitionName': 'model-api',
+    'System.DefinitionId': '7',
+    'Agent.JobName': 'Build and deploy',
     'Build.ArtifactStagingDirectory': staging,
     'Build.SourcesDirectory': root,
     'Build.Repository.Uri': 'https://dev.azure.com/contoso/models/_git/model-api',
@@ -158,6 +172,8 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
         r,
       );
     }
+    for (const a of r.attachments)
+      if (a.type === SUMMARY_ATTACHMENT && a.content !== undefined) summaries.push({ task, link, title: a.name, markdown: a.content });
     return r;
   };
 
@@ -453,5 +469,6 @@ export async function runChain(options: ChainOptions): Promise<ChainResult> {
     renderedYaml,
     checks,
     skipped,
+    summaries,
   };
 }

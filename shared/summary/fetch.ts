@@ -1,8 +1,8 @@
 /** FetchModel's run summary: which model, how it was verified, how big, how fast, whether the cache hit. */
 import type { FetchModelResult } from '../fetch/fetch-model';
-import { formatBytes, formatRate } from '../format';
-import { chainLine } from './chain';
-import { code, facts, seconds, text } from './markdown';
+import { formatBytes } from '../format';
+import { chainLine, modelName } from './chain';
+import { code, facts, rate, seconds, text } from './markdown';
 
 export const FETCH_SUMMARY_TITLE = 'Model (FetchModel)';
 
@@ -10,9 +10,10 @@ export function fetchSummary(r: FetchModelResult): string {
   const files = r.files.length === 1 ? '1 file' : `${r.files.length} files`;
   const transfer = r.cached
     ? 'nothing downloaded: the destination already held this version'
-    : `${seconds(r.seconds)}${r.seconds > 0 ? `, ${formatRate(r.modelSizeBytes / r.seconds)}` : ''}`;
+    : `${seconds(r.seconds)}${r.seconds > 0 ? `, ${rate(r.modelSizeBytes, r.seconds)}` : ''}`;
+  const name = modelName({ uri: r.modelUri, version: r.modelVersion });
   return [
-    `### Model ${code(r.modelVersion)}${r.verified ? '' : ' (not verified)'}`,
+    `### Model ${name ? `${text(name)} ` : ''}${code(r.modelVersion)}${r.verified ? '' : ' (not verified)'}`,
     '',
     chainLine({ model: { uri: r.modelUri, version: r.modelVersion, sha256: r.modelSha256 } }, 'model'),
     '',

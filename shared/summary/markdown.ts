@@ -3,6 +3,7 @@
  * no value can break out of (a `|`, a backtick, a line break or HTML in a
  * model URI or an error message stays text).
  */
+import { formatRate } from '../format';
 
 /** Text for a table cell or a line: one line, `|` escaped, HTML characters as entities. */
 export function text(value: string): string {
@@ -53,4 +54,10 @@ export function shortDigest(digest: string): string {
 export function seconds(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** A transfer rate: MB/s as the logs and peer tools print it, kB/s below 0.1 MB/s (small files). */
+export function rate(bytes: number, s: number): string {
+  const perSecond = bytes / Math.max(s, 1e-3);
+  return perSecond >= 1e5 ? formatRate(perSecond) : `${(perSecond / 1e3).toFixed(1)} kB/s`;
 }

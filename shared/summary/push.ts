@@ -1,9 +1,9 @@
 /** PushToACR's run summary: each blob skipped / mounted / uploaded with its bytes, the tags, the pinned reference. */
-import { formatBytes, formatRate } from '../format';
+import { formatBytes } from '../format';
 import type { PushResult } from '../oci/registry/push';
 import { Annotation } from '../oci/types';
 import { chainLine } from './chain';
-import { code, facts, seconds, shortDigest, table, text } from './markdown';
+import { code, facts, rate, seconds, shortDigest, table, text } from './markdown';
 
 export const PUSH_SUMMARY_TITLE = 'Push (PushToACR)';
 
@@ -12,7 +12,7 @@ type Blob = PushResult['blobs'][number];
 function outcome(b: Blob): string {
   if (b.action === 'uploaded') {
     const again = b.restarts ? `, ${b.restarts} restart${b.restarts === 1 ? '' : 's'}` : '';
-    return `**uploaded** in ${seconds(b.seconds)} (${formatRate(b.size / Math.max(b.seconds, 1e-3))}${again})`;
+    return `**uploaded** in ${seconds(b.seconds)} (${rate(b.size, b.seconds)}${again})`;
   }
   if (b.action === 'mounted') return `mounted from ${code(b.mountedFrom ?? '?')}`;
   return 'skipped: already in the repository';

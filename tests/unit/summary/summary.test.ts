@@ -39,7 +39,7 @@ const fetched = (over: Partial<FetchModelResult> = {}): FetchModelResult => ({
 describe('run summaries', () => {
   it('FetchModel: model, version, sha256, verified how, size, speed, cache miss', () => {
     const md = fetchSummary(fetched());
-    assert.match(md, /^### Model `1\.4\.0`/);
+    assert.match(md, /^### Model model\.onnx `1\.4\.0`/);
     assert.ok(md.includes(`| **Model** | \`${URI}\` |`), md);
     assert.ok(md.includes(`| **sha256** | \`${SHA}\` |`));
     assert.ok(md.includes('| **Verified** | sha256 matches the blob metadata sha256 |'));
@@ -55,7 +55,7 @@ describe('run summaries', () => {
     assert.ok(hit.includes('| **Cache** | **hit** |'));
     assert.ok(hit.includes('nothing downloaded: the destination already held this version'));
     const unverified = fetchSummary(fetched({ verified: false, verification: 'no checksum published' }));
-    assert.match(unverified, /^### Model `1\.4\.0` \(not verified\)/);
+    assert.match(unverified, /^### Model model\.onnx `1\.4\.0` \(not verified\)/);
     assert.ok(unverified.includes('| **Verified** | **no**: no checksum published |'));
   });
 
@@ -150,7 +150,7 @@ describe('run summaries', () => {
   it('PushToACR: each blob skipped / mounted / uploaded with its bytes, the tags, the pinned reference', () => {
     const md = pushSummary(pushed);
     assert.ok(md.startsWith(`### Pushed \`${REF}\``));
-    assert.ok(md.includes('| `sha256:121212121212…` | config | 2.0 KiB | **uploaded** in 0.1 s (0.0 MB/s) | 2.0 KiB |'), md);
+    assert.ok(md.includes('| `sha256:121212121212…` | config | 2.0 KiB | **uploaded** in 0.1 s (20.0 kB/s) | 2.0 KiB |'), md);
     assert.ok(md.includes('| `sha256:343434343434…` | layer | 30.0 MiB | mounted from `base/python` | 0 B |'));
     assert.ok(md.includes('| `sha256:565656565656…` | layer | 512 MiB | **uploaded** in 8.0 s (67.1 MB/s, 1 restart) | 520 MiB |'), md);
     assert.ok(md.includes('| `sha256:787878787878…` | layer | 4.0 KiB | skipped: already in the repository | 0 B |'));
