@@ -4,7 +4,7 @@
  * results into output variables, and errors into one-line task failures.
  * Everything else in shared/ is plain TypeScript usable from any Node program.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // A plain require: quietly() swaps task-lib's own debug export, which an ES namespace import would freeze.
@@ -203,9 +203,9 @@ export function uploadSummary(title: string, markdown: string): void {
   // The agent refuses attachment names holding characters invalid in file names (on Windows agents too).
   const name = title.replace(/[<>:"/\\|?*\x00-\x1f]+/g, ' ').trim() || 'Summary';
   try {
-    const dir = join(getVariable('Agent.TempDirectory') ?? tmpdir(), 'model-to-aks-summaries');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${process.pid}-${Date.now()}.md`);
+    // Straight into the temp folder (no mkdir: a recursive mkdir under /proc never returns).
+    const dir = getVariable('Agent.TempDirectory') ?? tmpdir();
+    const file = join(dir, `summary-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${process.pid}-${Date.now()}.md`);
     const secrets = [...registeredSecrets].sort((a, b) => b.length - a.length);
     writeFileSync(
       file,

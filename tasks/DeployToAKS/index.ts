@@ -112,7 +112,7 @@ void runTask(async () => {
       connect: async () => new KubeClient(await readClusterConfig(connectionType, { limits, signal }), { limits, signal }),
     });
   }).catch((err: unknown) => {
-    if (report.image) summary(err); // past rendering: there is something to show
+    if (report.applied) summary(err); // the cluster was changed: say what was applied, how the rollout ended, any rollback
     throw err;
   });
   summary();

@@ -200,7 +200,7 @@ describe('task-lib adapter', () => {
       const { out } = capture(() => adapter.uploadSummary('Model (FetchModel)', '### Model\nfrom super-secret-connection-string | ok'));
       const m = /^##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=Model \(FetchModel\);\](.+)$/m.exec(out);
       assert.ok(m, out);
-      assert.ok(m[1]!.startsWith(join(dir, 'model-to-aks-summaries')), m[1]);
+      assert.ok(m[1]!.startsWith(join(dir, 'summary-')), m[1]);
       assert.equal(readFileSync(m[1]!, 'utf8'), '### Model\nfrom *** | ok');
       const bad = capture(() => adapter.uploadSummary('a:b/c', 'x')).out;
       assert.match(bad, /name=a b c;\]/, 'characters invalid in a file name are left out of the name');
