@@ -30,7 +30,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startShapingProxy } from './lib/shaping-proxy.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = join(root, 'bench', '.work', 'fetch');

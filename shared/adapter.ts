@@ -17,10 +17,12 @@ import { kubeconfigCredentials } from './k8s/kubeconfig-credentials';
 import type { Logger } from './log';
 import type { ProgressUpdate } from './progress';
 import { secretPieces } from './secret-pieces';
+import { pipelineRunFrom, type PipelineRun } from './adapter/run';
 import { DEFAULT_NETWORK_DEADLINE_MINUTES, DEFAULT_NETWORK_TIMEOUT_SECONDS, networkLimits, type NetworkLimits } from './net/timeouts';
 import type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint } from './connections';
 
 export type { AzureRmEndpoint, AzureRmScheme, DockerRegistryEndpoint, KubernetesEndpoint, S3Endpoint };
+export type { PipelineRun };
 
 type MutableTaskLib = { debug: (message: string) => void };
 
@@ -185,13 +187,14 @@ export function agentProxy(): { proxyUrl?: string; bypassPatterns?: string[] } {
   return { proxyUrl: url, bypassPatterns };
 }
 
-/** This pipeline run's page (System.CollectionUri, System.TeamProject, Build.BuildId), when all three are known. */
+/** The pipeline run this task belongs to (a YAML run, a classic build or a classic release; see adapter/run.ts). */
+export function pipelineRun(): PipelineRun | undefined {
+  return pipelineRunFrom(getVariable);
+}
+
+/** This pipeline run's page: the build results of a YAML run or classic build, the release page of a classic release. */
 export function pipelineRunUrl(): string | undefined {
-  const collection = getVariable('System.CollectionUri');
-  const project = getVariable('System.TeamProject');
-  const buildId = getVariable('Build.BuildId');
-  if (!collection || !project || !buildId) return undefined;
-  return `${collection.replace(/\/+$/, '')}/${encodeURIComponent(project)}/_build/results?buildId=${encodeURIComponent(buildId)}`;
+  return pipelineRun()?.url;
 }
 
 function isDebug(): boolean {
@@ -258,32 +261,31 @@ export function setKubeconfigSecrets(kubeconfig: string | undefined): void {
   for (const value of kubeconfigCredentials(kubeconfig)) setSecret(value);
 }
 
-export function setOutput(name: string, value: string | number): void {
-  tl.setVariable(name, String(value), false, true);
-}
-
 /**
- * Adds a markdown section to the pipeline run's summary page
- * (`##vso[task.addattachment type=Distributedtask.Core.Summary;name=<title>]`,
- * the named form of `task.uploadsummary`). The file is written to
- * Agent.TempDirectory (the agent uploads it when the task ends); the text is
- * masked first. A failure to write is a warning: the summary never fails a task.
+ * Uploads a Markdown run summary, shown in the run's Extensions tab (summary)
+ * as a section named `title`. It is the long form of
+ * `##vso[task.uploadsummary]<file>` (which names the section after the file,
+ * `.md` included): `##vso[task.addattachment type=Distributedtask.Core.Summary;name=<title>]<file>`.
+ * The file goes to Agent.TempDirectory; values registered as secrets are
+ * masked in it (the agent masks the log, not attachments). A summary that
+ * cannot be written is a warning: it never fails the task.
  */
 export function uploadSummary(title: string, markdown: string): void {
-  const dir = getVariable('Agent.TempDirectory') || tmpdir();
-  const slug =
-    title
-      .replace(/[^A-Za-z0-9._-]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 60) || 'summary';
-  const file = join(dir, `${slug}-${process.pid}-${Date.now()}.md`);
+  // The agent refuses attachment names holding characters invalid in file names (on Windows agents too).
+  const name = title.replace(/[<>:"/\\|?*\x00-\x1f]+/g, ' ').trim() || 'Summary';
   try {
-    writeFileSync(file, maskSecrets(markdown), 'utf8');
+    // Straight into the temp folder (no mkdir: a recursive mkdir under /proc never returns).
+    const dir = getVariable('Agent.TempDirectory') ?? tmpdir();
+    const file = join(dir, `summary-${name.replace(/[^A-Za-z0-9._-]+/g, '-')}-${process.pid}-${Date.now()}.md`);
+    writeFileSync(file, maskSecrets(markdown), { mode: 0o600 });
+    tl.command('task.addattachment', { type: 'Distributedtask.Core.Summary', name }, file);
   } catch (err) {
-    tl.warning(`Could not write the run summary '${title}' (${errorMessage(err)}): the task result is not affected.`);
-    return;
+    tl.warning(`The run summary '${name}' could not be written (${errorMessage(err)}); the task's result is not affected.`);
   }
-  tl.addAttachment('Distributedtask.Core.Summary', title, file);
+}
+
+export function setOutput(name: string, value: string | number): void {
+  tl.setVariable(name, String(value), false, true);
 }
 
 /**
@@ -514,6 +516,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
   const p = auth.parameters;
   const typeRaw = (endpointData(id, 'authorizationType') ?? auth.scheme ?? 'Kubeconfig').toLowerCase();
   const accept = (endpointData(id, 'acceptUntrustedCerts') ?? '').toLowerCase() === 'true';
+  const namespace = endpointData(id, 'namespace')?.trim() || undefined;
   if (typeRaw === 'serviceaccount' || typeRaw === 'token') {
     const rawToken = p['apitoken'] ?? '';
     const token = rawToken ? Buffer.from(rawToken, 'base64').toString('utf8') : undefined;
@@ -521,7 +524,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
     const certificate = certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw;
     setSecret(rawToken);
     setSecret(token);
-    return { id, authorizationType: 'ServiceAccount', serverUrl: tl.getEndpointUrl(id, true), certificate, token, acceptUntrustedCerts: accept };
+    return { id, authorizationType: 'ServiceAccount', serverUrl: tl.getEndpointUrl(id, true), certificate, token, acceptUntrustedCerts: accept, namespace };
   }
   if (typeRaw === 'azuresubscription') {
     const token = p['serviceaccounttoken'] ? Buffer.from(p['serviceaccounttoken'], 'base64').toString('utf8') : undefined;
@@ -532,6 +535,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
       id,
       authorizationType: 'AzureSubscription',
       serverUrl: tl.getEndpointUrl(id, true),
+      namespace,
       token,
       certificate: certRaw && !certRaw.includes('-----BEGIN') ? Buffer.from(certRaw, 'base64').toString('utf8') : certRaw,
     };
@@ -539,7 +543,7 @@ export function readKubernetesEndpoint(input: string): KubernetesEndpoint {
   const kubeconfig = p['kubeconfig'];
   setKubeconfigSecrets(kubeconfig);
   if (!kubeconfig) throw new InputError(input, `Kubernetes service connection '${id}' holds no kubeconfig: edit the service connection.`);
-  return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept };
+  return { id, authorizationType: 'Kubeconfig', kubeconfig, clusterContext: p['clustercontext'] || undefined, acceptUntrustedCerts: accept, namespace };
 }
 
 /**

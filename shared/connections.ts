@@ -63,4 +63,6 @@ export interface KubernetesEndpoint {
   certificate?: string;
   token?: string;
   acceptUntrustedCerts?: boolean;
+  /** The connection's namespace (data parameter `namespace`; an Environment's Kubernetes resource sets it). */
+  namespace?: string;
 }

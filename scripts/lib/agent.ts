@@ -5,7 +5,8 @@
  * with inputs as INPUT_<NAME> environment variables, service connections as
  * ENDPOINT_* variables and the agent's own variables (Agent.TempDirectory,
  * Build.BuildId...), and reads the `##vso[...]` commands it prints: output
- * variables, secrets to mask, issues and the final result.
+ * variables, secrets to mask, issues, attachments (run summaries) and the
+ * final result.
  *
  * - The bundle is rebuilt first when its sources are newer (./fresh-bundle.ts).
  * - task-lib keeps its vault key (`.taskkey`) in Agent.TempDirectory, else in
@@ -28,7 +29,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { ensureFreshBundle } from './fresh-bundle';
 import { assertNoSecretLeak, collectSecrets } from './secret-scan';
 
@@ -65,6 +66,24 @@ export interface RunTaskOptions {
 
 export type TaskResult = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Unknown';
 
+/**
+ * A task.addattachment / task.uploadsummary / task.uploadfile command, as the
+ * agent takes it: uploadsummary and uploadfile are addattachment with the type
+ * Distributedtask.Core.Summary / DistributedTask.Core.FileAttachment and the
+ * file's name (extension included) as the name. The file is read when the
+ * command arrives (the agent needs it to exist then; `content` is undefined
+ * when it did not).
+ */
+export interface Attachment {
+  type: string;
+  name: string;
+  file: string;
+  content?: string;
+}
+
+/** The attachment type of run summaries (the run's Extensions tab). */
+export const SUMMARY_ATTACHMENT = 'Distributedtask.Core.Summary';
+
 export interface TaskRun {
   exitCode: number;
   /** The task.complete result; Unknown when the task printed none. */
@@ -77,6 +96,8 @@ export interface TaskRun {
   outputs: Record<string, string>;
   /** Values the task registered with task.setsecret, in order. */
   secrets: string[];
+  /** Attachments in order; run summaries have type {@link SUMMARY_ATTACHMENT}. */
+  attachments: Attachment[];
   /** What the agent's log would show: secrets masked with ***, ##vso commands other than issues dropped. */
   log: string[];
   /** stdout with the task.setsecret lines dropped (the agent consumes them), otherwise raw. */
@@ -248,6 +269,7 @@ function spawnTask(
     let pending = '';
     const outputs: Record<string, string> = {};
     const secrets: string[] = [];
+    const attachments: Attachment[] = [];
     const log: string[] = [];
     let result: TaskResult = 'Unknown';
     let message = '';
@@ -274,6 +296,17 @@ function spawnTask(
       else if (command === 'task.complete') {
         result = (props.result as TaskResult) ?? 'Unknown';
         message = mask(value);
+      } else if (command === 'task.addattachment' || command === 'task.uploadsummary' || command === 'task.uploadfile') {
+        const type =
+          command === 'task.uploadsummary' ? SUMMARY_ATTACHMENT : command === 'task.uploadfile' ? 'DistributedTask.Core.FileAttachment' : (props.type ?? '');
+        const name = command === 'task.addattachment' ? (props.name ?? '') : basename(value);
+        let content: string | undefined;
+        try {
+          content = readFileSync(value, 'utf8');
+        } catch {
+          content = undefined;
+        }
+        attachments.push({ type, name, file: value, content });
       } else if (command === 'task.logissue') {
         const issue = `${props.type === 'error' ? 'ERROR' : 'WARNING'}: ${mask(value)}`;
         log.push(issue);
@@ -303,7 +336,19 @@ function spawnTask(
         .split(/\r?\n/)
         .filter((l) => !l.startsWith('##vso[task.setsecret]'))
         .join('\n');
-      resolvePromise({ exitCode, result, succeeded: result !== 'Failed' && exitCode === 0, message, outputs, secrets, log, visible, stdout, stderr });
+      resolvePromise({
+        exitCode,
+        result,
+        succeeded: result !== 'Failed' && exitCode === 0,
+        message,
+        outputs,
+        secrets,
+        attachments,
+        log,
+        visible,
+        stdout,
+        stderr,
+      });
     });
   });
 }

@@ -27,7 +27,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path';
 import { OciLayout } from '../../shared/oci/layout';
 import { Annotation, MANIFEST_ACCEPT } from '../../shared/oci/types';
-import { runTask, type Endpoint, type TaskRun } from './agent';
+import { runTask, SUMMARY_ATTACHMENT, type Endpoint, type TaskRun } from './agent';
 import { buildNodeBaseImage, type NodeBaseImage } from './node-base-image';
 import { predict, publishToAzureBlob, publishToS3, sampleModel, SAMPLE_VERSIONS, type SampleModelVersion } from './sample-model';
 import { onPath, type Services } from './services';
@@ -105,6 +105,15 @@ export interface ChainResult {
   release?: { rest: Record<string, string>; file: Record<string, string> };
   checks: Check[];
   skipped: string[];
+  /** The run summaries the tasks uploaded, in run order (FetchModel twice: Azure, then S3). */
+  summaries: ChainSummary[];
+}
+
+export interface ChainSummary {
+  task: string;
+  link: string;
+  title: string;
+  markdown: string;
 }
 
 const REPOSITORY = 'samples/model-api';
@@ -136,6 +145,7 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
   const log = options.log ?? (() => undefined);
   const checks: Check[] = [];
   const skipped: string[] = [];
+  const summaries: ChainSummary[] = [];
   const agentTemp = join(workDir, 'agent-temp');
   const staging = join(workDir, 'staging');
   mkdirSync(agentTemp, { recursive: true });
@@ -148,6 +158,9 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
   const variables: Record<string, string> = {
     'Agent.TempDirectory': agentTemp,
     'Build.BuildId': BUILD_ID,
+    'Build.BuildNumber': `20261201.${BUILD_ID}`,
+    'Build.DefinitionName': 'model-api',
+    'Agent.JobName': 'Build and deploy',
     'Build.ArtifactStagingDirectory': staging,
     'Build.SourcesDirectory': root,
     'Build.Repository.Uri': 'https://dev.azure.com/contoso/models/_git/model-api',
@@ -195,6 +208,8 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
         r,
       );
     }
+    for (const a of r.attachments)
+      if (a.type === SUMMARY_ATTACHMENT && a.content !== undefined) summaries.push({ task, link, title: a.name, markdown: a.content });
     return r;
   };
 
@@ -608,5 +623,6 @@ async function runChainOn(options: ChainOptions, devops: FakeDevOps): Promise<Ch
     release,
     checks,
     skipped,
+    summaries,
   };
 }

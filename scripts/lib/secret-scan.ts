@@ -87,7 +87,8 @@ export interface SecretCandidates {
 
 export interface Leak {
   secret: SecretValue;
-  stream: 'stdout' | 'stderr';
+  /** Where: the task's output, or an attachment it uploaded (run summaries are not masked by the agent). */
+  stream: 'stdout' | 'stderr' | `attachment ${string}`;
   /** 1-based line number in that stream. */
   line: number;
   /** The masked line with the leaked value replaced by «LEAK», shortened. */
@@ -396,9 +397,16 @@ export class SecretLeakError extends Error {
 export function assertNoSecretLeak(
   task: string,
   spec: ScanSpec,
-  output: { stdout: string; stderr?: string },
+  output: { stdout: string; stderr?: string; attachments?: { name: string; content?: string }[] },
   candidates: SecretCandidates = collectSecrets(spec),
 ): void {
   const leaks = findLeaks(candidates.scanned, output);
+  // Attachments reach the run page as written: the agent masks only the log.
+  for (const a of output.attachments ?? []) {
+    (a.content ?? '').split(/\r?\n/).forEach((text, i) => {
+      for (const secret of candidates.scanned)
+        if (text.includes(secret.value)) leaks.push({ secret, stream: `attachment ${a.name}`, line: i + 1, excerpt: excerpt(text, secret.value) });
+    });
+  }
   if (leaks.length) throw new SecretLeakError(task, leaks);
 }

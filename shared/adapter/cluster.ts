@@ -12,7 +12,7 @@ import { azureCredentialFor, resourceManagerOf } from '../azure/credential';
 import { errorMessage, InputError } from '../errors';
 import { fetchAksKubeconfig } from '../k8s/aks';
 import type { NetworkLimits } from '../net/timeouts';
-import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from '../k8s/kubeconfig';
+import { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens, withNamespace } from '../k8s/kubeconfig';
 
 export const CONNECTION_TYPES = ['azureResourceManager', 'kubernetesServiceConnection', 'kubeconfig'] as const;
 type ConnectionType = (typeof CONNECTION_TYPES)[number];
@@ -36,15 +36,18 @@ export async function readClusterConfig(type: ConnectionType, net?: { limits: Ne
   if (type === 'kubernetesServiceConnection') {
     // readKubernetesEndpoint registers the connection's kubeconfig, token and certificate.
     const ep = adapter.readKubernetesEndpoint('kubernetesServiceConnection');
+    // The connection's namespace (an Environment's Kubernetes resource has one) becomes its context's namespace:
+    // the namespace DeployToAKS uses when its 'namespace' input is empty, as KubernetesManifest does.
     if (ep.authorizationType === 'Kubeconfig') {
-      return kubeConfigFromString(ep.kubeconfig ?? '', {
+      const kc = kubeConfigFromString(ep.kubeconfig ?? '', {
         input: 'kubernetesServiceConnection',
         context: ep.clusterContext,
         source: `service connection ${ep.id}`,
       });
+      return withNamespace(kc, ep.namespace);
     }
     return kubeConfigFromServiceAccount(
-      { server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts },
+      { server: ep.serverUrl ?? '', certificate: ep.certificate, token: ep.token ?? '', skipTLSVerify: ep.acceptUntrustedCerts, namespace: ep.namespace },
       'kubernetesServiceConnection',
     );
   }

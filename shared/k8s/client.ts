@@ -138,6 +138,12 @@ export class KubeClient {
     return cluster.server.replace(/\/+$/, '');
   }
 
+  /** The namespace of the current context (a Kubernetes service connection's, a kubeconfig context's), if it names one. */
+  get contextNamespace(): string | undefined {
+    const name = this.kubeConfig.getCurrentContext();
+    return this.kubeConfig.getContextObject(name)?.namespace || undefined;
+  }
+
   /** Raw request; returns status and body text. Throws KubeConnectionError when nothing answered. */
   async send(req: KubeRequest): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     const base = new URL(this.server);

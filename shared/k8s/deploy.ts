@@ -25,12 +25,14 @@ import { labelTrack, servingOf, type Serving } from './canary';
 import { predictionCheck, servicePort } from './prediction';
 import { smokeTest } from './smoke';
 import { renderTemplate, type TemplateOptions } from './template';
-import { applyTraceability, type TraceInfo } from './traceability';
+import { applyTraceability, type RunIdentity, type TraceInfo } from './traceability';
+import { checkNamespace } from './names';
 import { describeObject, isRecord, isWorkloadKind, type KubeObject } from './types';
 
 /** The deploy inputs' defaults (task.json repeats them as literals; tests/unit/defaults.test.ts keeps them equal). */
 export const DEPLOY_DEFAULTS = {
-  namespace: 'default',
+  /** Empty: the cluster connection's namespace (service connection, kubeconfig context), else {@link FALLBACK_NAMESPACE}. */
+  namespace: '',
   rolloutTimeoutSeconds: 600,
   rollbackOnFailure: true,
   renderOnly: false,
@@ -38,12 +40,33 @@ export const DEPLOY_DEFAULTS = {
   pollIntervalMs: 2000,
 } as const;
 
+/** The namespace when neither the input nor the cluster connection names one (as kubectl and KubernetesManifest do). */
+export const FALLBACK_NAMESPACE = 'default';
+
+/**
+ * What happened, filled in while deploy runs, so it is there when deploy throws
+ * too (the run summary is written from it, rollback included).
+ */
+export interface DeployReport {
+  namespace?: string;
+  image?: string;
+  /** The model stamped on the objects (the image's annotations, else the inputs). */
+  model?: { uri?: string; version?: string; sha256?: string };
+  applied?: string[];
+  /** The rollout wait: how long it took and how it ended (first failure, if any). */
+  rollout?: { ok: boolean; seconds: number; revision?: string; failed?: string; reason?: string };
+  rollback?: { fromRevision: string; toRevision: string; image?: string; ok: boolean; seconds: number };
+  serviceEndpoint?: string;
+  smokeTest?: { path: string; status: number };
+}
+
 export interface DeployOptions {
   /** Needed unless renderOnly (or connect). */
   client?: KubeClient;
   /** Called only once the manifests rendered fine, so bad input fails before any cluster access. */
   connect?: () => Promise<KubeClient>;
-  namespace: string;
+  /** Empty or undefined: the namespace of the cluster connection's context, else 'default'. */
+  namespace?: string;
   /** Files, folders or globs; empty: the built-in template. */
   manifests: string[];
   /** Folder manifests are relative to. */
@@ -56,6 +79,8 @@ export interface DeployOptions {
   model: { uri?: string; version?: string; sha256?: string };
   pipelineRunUrl?: string;
   pipelineRunId?: string;
+  /** The pipeline run (azure-pipelines/* annotations, the Environment deployed to). */
+  run?: RunIdentity;
   renderOnly: boolean;
   /** Folder the rendered manifests are written to. */
   renderDir: string;
@@ -75,6 +100,8 @@ export interface DeployOptions {
   fetchImageAnnotations?: (image: ImageReference) => Promise<Record<string, string> | undefined>;
   /** Digest of a tag-only image, when a registry client can reach it. */
   resolveDigest?: (image: ImageReference) => Promise<string | undefined>;
+  /** Filled in as deploy goes (see {@link DeployReport}). */
+  report?: DeployReport;
   /** Test hook: the clock. */
   now?: () => number;
 }
@@ -89,6 +116,8 @@ export interface DeployResult {
   serving: Serving[];
   /** What the user relies on that did not happen though the deployment succeeded (e.g. a LoadBalancer without an address in time). */
   issues: string[];
+  /** The namespace objects without their own went to. */
+  namespace: string;
 }
 
 /** The task's closing line. */
@@ -126,6 +155,7 @@ async function traceInfo(o: DeployOptions, ref: ImageReference, pinned: string):
     }
   }
   return {
+    run: o.run,
     pipelineRunUrl: o.pipelineRunUrl,
     pipelineRunId: o.pipelineRunId,
     image: pinned,
@@ -156,7 +186,9 @@ export async function renderObjects(o: DeployOptions): Promise<{ objects: KubeOb
     for (const s of subs) o.logger.info(`Image of ${s.object} container '${s.container}': ${s.from} -> ${s.to}`);
     addImagePullSecrets(objects, o.imagePullSecrets);
   }
-  applyTraceability(objects, await traceInfo(o, ref, image));
+  const trace = await traceInfo(o, ref, image);
+  if (o.report) o.report.model = { uri: trace.modelUri, version: trace.modelVersion, sha256: trace.modelSha256 };
+  applyTraceability(objects, trace);
   return { objects, image, ref };
 }
 
@@ -234,7 +266,7 @@ export async function serviceEndpoint(
 ): Promise<{ endpoint: string; service?: KubeObject; issue?: string }> {
   const svc = applied.find((a) => a.object.kind === 'Service' && a.resource.groupVersion === 'v1');
   if (!svc) return { endpoint: '' };
-  const ns = svc.object.metadata?.namespace ?? o.namespace;
+  const ns = svc.object.metadata?.namespace ?? o.namespace ?? FALLBACK_NAMESPACE;
   const name = svc.object.metadata?.name ?? '';
   const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}`;
   const now = o.now ?? Date.now;
@@ -317,24 +349,56 @@ export async function rollBack(
   if (rb.skipped) return new UserError(`${cause}; not rolled back because ${rb.skipped} (${see}).`, { code: 'RolloutFailed' });
   o.logger.info(`Rolling ${what} back from revision ${rb.fromRevision} to revision ${rb.toRevision}${rb.image ? ` (${rb.image})` : ''}...`);
   const rbApplied = applied.filter((a) => a.object === failed.obj);
+  const rbStarted = now();
   const rbOutcome = await waitForRollout(client, rbApplied, now() + o.rolloutTimeoutSeconds * 1000, o);
   const rbOk = rbOutcome.every((x) => x.ok);
+  if (o.report)
+    o.report.rollback = {
+      fromRevision: String(rb.fromRevision),
+      toRevision: String(rb.toRevision),
+      image: rb.image,
+      ok: rbOk,
+      seconds: (now() - rbStarted) / 1000,
+    };
   return new UserError(
     `${cause}; rolled back to revision ${rb.toRevision}${rb.image ? ` (image ${rb.image})` : ''}${rbOk ? ', which is running again' : `, but that rollout did not finish either: ${rbOutcome.find((x) => !x.ok)?.reason ?? ''}`} (${see}).`,
     { code: 'RolledBack' },
   );
 }
 
-export async function deploy(o: DeployOptions): Promise<DeployResult> {
+/**
+ * The namespace objects without their own go to: the input, else the cluster connection's (its context's
+ * namespace: a Kubernetes service connection's, a kubeconfig context's), else 'default'. One from the
+ * connection is checked here (the input was checked up front by checkDeployNames).
+ */
+export function resolveNamespace(o: DeployOptions, client: KubeClient | undefined): string {
+  if (o.namespace) return o.namespace;
+  const fromConnection = client?.contextNamespace;
+  if (!fromConnection) return FALLBACK_NAMESPACE;
+  checkNamespace(
+    fromConnection,
+    `The namespace '${fromConnection}' of the cluster connection (its context's namespace) is not a DNS label (lower-case letters, digits and '-', at most 63 characters): set 'namespace' or fix the connection.`,
+  );
+  o.logger.info(`Namespace: ${fromConnection} (from the cluster connection; 'namespace' is empty).`);
+  return fromConnection;
+}
+
+export async function deploy(options: DeployOptions): Promise<DeployResult> {
+  const report: DeployReport = options.report ?? {};
+  let o: DeployOptions = { ...options, report };
   const { objects, image } = await renderObjects(o);
   labelTrack(objects, 'stable');
+  report.image = image;
   // Connect before writing anything: a connection that cannot be used leaves no rendered folder behind.
   const client = o.renderOnly ? undefined : (o.client ?? (o.connect ? await o.connect() : undefined));
-  const renderedManifests = await writeRendered(o.renderDir, objects, o.namespace);
+  const namespace = resolveNamespace(o, client);
+  o = { ...o, namespace };
+  report.namespace = namespace;
+  const renderedManifests = await writeRendered(o.renderDir, objects, namespace);
   o.logger.info(`Rendered ${objects.length} object(s) to ${join(renderedManifests, 'manifests.yaml')}.`);
   if (o.renderOnly) {
     o.logger.info('renderOnly is true: nothing was applied.');
-    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], serving: [], issues: [] };
+    return { deployedImage: image, revision: '', serviceEndpoint: '', renderedManifests, applied: [], namespace, serving: [], issues: [] };
   }
   if (!client) throw new Error('deploy needs a Kubernetes client unless renderOnly');
   if (o.predictionChecks?.length && !objects.some((x) => x.kind === 'Service' && x.apiVersion === 'v1')) {
@@ -345,10 +409,17 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   }
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const now = o.now ?? Date.now;
-  const applied = await applyObjects(client, objects, { namespace: o.namespace, fieldManager, logger: o.logger });
-  const deadline = now() + o.rolloutTimeoutSeconds * 1000;
+  const applied = await applyObjects(client, objects, { namespace, fieldManager, logger: o.logger });
+  report.applied = applied.map((a) => describeObject(a.object));
+  const rolloutStarted = now();
+  const deadline = rolloutStarted + o.rolloutTimeoutSeconds * 1000;
   const outcomes = await waitForRollout(client, applied, deadline, o);
   const failed = outcomes.find((x) => !x.ok);
+  report.rollout = {
+    ok: !failed,
+    seconds: (now() - rolloutStarted) / 1000,
+    ...(failed ? { failed: describeObject(failed.obj), reason: failed.reason, revision: revisionString(failed.live) || undefined } : {}),
+  };
   if (failed) {
     const what = describeObject(failed.obj);
     for (const line of formatDiagnosis(what, await diagnoseWorkload(client, failed.live ?? failed.obj))) o.logger.info(line);
@@ -356,23 +427,26 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
   }
   const primary = outcomes.find((x) => x.obj.kind === 'Deployment') ?? outcomes[0];
   const revision = revisionString(primary?.live);
+  report.rollout.revision = revision || undefined;
   const { endpoint, service, issue } = await serviceEndpoint(client, applied, o);
+  report.serviceEndpoint = endpoint || undefined;
   if (o.smokeTestPath) {
     if (!service)
       throw new InputError('smokeTestPath', `'smokeTestPath' is set but no Service was applied to send it through: add a Service or clear smokeTestPath.`);
     const ports = Array.isArray(service.spec?.ports) ? service.spec.ports.filter(isRecord) : [];
     const port = ports[0] ? (typeof ports[0].name === 'string' && ports[0].name ? ports[0].name : Number(ports[0].port)) : 80;
     const res = await smokeTest(client, {
-      namespace: service.metadata?.namespace ?? o.namespace,
+      namespace: service.metadata?.namespace ?? o.namespace ?? FALLBACK_NAMESPACE,
       service: service.metadata?.name ?? '',
       port,
       path: o.smokeTestPath,
     });
     o.logger.info(`Smoke test GET ${o.smokeTestPath}: HTTP ${res.status}.`);
+    report.smokeTest = { path: o.smokeTestPath, status: res.status };
   }
   if (o.predictionChecks?.length && service && primary) {
     const check = await predictionCheck(client, {
-      namespace: service.metadata?.namespace ?? o.namespace,
+      namespace: service.metadata?.namespace ?? namespace,
       service: service.metadata?.name ?? '',
       port: servicePort(service),
       checks: o.predictionChecks,
@@ -402,5 +476,6 @@ export async function deploy(o: DeployOptions): Promise<DeployResult> {
       .filter((x) => x.obj.kind === 'Deployment' && x.live)
       .map((x) => servingOf(x.live as KubeObject, 'stable', { percent: 100, by: 'traffic' })),
     issues: issue ? [issue] : [],
+    namespace,
   };
 }

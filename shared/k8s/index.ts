@@ -8,7 +8,7 @@ export type { ReleaseAction, Serving, Strategy, TrafficSplitMethod } from './can
 export { KubeClient } from './client';
 export type { KubeClientOptions } from './client';
 export { deploy, DEPLOY_DEFAULTS, deployMessage } from './deploy';
-export type { DeployOptions, DeployResult } from './deploy';
+export type { DeployOptions, DeployReport, DeployResult } from './deploy';
 export { release, releaseMessage } from './release';
 export type { ReleaseOptions, ReleaseResult } from './release';
 export { kubeConfigFromServiceAccount, kubeConfigFromString, useEntraTokens } from './kubeconfig';

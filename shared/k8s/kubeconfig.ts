@@ -58,8 +58,18 @@ function parseReason(err: unknown): string {
   return first.replace(/"[^"]*"|'[^']*'|!<[^>]*>|!\S+/g, '(…)').slice(0, 200);
 }
 
+/** The KubeConfig with its current context's namespace set (a Kubernetes service connection's namespace). */
+export function withNamespace(kc: KubeConfig, namespace: string | undefined): KubeConfig {
+  if (!namespace) return kc;
+  const current = kc.getCurrentContext();
+  kc.contexts = kc.contexts.map((c) => (c.name === current ? { ...c, namespace } : c));
+  return kc;
+}
+
 interface ServiceAccountRecord {
   server: string;
+  /** The connection's namespace (the context's). */
+  namespace?: string;
   /** PEM of the cluster CA. */
   certificate?: string;
   token: string;
@@ -84,7 +94,7 @@ export function kubeConfigFromServiceAccount(sa: ServiceAccountRecord, input: st
     },
     { name: 'serviceaccount', token: sa.token },
   );
-  return kc;
+  return withNamespace(kc, sa.namespace);
 }
 
 interface ExecConfig {

@@ -9,11 +9,18 @@ import { InputError } from '../errors';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** Inputs that end up in object names or annotations, checked before anything is rendered or contacted. */
-export function checkDeployNames(namespace: string, imagePullSecrets: string[], modelSha256: string | undefined): void {
-  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
-    throw new InputError('namespace', `Input 'namespace' must be a DNS label (lower-case letters, digits and '-', at most 63 characters), got '${namespace}'.`);
-  }
+/** A namespace name (a DNS label); `message` is the failure, about input 'namespace'. */
+export function checkNamespace(namespace: string, message: string): void {
+  if (!DNS_LABEL.test(namespace) || namespace.length > 63) throw new InputError('namespace', message);
+}
+
+/**
+ * Inputs that end up in object names or annotations, checked before anything is rendered or contacted.
+ * An empty namespace is the cluster connection's, checked once known (deploy.ts).
+ */
+export function checkDeployNames(namespace: string | undefined, imagePullSecrets: string[], modelSha256: string | undefined): void {
+  if (namespace)
+    checkNamespace(namespace, `Input 'namespace' must be a DNS label (lower-case letters, digits and '-', at most 63 characters), got '${namespace}'.`);
   for (const name of imagePullSecrets) {
     if (!DNS_SUBDOMAIN.test(name) || name.length > 253)
       throw new InputError(

@@ -49,7 +49,7 @@ import {
   type TrafficSplitMethod,
 } from './canary';
 import { KubeApiError, KubeClient, UnknownKindError, type ApiResource } from './client';
-import { deploy, renderObjects, rollBack, waitForRollout, writeRendered, type DeployOptions, type DeployResult } from './deploy';
+import { deploy, renderObjects, resolveNamespace, rollBack, waitForRollout, writeRendered, type DeployOptions, type DeployResult } from './deploy';
 import { diagnoseWorkload, formatDiagnosis } from './diagnose';
 import { explainKubeError } from './explain';
 import { loadManifestFiles, expandManifestPatterns } from './manifests';
@@ -64,6 +64,9 @@ export interface ReleaseOptions extends DeployOptions {
   baselineAndCanaryReplicas: number;
   predictionChecks?: Check[];
 }
+
+/** Release options once the namespace is known (the input, else the cluster connection's, else 'default'). */
+type Resolved = ReleaseOptions & { namespace: string };
 
 export interface ReleaseResult extends DeployResult {
   action: ReleaseAction;
@@ -95,10 +98,15 @@ export async function release(o: ReleaseOptions): Promise<ReleaseResult> {
   if (o.renderOnly && o.action !== 'deploy') {
     throw new InputError('renderOnly', `renderOnly applies to action deploy; action ${o.action} changes the cluster: set renderOnly to false.`);
   }
-  if (o.action === 'promote') return { ...(await promote(o)), action: 'promote' };
-  if (o.action === 'reject') return { ...(await reject(o)), action: 'reject' };
-  if (o.strategy === 'canary') return { ...(await deployCanary(o)), action: 'deploy' };
-  return { ...(await deploy(o)), action: 'deploy' };
+  if (o.action === 'deploy' && o.strategy !== 'canary') return { ...(await deploy(o)), action: 'deploy' };
+  // Connected once here: an empty namespace is the cluster connection's (as deploy resolves it).
+  const client = o.renderOnly ? undefined : (o.client ?? (o.connect ? await o.connect() : undefined));
+  const r: Resolved = { ...o, client, namespace: resolveNamespace(o, client) };
+  if (o.report) o.report.namespace = r.namespace;
+  const withNamespace = (d: Omit<DeployResult, 'namespace'>): DeployResult => ({ ...d, namespace: r.namespace });
+  if (o.action === 'promote') return { ...withNamespace(await promote(r)), action: 'promote' };
+  if (o.action === 'reject') return { ...withNamespace(await reject(r)), action: 'reject' };
+  return { ...withNamespace(await deployCanary(r)), action: 'deploy' };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -199,7 +207,7 @@ async function patchRoute(
 }
 
 /** Names of the Deployments the inputs describe (the template's appName, or the Deployments in the manifests), no image needed. */
-function deploymentNames(o: ReleaseOptions): string[] {
+function deploymentNames(o: Resolved): string[] {
   if (o.manifests.length === 0) return [o.template.appName];
   const files = expandManifestPatterns(o.manifests, o.cwd);
   return loadManifestFiles(files, o.cwd)
@@ -208,7 +216,7 @@ function deploymentNames(o: ReleaseOptions): string[] {
     .map((x) => x.metadata?.name ?? '');
 }
 
-function connectClient(o: ReleaseOptions): Promise<KubeClient> | KubeClient {
+function connectClient(o: Resolved): Promise<KubeClient> | KubeClient {
   if (o.client) return o.client;
   if (o.connect) return o.connect();
   throw new Error('release needs a Kubernetes client unless renderOnly');
@@ -219,7 +227,7 @@ function connectClient(o: ReleaseOptions): Promise<KubeClient> | KubeClient {
  * TrafficSplits go), then the Services and baseline it created, then the canary
  * Deployment itself. Returns what was removed.
  */
-async function removeCanary(client: KubeClient, canary: KubeObject, namespace: string, o: ReleaseOptions): Promise<string[]> {
+async function removeCanary(client: KubeClient, canary: KubeObject, namespace: string, o: Resolved): Promise<string[]> {
   const fieldManager = o.fieldManager ?? FIELD_MANAGER;
   const refs = canaryObjects(canary);
   const removed: string[] = [];
@@ -258,7 +266,7 @@ async function removeCanary(client: KubeClient, canary: KubeObject, namespace: s
 }
 
 /** The canaries of the named Deployments; one line and nothing changed when there is none. */
-async function findCanaries(client: KubeClient, o: ReleaseOptions, names: string[]): Promise<{ stable: string; canary: KubeObject }[]> {
+async function findCanaries(client: KubeClient, o: Resolved, names: string[]): Promise<{ stable: string; canary: KubeObject }[]> {
   const found: { stable: string; canary: KubeObject }[] = [];
   for (const name of names) {
     const c = await getOrUndefined(client, deploymentsPath(o.namespace, canaryName(name)), `reading Deployment/${canaryName(name)} (namespace ${o.namespace})`);
@@ -274,7 +282,7 @@ async function findCanaries(client: KubeClient, o: ReleaseOptions, names: string
   return found;
 }
 
-async function stableServing(client: KubeClient, o: ReleaseOptions, names: string[]): Promise<Serving[]> {
+async function stableServing(client: KubeClient, o: Resolved, names: string[]): Promise<Serving[]> {
   const out: Serving[] = [];
   for (const n of names) {
     const live = await getOrUndefined(client, deploymentsPath(o.namespace, n), `reading Deployment/${n} (namespace ${o.namespace})`);
@@ -299,7 +307,7 @@ interface CanaryPlan {
   stableReplicas: number;
 }
 
-async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
+async function deployCanary(o: Resolved): Promise<Omit<DeployResult, 'namespace'>> {
   const { objects, image } = await renderObjects(o);
   const method = o.trafficSplitMethod;
   const weights = trafficWeights(method, o.percentage);
@@ -517,7 +525,7 @@ async function deployCanary(o: ReleaseOptions): Promise<DeployResult> {
 
 // ---------------------------------------------------------------- promote and reject
 
-async function promote(o: ReleaseOptions): Promise<DeployResult> {
+async function promote(o: Resolved): Promise<Omit<DeployResult, 'namespace'>> {
   const names = deploymentNames(o);
   const client = await connectClient(o);
   const canaries = await findCanaries(client, o, names);
@@ -538,7 +546,7 @@ async function promote(o: ReleaseOptions): Promise<DeployResult> {
     `Promoting the canary ${describeObject(first.canary)} (${identity.modelVersion ? `model ${identity.modelVersion}, ` : ''}${canaryImage}) to stable...`,
   );
   // The stable version takes the canary's image and model identity (as the canary's annotations recorded them).
-  const po: ReleaseOptions = {
+  const po: Resolved = {
     ...o,
     image: canaryImage,
     model: { uri: identity.modelUri ?? o.model.uri, version: identity.modelVersion ?? o.model.version, sha256: identity.modelSha256 ?? o.model.sha256 },
@@ -579,7 +587,7 @@ async function promote(o: ReleaseOptions): Promise<DeployResult> {
   };
 }
 
-async function reject(o: ReleaseOptions): Promise<DeployResult> {
+async function reject(o: Resolved): Promise<Omit<DeployResult, 'namespace'>> {
   const names = deploymentNames(o);
   const client = await connectClient(o);
   const canaries = await findCanaries(client, o, names);

@@ -24,6 +24,7 @@ import { configureTimeouts } from '../../shared/oci/registry';
 import { withNetworkDeadline } from '../../shared/net';
 import { readModelRecord } from '../../shared/reuse';
 import { existsSync } from 'node:fs';
+import { BUNDLE_SUMMARY_TITLE, bundleSummary } from '../../shared/summary';
 
 function provenance(): Provenance {
   const sha = parseSha256Hex(adapter.getString('modelSha256'), 'modelSha256', "pass FetchModel's modelSha256 output or leave it empty");
@@ -150,6 +151,16 @@ void adapter.runTask(
     adapter.setOutput('imageDigest', result.manifestDigest);
     adapter.setOutput('modelLayerDigest', result.modelLayerDigest ?? '');
     adapter.setOutput('imageTags', result.tags.join(','));
+    const p = common.provenance;
+    adapter.uploadSummary(
+      BUNDLE_SUMMARY_TITLE,
+      bundleSummary(result, {
+        baseImage: mode === 'daemonless' ? adapter.getString('baseImage') : undefined,
+        modelDestination: adapter.getString('modelDestination', { defaultValue: DEFAULT_MODEL_DESTINATION }),
+        appDestination: adapter.getString('appDestination', { defaultValue: DEFAULT_APP_DESTINATION }),
+        model: { uri: p.modelUri, version: p.modelVersion, sha256: p.modelSha256 },
+      }),
+    );
     adapter.succeed(bundleMessage(result));
   },
   { inputRules: INPUT_RULES.BundleModelImage },

@@ -16,11 +16,12 @@ import {
   getRequiredString,
   getString,
   getVariable,
-  pipelineRunUrl,
+  pipelineRun,
   runTask,
   setOutput,
   finish,
   taskLogger,
+  uploadSummary,
 } from '../../shared/adapter';
 import { CONNECTION_TYPES, readClusterConfig } from '../../shared/adapter/cluster';
 import { imageReader, readAcrAccess, readOptionalRegistryConnection, useAgentProxy } from '../../shared/adapter/registry';
@@ -38,9 +39,11 @@ import {
   STRATEGIES,
   TEMPLATE_DEFAULTS,
   TRAFFIC_SPLIT_METHODS,
+  type DeployReport,
 } from '../../shared/k8s';
+import { DEPLOY_SUMMARY_TITLE, deploySummary } from '../../shared/summary';
 import { withNetworkDeadline } from '../../shared/net';
-import { InputError } from '../../shared/errors';
+import { errorMessage, InputError } from '../../shared/errors';
 import { configureTimeouts } from '../../shared/oci/registry';
 import { devopsAccess } from '../../shared/adapter/devops';
 import { findReleaseImage, noImageError } from '../../shared/devops';
@@ -79,9 +82,12 @@ void runTask(
       ? checksFromInputs({ requestInput: 'smokeTestRequest', request: smokeTestRequest, expectInput: 'smokeTestExpect', expect: smokeTestExpect, baseDir: cwd })
       : undefined;
     const buildId = getVariable('Build.BuildId');
-    checkDeployNames(getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string, imagePullSecrets, model.sha256);
+    // Empty namespace: the cluster connection's (a Kubernetes service connection's, a kubeconfig context's), else default.
+    const namespace = getString('namespace') || undefined;
+    checkDeployNames(namespace, imagePullSecrets, model.sha256);
+    const run = pipelineRun();
     const options = {
-      namespace: getString('namespace', { defaultValue: DEPLOY_DEFAULTS.namespace }) as string,
+      namespace,
       manifests,
       cwd,
       image,
@@ -107,8 +113,9 @@ void runTask(
       },
       imagePullSecrets,
       model,
-      pipelineRunUrl: pipelineRunUrl(),
-      pipelineRunId: buildId,
+      pipelineRunUrl: run?.url,
+      pipelineRunId: run?.id,
+      run,
       renderOnly,
       renderDir: join(getVariable('Agent.TempDirectory') ?? tmpdir(), `DeployToAKS-${buildId ?? process.pid}-${Date.now()}`),
       rolloutTimeoutSeconds: getInt('rolloutTimeoutSeconds', { defaultValue: DEPLOY_DEFAULTS.rolloutTimeoutSeconds }),
@@ -136,15 +143,27 @@ void runTask(
       acrFallback: connectionType === 'azureResourceManager' ? (registry) => readAcrAccess(registry, 'azureSubscription') : undefined,
       logger: taskLogger,
     });
+    // Filled in as deploy goes: the run summary is uploaded when it fails (rollback included) too.
+    const report: DeployReport = {};
+    const summary = (error?: unknown) =>
+      uploadSummary(
+        DEPLOY_SUMMARY_TITLE,
+        deploySummary(report, { error: error === undefined ? undefined : errorMessage(error), renderOnly, model: report.model, run }),
+      );
     const result = await withNetworkDeadline(limits, (signal) => {
       configureTimeouts(limits, signal);
       return release({
         ...options,
+        report,
         fetchImageAnnotations: reader.annotations,
         resolveDigest: reader.resolveDigest,
         connect: async () => new KubeClient(await readClusterConfig(connectionType, { limits, signal }), { limits, signal }),
       });
+    }).catch((err: unknown) => {
+      if (report.applied) summary(err); // the cluster was changed: say what was applied, how the rollout ended, any rollback
+      throw err;
     });
+    summary();
     setOutput('deployedImage', result.deployedImage);
     setOutput('revision', result.revision);
     setOutput('serviceEndpoint', result.serviceEndpoint);

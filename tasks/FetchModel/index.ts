@@ -17,6 +17,7 @@ import { parseRegistryHost, parseRepository } from '../../shared/inputs';
 import { DEFAULT_COMPRESSION, DEFAULT_MODEL_DESTINATION, defaultMtime } from '../../shared/oci';
 import { configureTimeouts, RegistryClient } from '../../shared/oci/registry';
 import type { LayerReuseOptions } from '../../shared/reuse';
+import { FETCH_SUMMARY_TITLE, fetchSummary } from '../../shared/summary';
 
 const MiB = 1024 * 1024;
 
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
   adapter.setOutput('modelChanged', String(change.changed));
   console.log(`Model changed since the last successful run: ${change.changed} (${change.reason}).`);
   for (const line of summarize(result)) console.log(line);
+  adapter.uploadSummary(FETCH_SUMMARY_TITLE, fetchSummary(result));
   // An unverified model (no checksum anywhere, requireChecksum off) is what the user relies on not happening.
   adapter.finish(fetchMessage(result), result.verified ? [] : ['Nothing could verify the model: set expectedSha256 or publish a checksum.']);
 }

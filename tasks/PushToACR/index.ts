@@ -10,6 +10,7 @@ import { withNetworkDeadline } from '../../shared/net';
 import { devopsAccess } from '../../shared/adapter/devops';
 import { recordPushedImage } from '../../shared/devops';
 import { layoutReuse, modelBytesUploaded, recordModelLayer } from '../../shared/reuse';
+import { PUSH_SUMMARY_TITLE, pushSummary } from '../../shared/summary';
 
 const MiB = 1024 * 1024;
 
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   adapter.setOutput('bytesUploaded', result.bytesUploaded);
   adapter.setOutput('bytesSkipped', result.bytesSkipped);
   adapter.setOutput('modelBytesUploaded', modelBytesUploaded(result.blobs, reuse.sidecar?.layer.digest ?? (await modelLayerOf(layout, sourceTag))));
+  adapter.uploadSummary(PUSH_SUMMARY_TITLE, pushSummary(result));
   adapter.succeed(pushMessage(result));
 }
 

@@ -246,6 +246,19 @@ describe('end to end: FetchModel -> BundleModelImage -> TestModelImage -> PushTo
     const annotations = { ...(dep.metadata.annotations ?? {}), ...(dep.spec.template.metadata.annotations ?? {}) };
     assert.ok(Object.values(annotations).includes(result.fetchAzure.modelSha256 as string), `model sha256 among ${JSON.stringify(annotations)}`);
     assert.ok(apiServer?.get('v1', 'services', 'models-e2e', 'model-api'), 'the Service exists');
+    assert.equal(annotations['azure-pipelines/runuri'], 'https://dev.azure.com/contoso/models/_build/results?buildId=101');
+  });
+
+  it('each task uploads its run summary, and they read as one chain: model -> image -> registry -> deployment', () => {
+    const byTitle = (title: string) => result.summaries.find((s) => s.title === title)?.markdown ?? '';
+    const sha = (result.fetchAzure.modelSha256 as string).slice(0, 12);
+    const digest = (result.bundle.imageDigest as string).replace('sha256:', '').slice(0, 12);
+    assert.match(byTitle('Model (FetchModel)'), new RegExp(`\\*\\*model diabetes \`1\\.1\\.0\` \\(\`sha256:${sha}…\`\\)\\*\\*`));
+    assert.ok(byTitle('Image (BundleModelImage)').includes(`**image \`sha256:${digest}…\`**`));
+    if (result.push) assert.ok(byTitle('Push (PushToACR)').includes(`| **Pinned reference** | \`${result.push.imageRef}\``));
+    const deployment = byTitle('Deployment (DeployToAKS)');
+    assert.match(deployment, /^### Deployment succeeded: revision \d+/);
+    assert.ok(deployment.includes(`sha256:${sha}…`), 'the deployment summary names the model it runs');
   });
 
   it('a classic release: DeployToAKS with no image input deploys what the build recorded (REST API, else the record file), with the model', function () {

@@ -13,7 +13,7 @@ import { OciLayout } from '../../shared/oci/layout';
 import { Annotation } from '../../shared/oci/types';
 import { buildBusyboxBase, busyboxAvailable, type BaseImageInfo } from '../helpers/base-images';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
-import { ensureBuilt, runMock, type MockRun, type TaskSpec } from './mock-task';
+import { ensureBuilt, runMock, type MockRun, type TaskSpec, summaryOf } from './mock-task';
 import { requirePrerequisite } from '../helpers/prerequisite';
 
 describe('BundleModelImage task', function () {
@@ -118,6 +118,10 @@ describe('BundleModelImage task', function () {
     assert.equal(found.manifest.annotations?.[Annotation.Source], 'https://dev.azure.com/org/proj/_git/repo');
     assert.deepEqual(found.config.config?.Entrypoint, ['python', '/app/serve.py']);
     assert.deepEqual(Object.keys(found.config.config?.ExposedPorts ?? {}), ['8080/tcp']);
+    const summary = summaryOf(r, 'Image (BundleModelImage)');
+    assert.ok(summary.includes(`| **Image digest** | \`${r.outputs.imageDigest}\` |`), summary);
+    assert.match(summary, /\| 2 \| \*\*model\*\* ◆ \| resnet `3` at `\/models?` \|/);
+    assert.ok(summary.includes('| **Tags** | `42` |'));
     // Same inputs again: same digest.
     const again = await runMock(
       spec({

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { MSI_HEADER } from '../helpers/fake-apiserver';
-import { ensureBuilt, root, runMock, type TaskSpec } from './mock-task';
+import { CLASSIC_RELEASE, YAML_DEPLOYMENT_JOB } from '../helpers/agent-variables';
+import { ensureBuilt, root, runMock, summaryOf, type TaskSpec } from './mock-task';
 
 const IMAGE = `127.0.0.1:5000/models/resnet@sha256:${'a'.repeat(64)}`;
 const NEW = `127.0.0.1:5000/models/resnet@sha256:${'d'.repeat(64)}`;
@@ -174,6 +175,74 @@ describe('DeployToAKS task (as the agent runs it)', function () {
     );
     assert.ok(r.succeeded, r.stdout);
     assert.equal((await get(`${fake.url}/apis/apps/v1/namespaces/sa-ns/deployments/resnet`)).status, 200);
+  });
+
+  // A YAML deployment job `environment: model-prod.scoring`: the server hands the task the Kubernetes service
+  // connection of the Environment's resource (type kubernetes, authorizationType AzureSubscription, its namespace as
+  // data) and the agent sets the Environment.* variables. No 'namespace' input: the resource's namespace is used.
+  it("in a deployment job on environment name.resource: the resource's namespace, and the annotations the Environment view reads", async () => {
+    const r = await runMock({
+      ...base(
+        { connectionType: 'kubernetesServiceConnection', kubernetesServiceConnection: 'env-scoring' },
+        {
+          endpoints: {
+            'env-scoring': {
+              scheme: 'Token',
+              url: fake.url,
+              parameters: {
+                serviceAccountCertificate: Buffer.from(fake.ca).toString('base64'),
+                serviceAccountToken: Buffer.from('test-token').toString('base64'),
+              },
+              data: { authorizationType: 'AzureSubscription', namespace: 'scoring' },
+            },
+          },
+        },
+      ),
+      variables: { ...YAML_DEPLOYMENT_JOB, 'Agent.TempDirectory': work, 'System.DefaultWorkingDirectory': work },
+    });
+    assert.ok(r.succeeded, r.stdout);
+    assert.equal(r.outputs.serviceEndpoint, 'resnet.scoring.svc.cluster.local:80');
+    const d = await get<Dep & { spec: { template: Dep } }>(`${fake.url}/apis/apps/v1/namespaces/scoring/deployments/resnet`);
+    assert.equal(d.status, 200, "the Deployment is in the resource's namespace");
+    const runUri = 'https://dev.azure.com/contoso/Model%20Serving/_build/results?buildId=4711';
+    for (const a of [d.body.metadata.annotations, d.body.spec.template.metadata.annotations]) {
+      assert.equal(a?.['azure-pipelines/run'], '20261201.3');
+      assert.equal(a?.['azure-pipelines/runuri'], runUri);
+      assert.equal(a?.['azure-pipelines/pipeline'], 'model-release');
+      assert.equal(a?.['azure-pipelines/pipelineId'], '12');
+      assert.equal(a?.['azure-pipelines/jobName'], 'Deploy resnet');
+      assert.equal(a?.['azure-pipelines/project'], 'Model Serving');
+      assert.equal(a?.['azure-pipelines/org'], 'https://dev.azure.com/contoso/');
+      assert.equal(a?.['modeltoaks.io/pipeline-run-url'], runUri);
+      assert.equal(a?.['modeltoaks.io/environment'], 'model-prod.scoring');
+    }
+    const svc = await get<Dep>(`${fake.url}/api/v1/namespaces/scoring/services/resnet`);
+    assert.equal(svc.body.metadata.annotations?.['azure-pipelines/runuri'], runUri);
+    const summary = summaryOf(r, 'Deployment (DeployToAKS)');
+    assert.match(summary, /^### Deployment succeeded: revision 1/);
+    assert.ok(summary.includes('| **Namespace** | `scoring` |'), summary);
+    assert.ok(summary.includes('| **Environment** | `model-prod.scoring` |'));
+    assert.match(summary, /\| \*\*Rollout\*\* \| succeeded in [\d.]+ s \|/);
+    assert.ok(summary.includes('| **Endpoint** | `resnet.scoring.svc.cluster.local:80` |'));
+    assert.ok(summary.includes(`| **Run** | [20261201.3](${runUri}) |`));
+    assert.ok(summary.includes('- Deployment/resnet (namespace scoring)'));
+  });
+
+  it('in a classic release: the release page and release id, not the build of the artifact', async () => {
+    const kc = join(work, 'kubeconfig-release.yaml');
+    writeFileSync(kc, kubeconfigFor(fake.url, fake.ca, 'test-token').replace('current-context: other', 'current-context: fake'));
+    const r = await runMock({
+      ...base({ connectionType: 'kubeconfig', kubeconfig: kc, namespace: 'rel-ns' }),
+      variables: { ...CLASSIC_RELEASE, 'Agent.TempDirectory': work, 'System.DefaultWorkingDirectory': work },
+    });
+    assert.ok(r.succeeded, r.stdout);
+    const d = await get<Dep>(`${fake.url}/apis/apps/v1/namespaces/rel-ns/deployments/resnet`);
+    const a = d.body.metadata.annotations ?? {};
+    assert.equal(a['modeltoaks.io/pipeline-run-url'], CLASSIC_RELEASE['Release.ReleaseWebURL']);
+    assert.equal(a['modeltoaks.io/pipeline-run-id'], '57');
+    assert.equal(a['azure-pipelines/run'], '57');
+    assert.equal(a['azure-pipelines/pipeline'], 'resnet-CD');
+    assert.ok(!JSON.stringify(a).includes('_build/results'), JSON.stringify(a));
   });
 
   // As a user's agent would: the connection's URL is its ARM endpoint, and the managed identity's token comes from

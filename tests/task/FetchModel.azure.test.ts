@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { startAzurite, type TestAzurite } from '../helpers/azurite';
-import { runMock, type MockRun } from './mock-task';
+import { runMock, type MockRun, summaryOf } from './mock-task';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -101,10 +101,16 @@ describe('FetchModel task (Azure Blob Storage, as the agent runs it)', function 
     assert.equal(first.outputs.modelSha256, sha(single));
     assert.equal(first.outputs.modelPath, join(dest, 'model.onnx'));
     assert.ok(/verified: .*sha256 metadata/.test(first.stdout), first.stdout);
+    const summary = summaryOf(first, 'Model (FetchModel)');
+    assert.ok(summary.includes(`| **sha256** | \`${sha(single)}\` |`), summary);
+    assert.match(summary, /\| \*\*Verified\*\* \| [^|]*sha256 metadata[^|]* \|/);
+    assert.match(summary, /\| \*\*Download\*\* \| [\d.]+ s, [\d.]+ MB\/s \|/);
+    assert.ok(summary.includes('| **Cache** | miss |'));
     const second = await runMock({ task: 'FetchModel', inputs });
     assert.ok(second.succeeded, second.stdout);
     assert.ok(second.stdout.includes('download skipped'), second.stdout);
     assert.equal(second.outputs.modelSha256, sha(single));
+    assert.ok(summaryOf(second, 'Model (FetchModel)').includes('| **Cache** | **hit** |'));
   });
 
   const failures: Array<{ name: string; inputs: Record<string, string>; expect: RegExp }> = [

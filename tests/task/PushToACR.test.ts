@@ -11,7 +11,7 @@ import { FakeEntra } from '../helpers/fake-entra';
 import { startRegistry, freePort, type TestRegistry } from '../helpers/registry';
 import { startTokenServerProcess, type TokenServerProcess } from '../helpers/token-server';
 import { buildTestImage, type TestImage } from '../integration/registry/fixture';
-import { ensureBuilt, runMock, type EndpointSpec, type MockRun } from './mock-task';
+import { ensureBuilt, runMock, type EndpointSpec, type MockRun, summaryOf } from './mock-task';
 
 interface Endpoint extends EndpointSpec {
   id: string;
@@ -117,6 +117,10 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
       assert.equal(inspectDigest(`${basic.host}/models/scorer:${t}`, 'pusher:pusher-pw'), image.manifestDigest);
     assert.ok(/Layer sha256:[0-9a-f]{12} \(1\.0 MiB\): uploaded/.test(r.stdout), r.stdout);
     assert.ok(!leaks(r, 'pusher-pw'), 'password never printed (only registered as a secret)');
+    const summary = summaryOf(r, 'Push (PushToACR)');
+    assert.ok(summary.includes(`| **Pinned reference** | \`${basic.host}/models/scorer@${image.manifestDigest}\``), summary);
+    assert.ok(summary.includes('| **Tags** | `101`, `latest`, `model-3.1-rc-2` |'));
+    assert.equal((summary.match(/\| \*\*uploaded\*\* in /g) ?? []).length, image.manifest.layers.length + 1, 'config and every layer uploaded');
   });
 
   it('second run uploads only the manifest', async () => {
@@ -127,6 +131,9 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
     assert.ok(r.succeeded, failure(r));
     assert.equal(r.outputs['bytesUploaded'], String(image.manifestSize));
     assert.ok(r.stdout.includes('skipped, already in the repository'));
+    const summary = summaryOf(r, 'Push (PushToACR)');
+    assert.equal((summary.match(/skipped: already in the repository/g) ?? []).length, image.manifest.layers.length + 1, summary);
+    assert.ok(summary.includes('0 uploaded'));
   });
 
   it('a deferred model layer (BundleModelImage default) is streamed from the model file; a model gone since fails with one line naming it and writeModelBlob', async () => {

@@ -6,7 +6,7 @@
  * with SecretLeakError.
  */
 import { join } from 'node:path';
-import { runTask, type Endpoint, type TaskRun } from '../../scripts/lib/agent';
+import { runTask, SUMMARY_ATTACHMENT, type Endpoint, type TaskRun } from '../../scripts/lib/agent';
 import { ensureFreshBundle } from '../../scripts/lib/fresh-bundle';
 
 export const root = join(__dirname, '..', '..');
@@ -36,4 +36,12 @@ export function ensureBuilt(task: string): void {
 
 export function runMock(spec: TaskSpec): Promise<MockRun> {
   return runTask({ ...spec, root });
+}
+
+/** The Markdown of the run summary the task uploaded under `title` (fails the test when there is none, or several). */
+export function summaryOf(run: TaskRun, title: string): string {
+  const found = run.attachments.filter((a) => a.type === SUMMARY_ATTACHMENT && a.name === title);
+  if (found.length !== 1 || found[0]?.content === undefined)
+    throw new Error(`expected one run summary '${title}' with content, got: ${JSON.stringify(run.attachments.map((a) => [a.type, a.name]))}`);
+  return found[0].content;
 }

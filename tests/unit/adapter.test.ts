@@ -233,6 +233,23 @@ describe('task-lib adapter', () => {
     assert.ok(!out.split('\n').some((l) => !l.startsWith('##vso[task.setsecret]') && l.includes('super-secret')), out);
   });
 
+  it('uploads a run summary as a titled summary attachment, with registered secrets masked in the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'summary-'));
+    process.env.AGENT_TEMPDIRECTORY = dir;
+    try {
+      capture(() => adapter.getString('secretInput', { secret: true }));
+      const { out } = capture(() => adapter.uploadSummary('Model (FetchModel)', '### Model\nfrom super-secret-connection-string | ok'));
+      const m = /^##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=Model \(FetchModel\);\](.+)$/m.exec(out);
+      assert.ok(m, out);
+      assert.ok(m[1]!.startsWith(join(dir, 'summary-')), m[1]);
+      assert.equal(readFileSync(m[1]!, 'utf8'), '### Model\nfrom *** | ok');
+      const bad = capture(() => adapter.uploadSummary('a:b/c', 'x')).out;
+      assert.match(bad, /name=a b c;\]/, 'characters invalid in a file name are left out of the name');
+    } finally {
+      delete process.env.AGENT_TEMPDIRECTORY;
+    }
+  });
+
   it('registers the key, the SAS and its signature of a connection string on their own, not only the whole string', () => {
     const key = capture(() => adapter.getString('connKey', { secret: true }));
     assert.ok(key.out.includes('##vso[task.setsecret]a2V5K2tleS8xMjM0NTY3ODkwYWJjZGVm/+Q=='), key.out);

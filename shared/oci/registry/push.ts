@@ -142,6 +142,8 @@ export interface PushResult {
   /** Bytes of blobs already there or mounted. */
   bytesSkipped: number;
   blobs: BlobReport[];
+  /** The image's annotations (manifest annotations over config labels): the model's identity for the run summary. */
+  annotations: Record<string, string>;
 }
 
 /** The Content-Range value for a chunk: `start-end`, never with a `bytes ` prefix (ACR rejects it). */
@@ -594,5 +596,6 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     bytesUploaded: uploaded,
     bytesSkipped: skipped,
     blobs: reports,
+    annotations: { ...(found.config.config?.Labels ?? {}), ...(manifest.annotations ?? {}) },
   };
 }

@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as yaml from 'js-yaml';
 import { KubeClient } from '../../../shared/k8s/client';
-import { deploy, type DeployOptions } from '../../../shared/k8s/deploy';
+import { deploy, type DeployOptions, type DeployReport } from '../../../shared/k8s/deploy';
 import { kubeConfigFromString } from '../../../shared/k8s/kubeconfig';
 import type { Logger } from '../../../shared/log';
 import { FakeApiServer, type FakeApiServerOptions } from '../../helpers/fake-apiserver';
@@ -130,6 +131,31 @@ describe('deploy end to end through the fake API server', function () {
     assert.ok(o.logger.lines.some((l) => l === 'deployment "resnet" successfully rolled out'));
   });
 
+  it('namespace left empty: the namespace of the kubeconfig context, as KubernetesManifest does; else default', async () => {
+    const s = await fake();
+    const doc = yaml.load(s.kubeconfig()) as { contexts: { context: Record<string, string> }[] };
+    doc.contexts[0]!.context.namespace = 'from-context';
+    const withNs = new KubeClient(kubeConfigFromString(yaml.dump(doc), { input: 'kubeconfig' }));
+    const o = options(s, { client: withNs, namespace: undefined });
+    const r = await deploy(o);
+    assert.ok(s.get('apps/v1', 'deployments', 'from-context', 'resnet'), 'the Deployment went to the context namespace');
+    assert.equal(r.namespace, 'from-context');
+    assert.equal(r.serviceEndpoint, 'resnet.from-context.svc.cluster.local:80');
+    assert.equal(s.get('apps/v1', 'deployments', 'default', 'resnet'), undefined);
+    const r2 = await deploy(options(s, { namespace: undefined }));
+    assert.equal(r2.namespace, 'default');
+    assert.ok(s.get('apps/v1', 'deployments', 'default', 'resnet'), 'no namespace anywhere: default');
+  });
+
+  it('a context namespace that is not a DNS label fails before anything is applied, naming where it came from', async () => {
+    const s = await fake();
+    const doc = yaml.load(s.kubeconfig()) as { contexts: { context: Record<string, string> }[] };
+    doc.contexts[0]!.context.namespace = 'Bad_NS';
+    const client = new KubeClient(kubeConfigFromString(yaml.dump(doc), { input: 'kubeconfig' }));
+    await assert.rejects(deploy(options(s, { client, namespace: undefined })), /namespace 'Bad_NS' of the cluster connection .*set 'namespace'/);
+    assert.equal(s.requestsMatching('PATCH', '/deployments/resnet').length, 0);
+  });
+
   it('shows old replicas terminating and partial availability on an update, and reports the new revision', async () => {
     const s = await fake();
     await deploy(options(s));
@@ -146,7 +172,8 @@ describe('deploy end to end through the fake API server', function () {
   it('diagnoses a failed rollout (ProgressDeadlineExceeded, CrashLoopBackOff) and rolls back like kubectl rollout undo', async () => {
     const s = await fake();
     await deploy(options(s));
-    const o = options(s, { image: BAD });
+    const report: DeployReport = {};
+    const o = options(s, { image: BAD, report });
     await assert.rejects(deploy(o), (err: Error) => {
       assert.match(
         err.message,
@@ -167,6 +194,12 @@ describe('deploy end to end through the fake API server', function () {
     assert.equal(tpl.spec.containers[0]?.image, GOOD);
     assert.equal(tpl.metadata.labels['pod-template-hash'], undefined);
     assert.equal(d?.metadata.annotations?.['deployment.kubernetes.io/revision'], '3');
+    // What the run summary shows, there although deploy threw.
+    assert.deepEqual(report.applied, ['Deployment/resnet (namespace ml)', 'Service/resnet (namespace ml)']);
+    assert.equal(report.rollout?.ok, false);
+    assert.match(report.rollout?.reason ?? '', /exceeded its progress deadline/);
+    assert.deepEqual({ ...report.rollback, seconds: 0 }, { fromRevision: '2', toRevision: '1', image: GOOD, ok: true, seconds: 0 });
+    assert.equal(report.namespace, 'ml');
   });
 
   it('leaves the failed revision in place when rollbackOnFailure is false', async () => {
