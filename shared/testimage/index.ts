@@ -7,5 +7,5 @@ export { ContainerEngine, detectEngine, findOnPath } from './engine';
 export type { EngineChoice, EngineKind } from './engine';
 export { httpSend, loopbackSender, tcpOpen } from './http';
 export { summaryMarkdown } from './summary';
-export { jsonPathInput, parseHostPort, pickContainerPort, resolveImage, runArguments, TEST_DEFAULTS, TEST_LABEL, testImage } from './test-image';
+export { jsonPathInput, parseHostPort, pickContainerPort, resolveImage, runArguments, RUN_DEFAULTS, CONTAINER_LABEL, testImage } from './test-image';
 export type { NetworkMode, ReportedModel, ResolvedImage, TestImageOptions, TestImageResult } from './test-image';

@@ -37,7 +37,7 @@ import { summaryMarkdown } from './summary';
 
 export type NetworkMode = 'publish' | 'host';
 
-export const TEST_DEFAULTS = {
+export const RUN_DEFAULTS = {
   readinessPath: '/',
   readinessTimeoutSeconds: 60,
   versionPath: '/version',
@@ -48,7 +48,7 @@ export const TEST_DEFAULTS = {
 } as const;
 
 /** Label on every container this task starts (its value: the run id). */
-export const TEST_LABEL = 'io.modeltoaks.test';
+export const CONTAINER_LABEL = 'io.modeltoaks.test';
 
 export interface TestImageOptions {
   layout: OciLayout;
@@ -136,7 +136,7 @@ export function runArguments(o: {
   network: NetworkMode;
   env: Array<[string, string]>;
 }): string[] {
-  const args = ['run', '--detach', '--name', o.name, '--label', `${TEST_LABEL}=${o.runId}`, '--pull', 'never'];
+  const args = ['run', '--detach', '--name', o.name, '--label', `${CONTAINER_LABEL}=${o.runId}`, '--pull', 'never'];
   if (o.network === 'host') args.push('--network', 'host');
   else args.push('--publish', `127.0.0.1::${o.containerPort}/tcp`);
   for (const [k, v] of o.env) args.push('--env', `${k}=${v}`);
@@ -197,10 +197,10 @@ export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
     : annotations[Annotation.ModelSha256]
       ? normalizeSha(annotations[Annotation.ModelSha256])
       : undefined;
-  const network = o.network ?? TEST_DEFAULTS.network;
-  const readinessPath = o.readinessPath ?? TEST_DEFAULTS.readinessPath;
-  const versionPath = o.versionPath ?? TEST_DEFAULTS.versionPath;
-  const versionSha256Path = o.versionSha256Path ?? TEST_DEFAULTS.versionSha256Path;
+  const network = o.network ?? RUN_DEFAULTS.network;
+  const readinessPath = o.readinessPath ?? RUN_DEFAULTS.readinessPath;
+  const versionPath = o.versionPath ?? RUN_DEFAULTS.versionPath;
+  const versionSha256Path = o.versionSha256Path ?? RUN_DEFAULTS.versionSha256Path;
   const shaSegments = jsonPathInput(versionSha256Path, 'versionSha256Path');
   const runId = randomBytes(6).toString('hex');
   const image = `modeltoaks-test:${runId}`;
@@ -218,7 +218,7 @@ export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
   let created = false;
 
   const containerLog = async (): Promise<string[]> => {
-    const r = await engine.exec(['logs', '--tail', String(o.logLines ?? TEST_DEFAULTS.logLines), name], { timeoutMs: 30_000 }).catch(() => undefined);
+    const r = await engine.exec(['logs', '--tail', String(o.logLines ?? RUN_DEFAULTS.logLines), name], { timeoutMs: 30_000 }).catch(() => undefined);
     if (!r) return [];
     return `${r.stdout}${r.stderr}`
       .split(/\r?\n/)
@@ -281,7 +281,7 @@ export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
     result.hostPort = hostPort;
 
     // Readiness.
-    const timeoutS = o.readinessTimeoutSeconds ?? TEST_DEFAULTS.readinessTimeoutSeconds;
+    const timeoutS = o.readinessTimeoutSeconds ?? RUN_DEFAULTS.readinessTimeoutSeconds;
     const deadline = started + timeoutS * 1000;
     const probeWhat = readinessPath ? `GET ${readinessPath} on 127.0.0.1:${hostPort}` : `TCP port 127.0.0.1:${hostPort}`;
     log.info(`Waiting up to ${timeoutS} s for ${probeWhat}`);
@@ -360,7 +360,7 @@ export async function testImage(o: TestImageOptions): Promise<TestImageResult> {
     checks.push(...(o.checks ?? []));
     const outcomes = await runChecks(checks, send, {
       signal,
-      timeoutMs: (o.requestTimeoutSeconds ?? TEST_DEFAULTS.requestTimeoutSeconds) * 1000,
+      timeoutMs: (o.requestTimeoutSeconds ?? RUN_DEFAULTS.requestTimeoutSeconds) * 1000,
       onOutcome: (c) =>
         log.info(
           `${c.passed ? 'PASS' : 'FAIL'} ${c.check.name}: ${c.check.request.method} ${c.check.request.path}${c.answer ? ` -> HTTP ${c.answer.status}` : ''}${c.passed ? '' : ` (${mask(c.failures[0] ?? '')})`}`,

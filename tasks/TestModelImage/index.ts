@@ -8,7 +8,7 @@ import { checksFromInputs, loadSpecFile, type Check } from '../../shared/check';
 import { errorMessage, InputError, isUserError } from '../../shared/errors';
 import { INPUT_RULES, parseKeyValues, parseSha256Hex } from '../../shared/inputs';
 import { OciLayout } from '../../shared/oci';
-import { detectEngine, jsonPathInput, resolveImage, TEST_DEFAULTS, testImage, type EngineChoice, type NetworkMode } from '../../shared/testimage';
+import { detectEngine, jsonPathInput, resolveImage, RUN_DEFAULTS, testImage, type EngineChoice, type NetworkMode } from '../../shared/testimage';
 
 const SECRET_KEY = /pass|secret|token|key|credential|pwd/i;
 
@@ -65,21 +65,21 @@ async function main(): Promise<void> {
     "pass FetchModel's modelSha256 output or leave it empty",
   );
   const engineChoice = adapter.getChoice<EngineChoice>('engine', ['auto', 'docker', 'podman'], 'auto');
-  const network = adapter.getChoice<NetworkMode>('network', ['publish', 'host'], TEST_DEFAULTS.network);
+  const network = adapter.getChoice<NetworkMode>('network', ['publish', 'host'], RUN_DEFAULTS.network);
   const containerPort = adapter.getString('containerPort') ? adapter.getInt('containerPort', { defaultValue: 0 }) : undefined;
   const env = parseKeyValues(adapter.getLines('env', { quiet: true }), 'env', 'env');
   for (const [k, v] of env) if (SECRET_KEY.test(k)) adapter.registerSecret(v);
-  const readinessPath = adapter.getString('readinessPath', { defaultValue: TEST_DEFAULTS.readinessPath }) ?? '';
+  const readinessPath = adapter.getString('readinessPath', { defaultValue: RUN_DEFAULTS.readinessPath }) ?? '';
   if (readinessPath && !readinessPath.startsWith('/'))
     throw new InputError('readinessPath', `Input 'readinessPath' must start with '/' (got '${readinessPath}'), or be empty to wait for the TCP port.`);
-  const versionPath = adapter.getString('versionPath', { defaultValue: TEST_DEFAULTS.versionPath }) ?? '';
+  const versionPath = adapter.getString('versionPath', { defaultValue: RUN_DEFAULTS.versionPath }) ?? '';
   if (versionPath && !versionPath.startsWith('/'))
     throw new InputError('versionPath', `Input 'versionPath' must start with '/' (got '${versionPath}'), or be empty to skip the identity check.`);
   const options = {
-    readinessTimeoutSeconds: adapter.getInt('readinessTimeoutSeconds', { defaultValue: TEST_DEFAULTS.readinessTimeoutSeconds }),
-    requestTimeoutSeconds: adapter.getInt('requestTimeoutSeconds', { defaultValue: TEST_DEFAULTS.requestTimeoutSeconds }),
-    logLines: adapter.getInt('logLines', { defaultValue: TEST_DEFAULTS.logLines }),
-    versionSha256Path: adapter.getString('versionSha256Path', { defaultValue: TEST_DEFAULTS.versionSha256Path }) ?? TEST_DEFAULTS.versionSha256Path,
+    readinessTimeoutSeconds: adapter.getInt('readinessTimeoutSeconds', { defaultValue: RUN_DEFAULTS.readinessTimeoutSeconds }),
+    requestTimeoutSeconds: adapter.getInt('requestTimeoutSeconds', { defaultValue: RUN_DEFAULTS.requestTimeoutSeconds }),
+    logLines: adapter.getInt('logLines', { defaultValue: RUN_DEFAULTS.logLines }),
+    versionSha256Path: adapter.getString('versionSha256Path', { defaultValue: RUN_DEFAULTS.versionSha256Path }) ?? RUN_DEFAULTS.versionSha256Path,
   };
   jsonPathInput(options.versionSha256Path, 'versionSha256Path');
   const checks = readChecks();

@@ -249,7 +249,7 @@ describe('the .vsix listing with --repository', function () {
     assert.ok(chain.width >= 1600 && chain.height >= 300, JSON.stringify(chain));
     assert.match(vsixManifest, /<Icon>images\/extension-icon\.png<\/Icon>/);
     assert.deepEqual(
-      entries.filter((e) => e.startsWith('images/') && !e.endsWith('/')),
+      entries.filter((e) => e.startsWith('images/') && !e.endsWith('/')).sort(),
       ['images/chain.png', 'images/extension-icon.png'],
       'PNGs only: the SVG sources stay in the repository',
     );

@@ -394,7 +394,7 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
         },
         endpoints: [others()],
       }),
-      /Tag '-bad' in input 'tags' is not a valid tag/,
+      /Input 'tags' must list tags of letters, digits.*\(got '-bad' among its items\)/,
     ],
     [
       'invalid repository',
@@ -408,7 +408,7 @@ describe('PushToACR task (as the agent runs it, real registries)', function () {
         },
         endpoints: [others()],
       }),
-      /Input 'repository' is not a valid repository name/,
+      /Input 'repository' must be a repository name .*\(got 'Models\/Scorer'\)/,
     ],
     [
       'unknown source tag',

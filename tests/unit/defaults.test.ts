@@ -17,7 +17,7 @@ import { DEFAULT_IMAGE_FORMAT } from '../../shared/oci/image';
 import { DEFAULT_COMPRESSION } from '../../shared/oci/layer';
 import { DEFAULT_PLATFORM, formatPlatform } from '../../shared/oci/platform';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY as PUSH_CONCURRENCY } from '../../shared/oci/registry/push';
-import { TEST_DEFAULTS } from '../../shared/testimage/test-image';
+import { RUN_DEFAULTS } from '../../shared/testimage/test-image';
 
 const MiB = 1024 * 1024;
 const network = { networkTimeout: DEFAULT_NETWORK_TIMEOUT_SECONDS, networkDeadline: DEFAULT_NETWORK_DEADLINE_MINUTES };
@@ -52,7 +52,7 @@ const expected: Record<string, Record<string, string | number | boolean>> = {
     statusPollIntervalMs: DEPLOY_DEFAULTS.pollIntervalMs,
     ...CANARY_DEFAULTS,
   },
-  TestModelImage: { ...TEST_DEFAULTS },
+  TestModelImage: { ...RUN_DEFAULTS },
 };
 
 interface TaskJson {
