@@ -166,9 +166,11 @@ async function buildModelLayer(
     // A deferred layer of this model was built here before: its descriptor (no blob) skips the hashing pass.
     const got = await cache.takeDeferred(key, trusted.modelSha256, recipe).catch(() => undefined);
     if (got) {
-      const record: DeferredBlob = { ...got, schema: DEFERRED_SCHEMA, segments: await deferredSegments(entries, o.mtime) };
+      // The media type follows this build's image format (the cache key holds the recipe, not the format).
+      const mediaType = layerMediaType(got.encoding, o.format);
+      const record: DeferredBlob = { ...got, mediaType, schema: DEFERRED_SCHEMA, segments: await deferredSegments(entries, o.mtime) };
       await layout.writeDeferred(record);
-      layer = { ...got, uncompressedSize: got.tarSize, seconds: 0, deferred: true };
+      layer = { ...got, mediaType, uncompressedSize: got.tarSize, seconds: 0, deferred: true };
       logger.info(
         `Model layer ${layer.digest}: from this agent's layer cache (${options.layerCache}); not hashed again, produced from the model file when pushed.`,
       );
