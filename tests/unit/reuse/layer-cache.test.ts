@@ -37,6 +37,35 @@ describe('reuse/layer-cache', () => {
     assert.match((await cache.take(key, 'b'.repeat(64), recipe, join(dir, 'out2'))).reason ?? '', /another layer/);
   });
 
+  it('keeps a deferred layer as its descriptor: hit for the same model and recipe, nothing for another or for a damaged entry', async () => {
+    const cache = new LayerCache(join(dir, 'cache'));
+    const key = LayerCache.key(sha, recipe);
+    const deferred = {
+      digest: `sha256:${'e'.repeat(64)}`,
+      size: 2100,
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      diffId: `sha256:${'d'.repeat(64)}`,
+      tarSize: 2048,
+      encoding: 'gzip-stored' as const,
+      crc32: 12345,
+    };
+    assert.equal(await cache.takeDeferred(key, sha, recipe), undefined, 'empty cache');
+    assert.equal(await cache.putDeferred(key, sha, recipe, deferred), undefined);
+    assert.deepEqual(await cache.takeDeferred(key, sha, recipe), deferred);
+    assert.equal(await cache.takeDeferred(key, 'b'.repeat(64), recipe), undefined, 'another model');
+    const other = singleFileRecipe('/srv', 'm.bin', 5, 0, 'auto');
+    assert.equal(await cache.takeDeferred(key, sha, other), undefined, 'another recipe');
+    assert.equal((await cache.take(key, sha, recipe, join(dir, 'out'))).hit, undefined, 'no blob entry was made');
+    const file = join(dir, 'cache', `${key}.deferred.json`);
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as { deferred: Record<string, unknown> };
+    writeFileSync(file, JSON.stringify({ ...entry, deferred: { ...entry.deferred, crc32: undefined } }));
+    assert.equal(await cache.takeDeferred(key, sha, recipe), undefined, 'stored gzip without its CRC-32');
+    writeFileSync(file, JSON.stringify({ ...entry, deferred: { ...entry.deferred, digest: 'sha256:xyz' } }));
+    assert.equal(await cache.takeDeferred(key, sha, recipe), undefined, 'a digest that is not one');
+    writeFileSync(file, '{not json');
+    assert.equal(await cache.takeDeferred(key, sha, recipe), undefined, 'not JSON');
+  });
+
   it('misses when the cached blob was rewritten (other mtime or size)', async () => {
     const cache = new LayerCache(join(dir, 'cache'));
     const key = LayerCache.key(sha, recipe);
