@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { isSha256Hex } from '../digest';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { ensureDir } from '../fs/ensure-dir';
-import type { DeferredEncoding } from '../oci/deferred';
+import type { DeferredBlob } from '../oci/deferred';
 import type { LayerEncoding } from '../oci/layer';
 import { recipeText, type LayerRecipe } from './recipe';
 
@@ -35,15 +35,7 @@ export interface CachedLayer {
 }
 
 /** A deferred layer (shared/oci/deferred.ts) without its segments: those are the files of the build that uses it. */
-export interface CachedDeferredLayer {
-  digest: string;
-  size: number;
-  mediaType: string;
-  diffId: string;
-  tarSize: number;
-  encoding: DeferredEncoding;
-  crc32?: number;
-}
+export type CachedDeferredLayer = Omit<DeferredBlob, 'schema' | 'segments'>;
 
 interface Entry {
   format: number;
