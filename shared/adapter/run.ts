@@ -8,26 +8,10 @@
  * Pure: it reads variables through the function it is given, so tests pass the
  * agent's variables as a plain map. adapter.pipelineRun() reads them from task-lib.
  */
+import type { RunIdentity } from '../k8s/traceability';
 
-/** A run as the library sees it (shared/k8s/traceability.ts and the summaries take this shape). */
-export interface PipelineRun {
-  /** A build (YAML run or classic build) or a classic release. */
-  kind: 'build' | 'release';
-  /** Build.BuildId, or Release.ReleaseId in a release. */
-  id: string;
-  /** Build.BuildNumber, or Release.ReleaseName. */
-  name?: string;
-  /** The run's page: _build/results?buildId=… or the release's page. */
-  url?: string;
-  /** Build.DefinitionName / System.DefinitionId, or Release.DefinitionName / Release.DefinitionId. */
-  definitionName?: string;
-  definitionId?: string;
-  /** Agent.JobName. */
-  jobName?: string;
-  /** System.TeamProject. */
-  project?: string;
-  /** System.CollectionUri (with its trailing slash), e.g. https://dev.azure.com/org/. */
-  collectionUri?: string;
+/** A run as the library sees it: shared/k8s/traceability.ts's RunIdentity, plus what the summaries and links use. */
+export interface PipelineRun extends RunIdentity {
   /** Release.EnvironmentName: the release stage. */
   stage?: string;
   /** Environment.* of a deployment job targeting `environment: name[.resource]`. */
